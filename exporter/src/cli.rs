@@ -1,0 +1,270 @@
+//! The command line: node_exporter's flag names and defaults where they overlap,
+//! plus `--node-name`. Bad values become a [`ConfigError`] (exit code 2).
+
+use std::path::{Path, PathBuf};
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::collector::{switch_args, BuildContext, Collector, Scraper};
+use crate::collectors;
+use crate::error::ConfigError;
+use crate::metrics::MetricSet;
+use crate::paths::Paths;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything the exporter needs to run, built from the flags.
+pub struct Config {
+    pub listen_address: String,
+    pub telemetry_path: String,
+    pub node_name: String,
+    pub scraper: Scraper,
+}
+
+pub fn command() -> Command {
+    let mut command = Command::new("edge-exporter")
+        .version(VERSION)
+        .about("Exports node hardware metrics with node_exporter's names, for Prometheus, vmagent and edge-master.")
+        .arg(
+            Arg::new("web.listen-address")
+                .long("web.listen-address")
+                .default_value(":9100")
+                .help("Address to listen on for web interface and telemetry ([host]:port)."),
+        )
+        .arg(
+            Arg::new("web.telemetry-path")
+                .long("web.telemetry-path")
+                .default_value("/metrics")
+                .help("Path under which to expose metrics."),
+        )
+        .arg(path_arg("path.procfs", "/proc", "procfs mountpoint."))
+        .arg(path_arg("path.sysfs", "/sys", "sysfs mountpoint."))
+        .arg(path_arg("path.rootfs", "/", "rootfs mountpoint."))
+        .arg(path_arg("path.udev.data", "/run/udev/data", "udev data path."))
+        .arg(
+            Arg::new("node-name")
+                .long("node-name")
+                .env("NODE_NAME")
+                .help("Kubernetes node name exported as edge_node_info (default: $NODE_NAME, else the hostname)."),
+        )
+        .arg(
+            Arg::new("log.level")
+                .long("log.level")
+                .default_value("info")
+                .value_parser(["debug", "info", "warn", "error"])
+                .help("Only log messages with the given severity or above."),
+        )
+        .arg(
+            Arg::new("collector.disable-defaults")
+                .long("collector.disable-defaults")
+                .action(ArgAction::SetTrue)
+                .help("Set all collectors to disabled by default."),
+        );
+    for spec in collectors::ALL {
+        let flag: &'static str = Box::leak(format!("collector.{}", spec.name).into_boxed_str());
+        let help: &'static str = Box::leak(
+            format!(
+                "Enable the {} collector (default: {}).",
+                spec.name,
+                if spec.enabled_by_default {
+                    "enabled"
+                } else {
+                    "disabled"
+                }
+            )
+            .into_boxed_str(),
+        );
+        command = command.args(switch_args(flag, help));
+        command = command.args((spec.args)());
+    }
+    command
+}
+
+fn path_arg(name: &'static str, default: &'static str, help: &'static str) -> Arg {
+    Arg::new(name).long(name).default_value(default).help(help)
+}
+
+impl Config {
+    pub fn from_matches(matches: &ArgMatches) -> Result<Config, ConfigError> {
+        let paths = Paths {
+            procfs: directory(matches, "path.procfs")?,
+            sysfs: directory(matches, "path.sysfs")?,
+            rootfs: directory(matches, "path.rootfs")?,
+            // udev data is optional on a host (containers often lack it).
+            udev_data: PathBuf::from(string(matches, "path.udev.data")),
+        };
+        let listen_address = string(matches, "web.listen-address");
+        parse_listen_address(&listen_address)
+            .map_err(|m| ConfigError::new("--web.listen-address", m))?;
+        let telemetry_path = string(matches, "web.telemetry-path");
+        if !telemetry_path.starts_with('/') || telemetry_path == "/" || telemetry_path == "/healthz"
+        {
+            return Err(ConfigError::new(
+                "--web.telemetry-path",
+                format!("{telemetry_path:?}: must start with / and not be / or /healthz"),
+            ));
+        }
+        let node_name = match matches.get_one::<String>("node-name") {
+            Some(name) if !name.trim().is_empty() => name.trim().to_string(),
+            _ => nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_default(),
+        };
+        if node_name.is_empty() {
+            return Err(ConfigError::new(
+                "--node-name",
+                "empty, and neither $NODE_NAME nor the hostname is set",
+            ));
+        }
+
+        let context = BuildContext {
+            paths: &paths,
+            matches,
+        };
+        let defaults_on = !matches.get_flag("collector.disable-defaults");
+        let mut enabled: Vec<(&'static str, Box<dyn Collector>)> = Vec::new();
+        for spec in collectors::ALL {
+            let flag = format!("collector.{}", spec.name);
+            if context.switch(&flag, spec.enabled_by_default && defaults_on) {
+                enabled.push((spec.name, (spec.build)(&context)?));
+            }
+        }
+        Ok(Config {
+            listen_address,
+            telemetry_path,
+            scraper: Scraper::new(enabled, constant_families(&node_name)),
+            node_name,
+        })
+    }
+}
+
+/// Families that do not change while the exporter runs.
+fn constant_families(node_name: &str) -> MetricSet {
+    let mut set = MetricSet::new();
+    set.gauge(
+        "edge_exporter_build_info",
+        "A metric with a constant '1' value labeled by version, revision, rustversion, os and arch from which edge-exporter was built.",
+        &[
+            ("version", VERSION),
+            ("revision", env!("EDGE_BUILD_REVISION")),
+            ("rustversion", env!("EDGE_BUILD_RUSTC")),
+            ("os", std::env::consts::OS),
+            ("arch", std::env::consts::ARCH),
+        ],
+        1.0,
+    );
+    set.gauge(
+        "edge_node_info",
+        "The node this exporter runs on (--node-name, default $NODE_NAME or the hostname), value is always 1.",
+        &[("node_name", node_name)],
+        1.0,
+    );
+    set
+}
+
+/// `--log.level`, read before the collectors are built so their warnings are logged.
+pub fn log_level(matches: &ArgMatches) -> tracing::Level {
+    match string(matches, "log.level").as_str() {
+        "debug" => tracing::Level::DEBUG,
+        "warn" => tracing::Level::WARN,
+        "error" => tracing::Level::ERROR,
+        _ => tracing::Level::INFO,
+    }
+}
+
+fn string(matches: &ArgMatches, id: &str) -> String {
+    matches.get_one::<String>(id).cloned().unwrap_or_default()
+}
+
+fn directory(matches: &ArgMatches, id: &str) -> Result<PathBuf, ConfigError> {
+    let path = PathBuf::from(string(matches, id));
+    match std::fs::read_dir(&path) {
+        Ok(_) => Ok(path),
+        Err(e) => Err(ConfigError::new(
+            format!("--{id}"),
+            format!("{}: {e}", Path::new(&path).display()),
+        )),
+    }
+}
+
+/// Where to listen: Go's `:port` means every address; otherwise `host:port`.
+pub enum ListenAddress {
+    AnyHost(u16),
+    Host(String),
+}
+
+pub fn parse_listen_address(text: &str) -> Result<ListenAddress, String> {
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("{text:?}: expected [host]:port"));
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{text:?}: port {port:?} is not a number from 0 to 65535"))?;
+    if host.is_empty() {
+        Ok(ListenAddress::AnyHost(port))
+    } else {
+        Ok(ListenAddress::Host(text.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let mut argv = vec!["edge-exporter"];
+        argv.extend_from_slice(args);
+        let matches = command()
+            .try_get_matches_from(argv)
+            .map_err(|e| e.to_string())?;
+        Config::from_matches(&matches).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn collectors_follow_kingpin_switches() {
+        let config = parse(&["--node-name=n1"]).unwrap();
+        let names = config.scraper.collector_names();
+        assert!(names.contains(&"cpu") && names.contains(&"netdev"));
+        let config = parse(&["--node-name=n1", "--no-collector.cpu"]).unwrap();
+        assert!(!config.scraper.collector_names().contains(&"cpu"));
+        let config = parse(&[
+            "--node-name=n1",
+            "--collector.disable-defaults",
+            "--collector.meminfo",
+        ])
+        .unwrap();
+        assert_eq!(config.scraper.collector_names(), vec!["meminfo"]);
+        // The last of a --x / --no-x pair wins.
+        let config = parse(&[
+            "--node-name=n1",
+            "--collector.disable-defaults",
+            "--collector.stat",
+            "--no-collector.stat",
+            "--collector.loadavg",
+        ])
+        .unwrap();
+        assert_eq!(config.scraper.collector_names(), vec!["loadavg"]);
+    }
+
+    #[test]
+    fn bad_values_are_one_line_errors() {
+        let err = parse(&["--path.procfs=/does/not/exist"]).err().unwrap();
+        assert!(err.starts_with("--path.procfs: /does/not/exist: "), "{err}");
+        let err = parse(&["--web.listen-address=localhost"]).err().unwrap();
+        assert_eq!(
+            err,
+            "--web.listen-address: \"localhost\": expected [host]:port"
+        );
+        let err = parse(&["--web.telemetry-path=metrics"]).err().unwrap();
+        assert!(err.starts_with("--web.telemetry-path:"), "{err}");
+        let err = parse(&["--collector.filesystem.mount-points-exclude=(("])
+            .err()
+            .unwrap();
+        assert!(
+            err.starts_with("--collector.filesystem.mount-points-exclude: regex parse error:"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+    }
+}

@@ -1,0 +1,41 @@
+//! The registry: the only place that knows the list of collectors.
+//!
+//! Each module holds one collector, its flags and a `SPEC` describing both.
+
+pub mod cpu;
+pub mod cpufreq;
+pub mod diskstats;
+pub mod filesystem;
+pub mod loadavg;
+pub mod meminfo;
+pub mod netclass;
+pub mod netdev;
+pub mod os;
+pub mod stat;
+pub mod time;
+pub mod uname;
+
+use clap::Arg;
+
+use crate::collector::CollectorSpec;
+
+/// Every collector, in the order they run.
+pub const ALL: &[CollectorSpec] = &[
+    cpu::SPEC,
+    cpufreq::SPEC,
+    diskstats::SPEC,
+    filesystem::SPEC,
+    loadavg::SPEC,
+    meminfo::SPEC,
+    netclass::SPEC,
+    netdev::SPEC,
+    os::SPEC,
+    stat::SPEC,
+    time::SPEC,
+    uname::SPEC,
+];
+
+/// For collectors without flags of their own.
+pub fn no_args() -> Vec<Arg> {
+    Vec::new()
+}

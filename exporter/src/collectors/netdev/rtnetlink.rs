@@ -1,0 +1,340 @@
+//! A synchronous rtnetlink client for the two dumps the exporter needs: every link
+//! (`RTM_GETLINK`, with its `rtnl_link_stats64`) and every address (`RTM_GETADDR`).
+//!
+//! Replies are decoded with netlink-packet-route, but of a link only the attributes
+//! used here (name and counters) are: the crate's full `LinkMessage` parse decodes
+//! every nested attribute and formats each counter block with `Debug` on the way,
+//! which cost about 20 µs per link, ten times what the kernel spends on the dump.
+//!
+//! The socket is kept between scrapes; a caller drops it after any error, so a dump
+//! cut short never leaves stale replies for the next one.
+
+use std::io;
+
+use netlink_packet_core::{
+    DecodeError, ErrorBuffer, ErrorMessage, NetlinkBuffer, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload, NlaBuffer, Parseable, ParseableParametrized, NLMSG_DONE, NLMSG_ERROR,
+    NLMSG_OVERRUN, NLM_F_DUMP, NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{AddressMessage, AddressMessageBuffer};
+use netlink_packet_route::link::{
+    LinkAttribute, LinkHeader, LinkMessage, LinkMessageBuffer, Stats, Stats64, Stats64Buffer,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+/// The kernel sizes dump datagrams to the reader's buffer, capped at 32 KiB unless a
+/// single message needs more; twice that leaves room, and truncation is detected.
+const RECEIVE_BUFFER_BYTES: usize = 64 << 10;
+/// `MSG_TRUNC`: make recv(2) return a datagram's real length even when it did not fit.
+const MSG_TRUNC: i32 = nix::sys::socket::MsgFlags::MSG_TRUNC.bits();
+/// Netlink messages are padded to four bytes.
+const NLMSG_ALIGN: usize = 4;
+/// The message types and link attributes of `linux/rtnetlink.h` and `linux/if_link.h`
+/// this module dispatches on (the crate keeps its own copies private).
+const RTM_NEWLINK: u16 = 16;
+const RTM_NEWADDR: u16 = 20;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_STATS: u16 = 7;
+const IFLA_STATS64: u16 = 23;
+/// `struct rtnl_link_stats64` since Linux 5.19 (older kernels send less).
+const STATS64_LEN: usize = 200;
+
+/// What the exporter reads of one link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    /// `IFLA_STATS64`, else the 32-bit `IFLA_STATS` widened; `None` if neither was sent.
+    pub stats: Option<Stats64>,
+}
+
+pub struct RouteSocket {
+    socket: Socket,
+    sequence: u32,
+    buffer: Vec<u8>,
+}
+
+impl RouteSocket {
+    pub fn open() -> io::Result<Self> {
+        let mut socket = Socket::new(NETLINK_ROUTE)?;
+        socket.bind_auto()?;
+        socket.connect(&SocketAddr::new(0, 0))?;
+        Ok(RouteSocket {
+            socket,
+            sequence: 0,
+            buffer: vec![0; RECEIVE_BUFFER_BYTES],
+        })
+    }
+
+    /// Every link with a name, in the kernel's (ifindex) order.
+    pub fn dump_links(&mut self) -> io::Result<Vec<Link>> {
+        let mut links = Vec::new();
+        self.dump(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            |message_type, payload| {
+                if message_type == RTM_NEWLINK {
+                    links.extend(parse_link(payload)?);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(links)
+    }
+
+    /// Every address of every family.
+    pub fn dump_addresses(&mut self) -> io::Result<Vec<AddressMessage>> {
+        let mut addresses = Vec::new();
+        self.dump(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            |message_type, payload| {
+                if message_type == RTM_NEWADDR {
+                    addresses.push(AddressMessage::parse(&AddressMessageBuffer::new_checked(
+                        &payload,
+                    )?)?);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(addresses)
+    }
+
+    /// Sends one dump request and hands the type and payload of each reply to `each`
+    /// until `NLMSG_DONE`.
+    fn dump(
+        &mut self,
+        request: RouteNetlinkMessage,
+        mut each: impl FnMut(u16, &[u8]) -> Result<(), DecodeError>,
+    ) -> io::Result<()> {
+        self.sequence = self.sequence.wrapping_add(1);
+        let sequence = self.sequence;
+        let mut packet =
+            NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(request));
+        packet.header.flags = NLM_F_DUMP | NLM_F_REQUEST;
+        packet.header.sequence_number = sequence;
+        packet.finalize();
+        let mut request_bytes = vec![0; packet.buffer_len()];
+        packet.serialize(&mut request_bytes);
+        self.socket.send(&request_bytes, 0)?;
+
+        loop {
+            let mut free = &mut self.buffer[..];
+            let received = self.socket.recv(&mut free, MSG_TRUNC)?;
+            if received > self.buffer.len() {
+                return Err(invalid(format!(
+                    "reply of {received} bytes does not fit the {} byte buffer",
+                    self.buffer.len()
+                )));
+            }
+            let mut datagram = &self.buffer[..received];
+            while !datagram.is_empty() {
+                let message = NetlinkBuffer::new_checked(datagram).map_err(undecodable)?;
+                let next = align(message.length() as usize);
+                let (message_type, payload) = (message.message_type(), message.payload());
+                // Replies to an earlier request cannot arrive (the socket is dropped
+                // after an error), but a reply that is not ours is skipped, not trusted.
+                if message.sequence_number() == sequence {
+                    match message_type {
+                        NLMSG_DONE => return Ok(()),
+                        NLMSG_ERROR => {
+                            let error = ErrorBuffer::new_checked(&payload)
+                                .and_then(|buffer| ErrorMessage::parse(&buffer))
+                                .map_err(undecodable)?;
+                            if error.code.is_some() {
+                                return Err(error.to_io());
+                            }
+                        }
+                        NLMSG_OVERRUN => return Err(invalid("overrun".to_string())),
+                        _ => each(message_type, payload).map_err(undecodable)?,
+                    }
+                }
+                datagram = datagram.get(next..).unwrap_or_default();
+            }
+        }
+    }
+}
+
+/// The index, name and counters of an `RTM_NEWLINK` payload; `None` for a link
+/// without a name.
+pub fn parse_link(payload: &[u8]) -> Result<Option<Link>, DecodeError> {
+    let buffer = LinkMessageBuffer::new_checked(&payload)?;
+    let header = LinkHeader::parse(&buffer)?;
+    let mut name = None;
+    let mut stats64 = None;
+    let mut stats32: Option<NlaBuffer<&[u8]>> = None;
+    for attribute in buffer.attributes() {
+        let attribute = attribute?;
+        match attribute.kind() {
+            IFLA_IFNAME => {
+                if let LinkAttribute::IfName(text) =
+                    LinkAttribute::parse_with_param(&attribute, header.interface_family)?
+                {
+                    name = Some(text);
+                }
+            }
+            IFLA_STATS64 if attribute.value().len() >= STATS64_LEN => {
+                stats64 = Some(Stats64::parse(&Stats64Buffer::new(attribute.value()))?);
+            }
+            // A shorter block from an older kernel: the crate pads it.
+            IFLA_STATS64 => {
+                if let LinkAttribute::Stats64(stats) =
+                    LinkAttribute::parse_with_param(&attribute, header.interface_family)?
+                {
+                    stats64 = Some(stats);
+                }
+            }
+            IFLA_STATS => stats32 = Some(attribute),
+            _ => {}
+        }
+    }
+    let Some(name) = name else { return Ok(None) };
+    if stats64.is_none() {
+        if let Some(attribute) = stats32 {
+            if let LinkAttribute::Stats(stats) =
+                LinkAttribute::parse_with_param(&attribute, header.interface_family)?
+            {
+                stats64 = Some(widen(&stats));
+            }
+        }
+    }
+    Ok(Some(Link {
+        index: header.index,
+        name,
+        stats: stats64,
+    }))
+}
+
+/// The 32-bit `rtnl_link_stats` of a driver without 64-bit counters.
+fn widen(s: &Stats) -> Stats64 {
+    let mut wide = Stats64::default();
+    wide.rx_packets = s.rx_packets.into();
+    wide.tx_packets = s.tx_packets.into();
+    wide.rx_bytes = s.rx_bytes.into();
+    wide.tx_bytes = s.tx_bytes.into();
+    wide.rx_errors = s.rx_errors.into();
+    wide.tx_errors = s.tx_errors.into();
+    wide.rx_dropped = s.rx_dropped.into();
+    wide.tx_dropped = s.tx_dropped.into();
+    wide.multicast = s.multicast.into();
+    wide.collisions = s.collisions.into();
+    wide.rx_length_errors = s.rx_length_errors.into();
+    wide.rx_over_errors = s.rx_over_errors.into();
+    wide.rx_crc_errors = s.rx_crc_errors.into();
+    wide.rx_frame_errors = s.rx_frame_errors.into();
+    wide.rx_fifo_errors = s.rx_fifo_errors.into();
+    wide.rx_missed_errors = s.rx_missed_errors.into();
+    wide.tx_aborted_errors = s.tx_aborted_errors.into();
+    wide.tx_carrier_errors = s.tx_carrier_errors.into();
+    wide.tx_fifo_errors = s.tx_fifo_errors.into();
+    wide.tx_heartbeat_errors = s.tx_heartbeat_errors.into();
+    wide.tx_window_errors = s.tx_window_errors.into();
+    wide.rx_compressed = s.rx_compressed.into();
+    wide.tx_compressed = s.tx_compressed.into();
+    wide.rx_nohandler = s.rx_nohandler.into();
+    wide
+}
+
+fn align(length: usize) -> usize {
+    (length + NLMSG_ALIGN - 1) & !(NLMSG_ALIGN - 1)
+}
+
+fn undecodable(error: DecodeError) -> io::Error {
+    invalid(format!("undecodable reply: {error}"))
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_core::Emitable;
+
+    /// An `RTM_NEWLINK` payload built by the crate's own serializer.
+    fn link_payload(attributes: Vec<LinkAttribute>) -> Vec<u8> {
+        let mut message = LinkMessage::default();
+        message.header.index = 7;
+        message.attributes = attributes;
+        let mut bytes = vec![0; message.buffer_len()];
+        message.emit(&mut bytes);
+        bytes
+    }
+
+    #[test]
+    fn parses_name_and_the_widest_counters() {
+        let mut wide = Stats64::default();
+        wide.rx_bytes = 1 << 40;
+        wide.rx_otherhost_dropped = 3;
+        let mut narrow = Stats::default();
+        narrow.rx_bytes = 5;
+        narrow.rx_nohandler = 6;
+        let link = parse_link(&link_payload(vec![
+            LinkAttribute::Stats(narrow),
+            LinkAttribute::IfName("eth7".into()),
+            LinkAttribute::Stats64(wide),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(link.index, 7);
+        assert_eq!(link.name, "eth7");
+        assert_eq!(link.stats, Some(wide));
+
+        let link = parse_link(&link_payload(vec![
+            LinkAttribute::IfName("slip0".into()),
+            LinkAttribute::Stats(narrow),
+        ]))
+        .unwrap()
+        .unwrap();
+        let stats = link.stats.unwrap();
+        assert_eq!((stats.rx_bytes, stats.rx_nohandler), (5, 6));
+
+        let link = parse_link(&link_payload(vec![LinkAttribute::IfName("x".into())]));
+        assert_eq!(link.unwrap().unwrap().stats, None);
+        assert_eq!(parse_link(&link_payload(vec![])).unwrap(), None);
+    }
+
+    #[test]
+    fn pads_the_shorter_counters_of_older_kernels() {
+        let mut wide = Stats64::default();
+        wide.rx_bytes = 9;
+        wide.rx_nohandler = 4;
+        let mut payload = link_payload(vec![
+            LinkAttribute::IfName("eth0".into()),
+            LinkAttribute::Stats64(wide),
+        ]);
+        // Cut rx_otherhost_dropped off, as Linux before 5.19 sends it: 192 bytes.
+        let at = payload.len() - STATS64_LEN - 4;
+        payload.truncate(payload.len() - 8);
+        payload[at..at + 2].copy_from_slice(&(4 + 192u16).to_ne_bytes());
+        let stats = parse_link(&payload).unwrap().unwrap().stats.unwrap();
+        assert_eq!((stats.rx_bytes, stats.rx_nohandler), (9, 4));
+    }
+
+    #[test]
+    fn rejects_a_truncated_message() {
+        let payload = link_payload(vec![LinkAttribute::IfName("eth0".into())]);
+        // The name attribute ends in three bytes of padding: cut into its value.
+        assert!(parse_link(&payload[..payload.len() - 5]).is_err());
+        assert!(parse_link(&payload[..10]).is_err());
+    }
+
+    #[test]
+    fn dumps_links_and_addresses_of_this_host_twice_on_one_socket() {
+        let mut socket = RouteSocket::open().unwrap();
+        for _ in 0..2 {
+            let links = socket.dump_links().unwrap();
+            let lo = links.iter().find(|l| l.name == "lo").unwrap();
+            assert_eq!(lo.index, 1);
+            assert!(lo.stats.is_some());
+            assert!(!socket.dump_addresses().unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn aligns_to_four_bytes() {
+        assert_eq!(align(16), 16);
+        assert_eq!(align(17), 20);
+        assert_eq!(align(1000), 1000);
+    }
+}

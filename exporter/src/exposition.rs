@@ -1,0 +1,294 @@
+//! Writes a [`MetricSet`] as Prometheus text 0.0.4 or OpenMetrics 1.0, and picks one
+//! from the scraper's `Accept` header.
+//!
+//! We do not use prometheus-client's encoder: it writes OpenMetrics only (promtool,
+//! node_exporter's textfile parser and older scrapers read only 0.0.4), does not escape
+//! HELP and prints infinities as `inf`. One model rendered twice keeps both formats
+//! identical in content.
+
+use std::fmt::Write;
+
+use crate::metrics::{Family, MetricKind, MetricSet};
+
+/// A wire format for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `text/plain; version=0.0.4`, the format of node_exporter 1.5.
+    PrometheusText,
+    /// `application/openmetrics-text; version=1.0.0`.
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::PrometheusText => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the format the `Accept` header prefers: OpenMetrics only when it is asked
+/// for with a higher (or equal) quality than plain text, 0.0.4 otherwise.
+pub fn negotiate(accept: Option<&str>) -> Format {
+    let Some(accept) = accept else {
+        return Format::PrometheusText;
+    };
+    let mut best_openmetrics: f32 = 0.0;
+    let mut best_text: f32 = 0.0;
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let mut quality: f32 = 1.0;
+        let mut version: Option<String> = None;
+        for param in parts {
+            if let Some((key, value)) = param.split_once('=') {
+                match key.trim() {
+                    "q" => quality = value.trim().parse().unwrap_or(0.0),
+                    "version" => version = Some(value.trim().to_string()),
+                    _ => {}
+                }
+            }
+        }
+        match media.as_str() {
+            "application/openmetrics-text" => {
+                let known = matches!(version.as_deref(), None | Some("1.0.0") | Some("0.0.1"));
+                if known {
+                    best_openmetrics = best_openmetrics.max(quality);
+                }
+            }
+            "text/plain" | "*/*" | "text/*" => best_text = best_text.max(quality),
+            _ => {}
+        }
+    }
+    if best_openmetrics > 0.0 && best_openmetrics >= best_text {
+        Format::OpenMetrics
+    } else {
+        Format::PrometheusText
+    }
+}
+
+/// Renders `set` into `out`, families sorted by name so output is stable.
+pub fn render(set: &MetricSet, format: Format, out: &mut String) {
+    let mut order: Vec<&Family> = set
+        .families()
+        .iter()
+        .filter(|f| !f.samples.is_empty())
+        .collect();
+    order.sort_by(|a, b| a.name.cmp(&b.name));
+    for family in order {
+        match format {
+            Format::PrometheusText => render_text_family(family, out),
+            Format::OpenMetrics => render_openmetrics_family(family, out),
+        }
+    }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+}
+
+fn render_text_family(family: &Family, out: &mut String) {
+    out.push_str("# HELP ");
+    out.push_str(&family.name);
+    out.push(' ');
+    escape_help_text(&family.help, out);
+    out.push_str("\n# TYPE ");
+    out.push_str(&family.name);
+    out.push(' ');
+    out.push_str(family.kind.as_str());
+    out.push('\n');
+    for sample in &family.samples {
+        out.push_str(&family.name);
+        render_labels(&sample.labels, out);
+        out.push(' ');
+        write_value(sample.value, out);
+        out.push('\n');
+    }
+}
+
+fn render_openmetrics_family(family: &Family, out: &mut String) {
+    // OpenMetrics names a counter family without `_total` and its samples with it.
+    let (family_name, suffix) = match family.kind {
+        MetricKind::Counter => (
+            family.name.strip_suffix("_total").unwrap_or(&family.name),
+            "_total",
+        ),
+        _ => (&*family.name, ""),
+    };
+    let kind = match family.kind {
+        MetricKind::Untyped => "unknown",
+        other => other.as_str(),
+    };
+    out.push_str("# TYPE ");
+    out.push_str(family_name);
+    out.push(' ');
+    out.push_str(kind);
+    out.push_str("\n# HELP ");
+    out.push_str(family_name);
+    out.push(' ');
+    escape_label_value(&family.help, out);
+    out.push('\n');
+    for sample in &family.samples {
+        out.push_str(family_name);
+        out.push_str(suffix);
+        render_labels(&sample.labels, out);
+        out.push(' ');
+        write_value(sample.value, out);
+        out.push('\n');
+    }
+}
+
+fn render_labels(labels: &[(crate::metrics::Name, String)], out: &mut String) {
+    if labels.is_empty() {
+        return;
+    }
+    out.push('{');
+    for (i, (name, value)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        escape_label_value(value, out);
+        out.push('"');
+    }
+    out.push('}');
+}
+
+/// 0.0.4 HELP escapes only backslash and newline.
+fn escape_help_text(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Label values (both formats) and OpenMetrics HELP escape backslash, quote and newline.
+pub fn escape_label_value(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Writes a float the way both formats accept: integers without a fraction,
+/// otherwise the shortest representation that round-trips.
+pub fn write_value(value: f64, out: &mut String) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else if value.fract() == 0.0 && value.abs() < 1e15 {
+        // Exact: |value| < 2^53, so the cast loses nothing.
+        let _ = write!(out, "{}", value as i64);
+    } else if value != 0.0 && (value.abs() >= 1e15 || value.abs() < 1e-5) {
+        // Display would spell out every digit of 1e300; the exponent form is shorter.
+        let _ = write!(out, "{value:e}");
+    } else {
+        let _ = write!(out, "{value}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_set() -> MetricSet {
+        let mut set = MetricSet::new();
+        set.gauge("node_load1", "1m load average.", &[], 0.25);
+        set.counter(
+            "node_cpu_seconds_total",
+            "Seconds the CPUs spent in each mode.",
+            &[("cpu", "0"), ("mode", "idle")],
+            1234.5,
+        );
+        set.gauge(
+            "odd_info",
+            "Help with \\ and\nnewline.",
+            &[("path", "C:\\x \"q\"\nz")],
+            f64::INFINITY,
+        );
+        set
+    }
+
+    #[test]
+    fn text_format_is_sorted_and_escaped() {
+        let mut out = String::new();
+        render(&sample_set(), Format::PrometheusText, &mut out);
+        assert_eq!(
+            out,
+            "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n\
+             # TYPE node_cpu_seconds_total counter\n\
+             node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 1234.5\n\
+             # HELP node_load1 1m load average.\n\
+             # TYPE node_load1 gauge\n\
+             node_load1 0.25\n\
+             # HELP odd_info Help with \\\\ and\\nnewline.\n\
+             # TYPE odd_info gauge\n\
+             odd_info{path=\"C:\\\\x \\\"q\\\"\\nz\"} +Inf\n"
+        );
+    }
+
+    #[test]
+    fn openmetrics_names_counter_families_without_total() {
+        let mut out = String::new();
+        render(&sample_set(), Format::OpenMetrics, &mut out);
+        assert!(out.starts_with(
+            "# TYPE node_cpu_seconds counter\n\
+             # HELP node_cpu_seconds Seconds the CPUs spent in each mode.\n\
+             node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 1234.5\n"
+        ));
+        assert!(out.contains("# HELP odd_info Help with \\\\ and\\nnewline.\n"));
+        assert!(out.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn values_are_written_exactly() {
+        let cases = [
+            (0.0, "0"),
+            (-3.0, "-3"),
+            (1548288.0, "1548288"),
+            (154.17, "154.17"),
+            (2.70553174016e11, "270553174016"),
+            (1e300, "1e300"),
+            (1.5e16, "1.5e16"),
+            (1e-7, "1e-7"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for (value, text) in cases {
+            let mut out = String::new();
+            write_value(value, &mut out);
+            assert_eq!(out, text, "value {value}");
+        }
+    }
+
+    #[test]
+    fn negotiation_follows_quality() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(negotiate(Some(prometheus)), Format::OpenMetrics);
+        assert_eq!(negotiate(None), Format::PrometheusText);
+        assert_eq!(negotiate(Some("*/*")), Format::PrometheusText);
+        assert_eq!(
+            negotiate(Some(
+                "text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5"
+            )),
+            Format::PrometheusText
+        );
+        assert_eq!(
+            negotiate(Some("application/openmetrics-text; version=9.9.9")),
+            Format::PrometheusText
+        );
+        assert_eq!(
+            negotiate(Some("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")),
+            Format::PrometheusText
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! edge-exporter: a per-node exporter whose standard families are node_exporter's, to
+//! the name, label, unit and type, so existing dashboards and alerts keep working.
+//!
+//! How it fits together:
+//! - `collectors/` — one module per source (cpu, meminfo, diskstats, …), each a
+//!   [`collector::Collector`]; `collectors::ALL` is the registry, the only list of them.
+//! - `paths` — the one helper that applies `--path.procfs/sysfs/rootfs/udev.data`.
+//! - `read` — bounded file reads and parse helpers; every parse error names its place.
+//! - `metrics` — the samples of one scrape; `exposition` writes them as Prometheus
+//!   text 0.0.4 or OpenMetrics.
+//! - `cli` turns flags into a [`cli::Config`]; `server` serves `/metrics`.
+//!
+//! It only reads: nothing here writes to procfs, sysfs or the host's filesystems.
+
+pub mod cli;
+pub mod collector;
+pub mod collectors;
+pub mod error;
+pub mod exposition;
+pub mod metrics;
+pub mod paths;
+pub mod read;
+pub mod server;

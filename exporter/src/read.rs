@@ -1,0 +1,212 @@
+//! Bounded reads of procfs and sysfs files and the small parsing helpers every
+//! collector shares. Nothing here panics on what it reads.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use crate::error::CollectError;
+
+/// The most a procfs table is allowed to be; a larger file is refused, not truncated.
+pub const MAX_TABLE_BYTES: u64 = 16 << 20;
+/// sysfs attributes are at most one page.
+const ATTRIBUTE_BYTES: usize = 4096;
+
+/// Reads a whole procfs table (`/proc/stat`, `/proc/diskstats`, …) into `buf`.
+pub fn read_table(path: &Path, buf: &mut String) -> Result<(), CollectError> {
+    buf.clear();
+    let file = File::open(path).map_err(|e| CollectError::read(path, e))?;
+    let read = file
+        .take(MAX_TABLE_BYTES + 1)
+        .read_to_string(buf)
+        .map_err(|e| CollectError::read(path, e))?;
+    if read as u64 > MAX_TABLE_BYTES {
+        return Err(CollectError::parse(
+            path,
+            0,
+            format!("larger than {MAX_TABLE_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a procfs table into a new string.
+pub fn read_table_string(path: &Path) -> Result<String, CollectError> {
+    let mut buf = String::new();
+    read_table(path, &mut buf)?;
+    Ok(buf)
+}
+
+/// Reads one sysfs attribute with a single bounded read, trimmed of surrounding
+/// white space. The io::Error is returned as is: many attributes legitimately fail
+/// (EINVAL for the speed of a down link) and callers decide what that means.
+pub fn read_attribute(path: &Path) -> io::Result<String> {
+    read_open_attribute(File::open(path)?)
+}
+
+fn read_open_attribute(mut file: File) -> io::Result<String> {
+    let mut buf = [0u8; ATTRIBUTE_BYTES];
+    // sysfs hands over a whole attribute in the first read, so a short read is the end:
+    // no second read(2) to see EOF. A full buffer would mean a larger file: refused.
+    let len = file.read(&mut buf)?;
+    if len == buf.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {ATTRIBUTE_BYTES} bytes"),
+        ));
+    }
+    let text = std::str::from_utf8(&buf[..len])
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(text.trim().to_string())
+}
+
+/// A sysfs directory kept open so its attributes are read with openat(2): each read
+/// skips the walk of a path such as `/sys/class/net/eth0/mtu` (through a symlink),
+/// which costs as much as the read itself.
+#[derive(Debug)]
+pub struct AttributeDir {
+    fd: std::os::fd::OwnedFd,
+    path: std::path::PathBuf,
+}
+
+impl AttributeDir {
+    pub fn open(path: &Path) -> io::Result<Self> {
+        use nix::fcntl::{open, OFlag};
+        let fd = open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        Ok(AttributeDir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Reads attribute `name` of this directory, as [`read_attribute`] does.
+    pub fn read(&self, name: &str) -> io::Result<String> {
+        use nix::fcntl::{openat, OFlag};
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        read_open_attribute(File::from(fd))
+    }
+
+    /// The path of attribute `name`, for messages.
+    pub fn path_of(&self, name: &str) -> std::path::PathBuf {
+        self.path.join(name)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads an attribute that holds one unsigned integer.
+pub fn read_u64_attribute(path: &Path) -> io::Result<u64> {
+    let text = read_attribute(path)?;
+    text.parse().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not an unsigned integer: {text:?}"),
+        )
+    })
+}
+
+/// Reads an attribute that holds one signed integer.
+pub fn read_i64_attribute(path: &Path) -> io::Result<i64> {
+    let text = read_attribute(path)?;
+    text.parse().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not an integer: {text:?}"),
+        )
+    })
+}
+
+/// Parses field `what` of line `line` of `path` as a number.
+pub fn parse_field<T: std::str::FromStr>(
+    text: Option<&str>,
+    path: &Path,
+    line: usize,
+    what: &str,
+) -> Result<T, CollectError> {
+    let text = text.ok_or_else(|| CollectError::parse(path, line, format!("missing {what}")))?;
+    text.parse()
+        .map_err(|_| CollectError::parse(path, line, format!("{what}: not a number: {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_is_trimmed_and_numbers_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mtu");
+        std::fs::write(&path, "1500\n").unwrap();
+        assert_eq!(read_attribute(&path).unwrap(), "1500");
+        assert_eq!(read_u64_attribute(&path).unwrap(), 1500);
+        std::fs::write(&path, "-1\n").unwrap();
+        assert_eq!(read_i64_attribute(&path).unwrap(), -1);
+        assert!(read_u64_attribute(&path).is_err());
+        assert!(read_attribute(&dir.path().join("missing")).is_err());
+        std::fs::write(&path, vec![b'1'; 5000]).unwrap();
+        assert!(
+            read_attribute(&path).is_err(),
+            "an oversized attribute is refused"
+        );
+    }
+
+    #[test]
+    fn attribute_dir_reads_relative_to_the_open_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("operstate"), "up\n").unwrap();
+        let attributes = AttributeDir::open(dir.path()).unwrap();
+        assert_eq!(attributes.read("operstate").unwrap(), "up");
+        // The open directory follows a rename: no path walk from the name.
+        let moved = dir.path().with_extension("moved");
+        std::fs::rename(dir.path(), &moved).unwrap();
+        std::fs::write(moved.join("mtu"), "9000\n").unwrap();
+        assert_eq!(attributes.read("mtu").unwrap(), "9000");
+        assert_eq!(
+            attributes.read("missing").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        std::fs::rename(&moved, dir.path()).unwrap();
+        assert!(AttributeDir::open(&dir.path().join("operstate")).is_err());
+    }
+
+    #[test]
+    fn parse_field_names_the_place() {
+        let path = Path::new("/proc/stat");
+        let err = parse_field::<u64>(Some("x1"), path, 3, "ctxt").unwrap_err();
+        assert_eq!(err.to_string(), "/proc/stat:3: ctxt: not a number: \"x1\"");
+        let err = parse_field::<u64>(None, path, 4, "btime").unwrap_err();
+        assert_eq!(err.to_string(), "/proc/stat:4: missing btime");
+    }
+}
+
+/// procfs tables read during one scrape, so that collectors sharing a source
+/// (`cpu` and `stat` both read `/proc/stat`) read it once.
+#[derive(Debug, Default)]
+pub struct Tables {
+    entries: Vec<(std::path::PathBuf, String)>,
+}
+
+impl Tables {
+    pub fn get(&mut self, path: &Path) -> Result<&str, CollectError> {
+        let index = match self.entries.iter().position(|(p, _)| p == path) {
+            Some(index) => index,
+            None => {
+                self.entries
+                    .push((path.to_path_buf(), read_table_string(path)?));
+                self.entries.len() - 1
+            }
+        };
+        Ok(&self.entries[index].1)
+    }
+}

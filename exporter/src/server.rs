@@ -1,0 +1,107 @@
+//! The HTTP side: `/metrics` (or `--web.telemetry-path`), `/` and `/healthz`.
+//!
+//! A scrape reads files, so it runs on the blocking pool; scrapes are serialised by
+//! the scraper's lock (collectors keep state between scrapes, e.g. CPU counters).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::cli::{parse_listen_address, ListenAddress};
+use crate::collector::Scraper;
+use crate::exposition::{negotiate, render};
+
+pub struct AppState {
+    scraper: Mutex<Scraper>,
+    telemetry_path: String,
+}
+
+pub fn router(scraper: Scraper, telemetry_path: &str) -> Router {
+    let state = Arc::new(AppState {
+        scraper: Mutex::new(scraper),
+        telemetry_path: telemetry_path.to_string(),
+    });
+    Router::new()
+        .route("/", get(landing))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(telemetry_path, get(metrics))
+        .with_state(state)
+}
+
+async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
+    Html(format!(
+        "<html><head><title>Edge Exporter</title></head><body><h1>Edge Exporter</h1>\
+         <p><a href=\"{0}\">Metrics</a> · <a href=\"/healthz\">Health</a></p></body></html>\n",
+        state.telemetry_path
+    ))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let format = negotiate(
+        headers
+            .get(header::ACCEPT)
+            .and_then(|value| value.to_str().ok()),
+    );
+    let body = tokio::task::spawn_blocking(move || {
+        let set = state
+            .scraper
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .scrape();
+        let mut body = String::with_capacity(64 * 1024);
+        render(&set, format, &mut body);
+        body
+    })
+    .await;
+    match body {
+        Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "scrape task failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "scrape failed\n").into_response()
+        }
+    }
+}
+
+/// Binds `--web.listen-address`. `:port` listens on every IPv6 and IPv4 address,
+/// falling back to IPv4 alone where IPv6 is disabled.
+pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
+    let parsed = parse_listen_address(address)
+        .map_err(|m| std::io::Error::new(std::io::ErrorKind::InvalidInput, m))?;
+    match parsed {
+        ListenAddress::AnyHost(port) => {
+            match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
+                Ok(listener) => Ok(listener),
+                Err(_) => TcpListener::bind(SocketAddr::from(([0u8; 4], port))).await,
+            }
+        }
+        ListenAddress::Host(host_port) => TcpListener::bind(host_port.as_str()).await,
+    }
+}
+
+/// Serves until SIGTERM or Ctrl-C.
+pub async fn serve(listener: TcpListener, app: Router) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = terminate => {},
+    }
+}
