@@ -1,0 +1,268 @@
+//! Helpers for the integration tests: start edge-exporter or the real node_exporter on
+//! a free loopback port, fetch a page, parse the Prometheus text format.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A server process killed when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub name: &'static str,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn get(&self, path: &str) -> Response {
+        get(self.port, path, None)
+    }
+
+    pub fn metrics(&self) -> Vec<Series> {
+        let response = self.get("/metrics");
+        assert_eq!(
+            response.status, 200,
+            "{} /metrics: {}",
+            self.name, response.body
+        );
+        parse_exposition(&response.body)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn start(name: &'static str, program: &Path, args: &[String], ready_path: &str) -> Server {
+    let port = free_port();
+    let mut command = Command::new(program);
+    command
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+    let mut server = Server { child, port, name };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = server.child.stderr.take() {
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            panic!("{name} exited with {status}: {stderr}");
+        }
+        if try_get(port, ready_path, None).is_ok_and(|r| r.status == 200) {
+            // Drain stderr in the background so a chatty server never blocks.
+            if let Some(mut pipe) = server.child.stderr.take() {
+                std::thread::spawn(move || {
+                    let mut sink = Vec::new();
+                    let _ = pipe.read_to_end(&mut sink);
+                });
+            }
+            return server;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not become ready on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn start_edge(args: &[String]) -> Server {
+    start(
+        "edge-exporter",
+        Path::new(env!("CARGO_BIN_EXE_edge-exporter")),
+        args,
+        "/healthz",
+    )
+}
+
+pub fn start_node_exporter(args: &[String]) -> Server {
+    assert!(
+        Path::new(NODE_EXPORTER).exists(),
+        "{NODE_EXPORTER} is missing: scripts/test.sh installs Debian's prometheus-node-exporter"
+    );
+    start("node_exporter", Path::new(NODE_EXPORTER), args, "/")
+}
+
+pub fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_string())
+        })
+    }
+}
+
+pub fn get(port: u16, path: &str, accept: Option<&str>) -> Response {
+    try_get(port, path, accept).unwrap_or_else(|e| panic!("GET {path} on port {port}: {e}"))
+}
+
+/// HTTP/1.0 GET: the server closes the connection, so the body is everything after
+/// the headers (no chunking in 1.0).
+pub fn try_get(port: u16, path: &str, accept: Option<&str>) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{accept}\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status"))?;
+    Ok(Response {
+        status,
+        headers: head.to_string(),
+        body: body.to_string(),
+    })
+}
+
+/// One sample of the text format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// Parses sample lines of Prometheus text 0.0.4 / OpenMetrics (comments skipped).
+pub fn parse_exposition(text: &str) -> Vec<Series> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name_end, mut rest) = match line.find(['{', ' ']) {
+            Some(i) => (i, &line[i..]),
+            None => panic!("bad sample line {line:?}"),
+        };
+        let name = line[..name_end].to_string();
+        let mut labels = BTreeMap::new();
+        if rest.starts_with('{') {
+            rest = &rest[1..];
+            loop {
+                if let Some(after) = rest.strip_prefix('}') {
+                    rest = after;
+                    break;
+                }
+                let eq = rest
+                    .find('=')
+                    .unwrap_or_else(|| panic!("bad labels in {line:?}"));
+                let key = rest[..eq].trim_start_matches(',').to_string();
+                rest = &rest[eq + 1..];
+                assert!(rest.starts_with('"'), "unquoted label value in {line:?}");
+                let mut value = String::new();
+                let mut chars = rest[1..].char_indices();
+                let mut end = None;
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => match chars.next() {
+                            Some((_, 'n')) => value.push('\n'),
+                            Some((_, other)) => value.push(other),
+                            None => break,
+                        },
+                        '"' => {
+                            end = Some(i + 2);
+                            break;
+                        }
+                        c => value.push(c),
+                    }
+                }
+                let end = end.unwrap_or_else(|| panic!("unterminated label value in {line:?}"));
+                rest = rest[end..].trim_start_matches(',');
+                labels.insert(key, value);
+            }
+        }
+        let value_text = rest.split_whitespace().next().unwrap_or("");
+        let value = match value_text {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            "NaN" => f64::NAN,
+            v => v
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value {v:?} in {line:?}")),
+        };
+        out.push(Series {
+            name,
+            labels,
+            value,
+        });
+    }
+    out
+}
+
+/// Samples grouped by family name, then keyed by their label set.
+pub type ByFamily = BTreeMap<String, BTreeMap<BTreeMap<String, String>, f64>>;
+
+pub fn by_family(series: &[Series]) -> ByFamily {
+    let mut out: ByFamily = BTreeMap::new();
+    for s in series {
+        out.entry(s.name.clone())
+            .or_default()
+            .insert(s.labels.clone(), s.value);
+    }
+    out
+}
+
+pub fn value(series: &[Series], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    series
+        .iter()
+        .find(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.value)
+}

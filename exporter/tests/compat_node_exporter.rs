@@ -1,0 +1,295 @@
+//! edge-exporter against the real node_exporter 1.5 (Debian `prometheus-node-exporter`):
+//! the same collectors on the same fixture tree and on this live machine must give the
+//! same families, the same label sets, equal values for what does not change between
+//! scrapes, and counters consistent with the time between scrapes (node_exporter is
+//! scraped before and after edge-exporter; our counter must lie between the two).
+//! `promtool check metrics` must report nothing for us that it does not also report
+//! for node_exporter.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+const UPSTREAM_MOUNT_EXCLUDE: &str =
+    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+
+/// node_exporter restricted to edge-exporter's default collector set, with the flags
+/// whose defaults Debian patched set to upstream's (which edge-exporter uses).
+fn node_exporter_args(extra: &[String]) -> Vec<String> {
+    let mut list = args(&[
+        "--collector.disable-defaults",
+        "--collector.cpu",
+        "--collector.cpu.info",
+        "--collector.cpufreq",
+        "--collector.loadavg",
+        "--collector.meminfo",
+        "--collector.stat",
+        "--collector.uname",
+        "--collector.os",
+        "--collector.time",
+        "--collector.diskstats",
+        "--collector.filesystem",
+        "--collector.netdev",
+        "--collector.netdev.address-info",
+        "--collector.netclass",
+        "--web.disable-exporter-metrics",
+    ]);
+    list.extend(shared_args(extra));
+    list
+}
+
+fn shared_args(extra: &[String]) -> Vec<String> {
+    let mut list = vec![
+        format!("--collector.filesystem.mount-points-exclude={UPSTREAM_MOUNT_EXCLUDE}"),
+        "--collector.netdev.device-exclude=^$".to_string(),
+    ];
+    list.extend_from_slice(extra);
+    list
+}
+
+fn fixture_paths() -> Vec<String> {
+    let f = fixtures();
+    vec![
+        format!("--path.procfs={}", f.join("proc").display()),
+        format!("--path.sysfs={}", f.join("sys").display()),
+        format!("--path.rootfs={}", f.join("rootfs").display()),
+        format!("--path.udev.data={}", f.join("udev/data").display()),
+    ]
+}
+
+/// Families that describe the exporter itself rather than the node.
+fn is_own(name: &str) -> bool {
+    name.starts_with("go_")
+        || name.starts_with("process_")
+        || name.starts_with("promhttp_")
+        || name.starts_with("edge_")
+        || name == "node_exporter_build_info"
+        || name == "node_scrape_collector_duration_seconds"
+}
+
+#[derive(Debug, PartialEq)]
+enum Rule {
+    /// Must be equal to node_exporter's.
+    Equal,
+    /// Must lie between node_exporter's scrape before and after ours.
+    Between,
+    /// Fluctuates on a live machine: within this fraction of node_exporter's range.
+    Near(f64),
+    /// Changes too fast to compare values (load, running processes): labels only.
+    LabelsOnly,
+}
+
+fn live_rule(name: &str) -> Rule {
+    const FLUCTUATING: &[&str] = &["node_load", "node_procs_", "node_disk_io_now"];
+    if name == "node_time_seconds" || name.ends_with("_total") {
+        Rule::Between
+    } else if FLUCTUATING.iter().any(|p| name.starts_with(p)) {
+        Rule::LabelsOnly
+    } else if name.starts_with("node_memory_")
+        && !matches!(
+            name,
+            "node_memory_MemTotal_bytes"
+                | "node_memory_SwapTotal_bytes"
+                | "node_memory_Hugepagesize_bytes"
+                | "node_memory_HugePages_Total"
+                | "node_memory_VmallocTotal_bytes"
+                | "node_memory_CommitLimit_bytes"
+        )
+        || matches!(
+            name,
+            "node_filesystem_free_bytes"
+                | "node_filesystem_avail_bytes"
+                | "node_filesystem_files_free"
+        )
+    {
+        Rule::Near(0.05)
+    } else {
+        Rule::Equal
+    }
+}
+
+fn fixture_rule(name: &str) -> Rule {
+    // On a fixture tree only the clock and statfs (the fixture's mount points are
+    // directories on the real disk) are live.
+    match name {
+        "node_time_seconds" => Rule::Between,
+        "node_filesystem_free_bytes"
+        | "node_filesystem_avail_bytes"
+        | "node_filesystem_files_free" => Rule::Near(0.05),
+        _ => Rule::Equal,
+    }
+}
+
+/// Compares one run; returns every difference, so a failure lists them all.
+fn compare(
+    before: &ByFamily,
+    ours: &ByFamily,
+    after: &ByFamily,
+    rule: fn(&str) -> Rule,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let theirs: BTreeSet<&String> = before.keys().filter(|n| !is_own(n)).collect();
+    let mine: BTreeSet<&String> = ours.keys().filter(|n| !is_own(n)).collect();
+    for missing in theirs.difference(&mine) {
+        problems.push(format!("family {missing} missing"));
+    }
+    for extra in mine.difference(&theirs) {
+        problems.push(format!("family {extra} not in node_exporter"));
+    }
+    for name in theirs.intersection(&mine) {
+        let (b, o, a) = (&before[*name], &ours[*name], &after[*name]);
+        let rule = rule(name);
+        // Label sets: compared against both node_exporter scrapes' union for families
+        // whose members can come and go between scrapes (none should here).
+        let their_sets: BTreeSet<&BTreeMap<String, String>> = b.keys().chain(a.keys()).collect();
+        let our_sets: BTreeSet<&BTreeMap<String, String>> = o.keys().collect();
+        if their_sets != our_sets {
+            let missing: Vec<_> = their_sets.difference(&our_sets).collect();
+            let extra: Vec<_> = our_sets.difference(&their_sets).collect();
+            problems.push(format!(
+                "{name}: label sets differ: missing {missing:?}, extra {extra:?}"
+            ));
+            continue;
+        }
+        for (labels, ours_value) in o {
+            let (Some(x), Some(y)) = (b.get(labels), a.get(labels)) else {
+                continue;
+            };
+            let (lo, hi) = (x.min(*y), x.max(*y));
+            let ok = match rule {
+                Rule::Equal => {
+                    ours_value == x && ours_value == y || (ours_value.is_nan() && x.is_nan())
+                }
+                Rule::Between => *ours_value >= lo - 1e-9 && *ours_value <= hi + 1e-9,
+                Rule::Near(fraction) => {
+                    let slack = fraction * hi.abs().max(1.0);
+                    *ours_value >= lo - slack && *ours_value <= hi + slack
+                }
+                Rule::LabelsOnly => true,
+            };
+            if !ok {
+                problems.push(format!(
+                    "{name}{labels:?}: ours {ours_value}, node_exporter {x} then {y} ({rule:?})"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+fn run(extra: &[String], rule: fn(&str) -> Rule) -> (Vec<String>, usize, String, String) {
+    let ne = start_node_exporter(&node_exporter_args(extra));
+    let edge = start_edge(&{
+        let mut list = shared_args(extra);
+        list.push("--node-name=compat".into());
+        list
+    });
+    // Warm both (node_exporter's CPU floor and our caches start on the first scrape).
+    ne.metrics();
+    edge.metrics();
+    let before_text = ne.get("/metrics").body;
+    let ours_text = edge.get("/metrics").body;
+    let after_text = ne.get("/metrics").body;
+    let before = by_family(&parse_exposition(&before_text));
+    let ours = by_family(&parse_exposition(&ours_text));
+    let after = by_family(&parse_exposition(&after_text));
+    let compared = ours.keys().filter(|n| !is_own(n)).count();
+    (
+        compare(&before, &ours, &after, rule),
+        compared,
+        ours_text,
+        before_text,
+    )
+}
+
+#[test]
+fn fixture_tree_matches_node_exporter() {
+    let mut extra = fixture_paths();
+    extra.push("--no-collector.netdev.netlink".into());
+    let (problems, compared, ours, _) = run(&extra, fixture_rule);
+    assert!(
+        problems.is_empty(),
+        "differences on the fixture tree:\n{}",
+        problems.join("\n")
+    );
+    assert!(compared >= 80, "only {compared} families compared");
+    // The fixture's devices are all there.
+    for needle in [
+        "node_disk_read_bytes_total{device=\"nvme0n1\"}",
+        "node_disk_device_mapper_info{device=\"dm-0\"",
+        "node_filesystem_device_error{device=\"10.0.0.9:/export\"",
+        "node_network_receive_bytes_total{device=\"wlan0\"}",
+        "node_cpu_info{",
+        "node_cpu_scaling_frequency_hertz{cpu=\"3\"}",
+    ] {
+        assert!(ours.contains(needle), "no {needle} in our output");
+    }
+}
+
+#[test]
+fn live_machine_matches_node_exporter() {
+    let (problems, compared, _, _) = run(&[], live_rule);
+    assert!(
+        problems.is_empty(),
+        "differences on this machine:\n{}",
+        problems.join("\n")
+    );
+    assert!(compared >= 60, "only {compared} families compared");
+}
+
+/// `promtool check metrics` problems, one per line, with the tool's own verdict.
+fn promtool_problems(text: &str) -> BTreeSet<String> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed by scripts/test.sh (Debian package prometheus)");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(text.as_bytes()).expect("write to promtool");
+    }
+    let output = child.wait_with_output().expect("promtool output");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !all.contains("error while linting"),
+        "promtool could not parse the output: {all}"
+    );
+    all.lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn promtool_finds_nothing_node_exporter_does_not_have() {
+    for extra in [Vec::new(), {
+        let mut f = fixture_paths();
+        f.push("--no-collector.netdev.netlink".into());
+        f
+    }] {
+        let (_, _, ours, theirs) = run(&extra, live_rule);
+        let ours = promtool_problems(&ours);
+        let theirs = promtool_problems(&theirs);
+        let only_ours: Vec<_> = ours.difference(&theirs).collect();
+        assert!(
+            only_ours.is_empty(),
+            "promtool reports only for edge-exporter: {only_ours:?}"
+        );
+        // It does flag meminfo's camelCase names, for both.
+        assert!(
+            ours.iter()
+                .any(|l| l.contains("node_memory_MemTotal_bytes")),
+            "expected promtool's camelCase note for meminfo, got {ours:?}"
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! The edge-exporter binary as a user meets it: flags and their errors, the HTTP
+//! endpoints, format negotiation, and a failing collector that does not fail a scrape.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn exporter() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_edge-exporter"))
+}
+
+/// A minimal procfs with only what the named collectors read.
+fn tiny_procfs(meminfo: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("meminfo"), meminfo).unwrap();
+    std::fs::write(dir.path().join("loadavg"), "0.50 0.25 0.10 1/100 4242\n").unwrap();
+    dir
+}
+
+#[test]
+fn bad_flag_values_exit_2_with_one_line() {
+    for (flag, expected) in [
+        (
+            "--path.procfs=/no/such/dir",
+            "edge-exporter: error: --path.procfs: /no/such/dir: ",
+        ),
+        (
+            "--collector.filesystem.mount-points-exclude=(",
+            "edge-exporter: error: --collector.filesystem.mount-points-exclude: regex parse error:",
+        ),
+        (
+            "--web.listen-address=9100",
+            "edge-exporter: error: --web.listen-address: \"9100\": expected [host]:port",
+        ),
+        (
+            "--web.listen-address=:http",
+            "edge-exporter: error: --web.listen-address: \":http\": port \"http\" is not a number",
+        ),
+    ] {
+        let output = exporter().arg(flag).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {stderr}");
+        // Startup warnings (a missing udev directory) may come first; the error is one line.
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("edge-exporter: error:"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{flag}: {stderr}");
+        assert!(errors[0].starts_with(expected), "{flag}: {stderr}");
+        assert!(
+            stderr.trim_end().ends_with(errors[0]),
+            "the error is the last line: {stderr}"
+        );
+    }
+    // Unknown flags are clap's usage errors: also exit 2.
+    let output = exporter().arg("--collector.nonsense").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let output = exporter().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--web.listen-address",
+        "--web.telemetry-path",
+        "--path.procfs",
+        "--path.sysfs",
+        "--path.rootfs",
+        "--path.udev.data",
+        "--node-name",
+        "--collector.disable-defaults",
+        "--collector.cpu",
+        "--collector.filesystem.mount-points-exclude",
+        "--collector.filesystem.fs-types-exclude",
+        "--collector.filesystem.mount-timeout",
+        "--collector.netdev.device-include",
+        "--collector.netdev.device-exclude",
+        "--collector.diskstats.device-exclude",
+        "--collector.netclass.ignored-devices",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn serves_landing_health_and_both_formats() {
+    let procfs = tiny_procfs("MemTotal: 2048 kB\nMemFree: 1024 kB\n");
+    let server = start_edge(&args(&[
+        &format!("--path.procfs={}", procfs.path().display()),
+        "--collector.disable-defaults",
+        "--collector.meminfo",
+        "--collector.loadavg",
+        "--node-name=edge-test-1",
+    ]));
+    let landing = server.get("/");
+    assert_eq!(landing.status, 200);
+    assert!(
+        landing.body.contains("href=\"/metrics\""),
+        "{}",
+        landing.body
+    );
+    assert_eq!(server.get("/healthz").status, 200);
+    assert_eq!(server.get("/nope").status, 404);
+
+    let text = server.get("/metrics");
+    assert_eq!(
+        text.header("content-type").as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let series = parse_exposition(&text.body);
+    assert_eq!(
+        value(&series, "node_memory_MemTotal_bytes", &[]),
+        Some(2097152.0)
+    );
+    assert_eq!(value(&series, "node_load5", &[]), Some(0.25));
+    assert_eq!(
+        value(&series, "edge_node_info", &[("node_name", "edge-test-1")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &series,
+            "node_scrape_collector_success",
+            &[("collector", "meminfo")]
+        ),
+        Some(1.0)
+    );
+    assert!(text
+        .body
+        .contains("# TYPE node_memory_MemTotal_bytes gauge\n"));
+
+    let om = get(
+        server.port,
+        "/metrics",
+        Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"),
+    );
+    assert_eq!(
+        om.header("content-type").as_deref(),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    assert!(om.body.ends_with("# EOF\n"));
+    assert!(om.body.contains("# TYPE edge_node_info gauge\n"));
+    assert_eq!(
+        value(
+            &parse_exposition(&om.body),
+            "node_memory_MemFree_bytes",
+            &[]
+        ),
+        Some(1048576.0)
+    );
+}
+
+#[test]
+fn a_broken_source_fails_only_its_collector() {
+    let procfs = tiny_procfs("MemTotal: 2048 kB\nMemFree: a lot\n");
+    let server = start_edge(&args(&[
+        &format!("--path.procfs={}", procfs.path().display()),
+        "--collector.disable-defaults",
+        "--collector.meminfo",
+        "--collector.loadavg",
+        "--node-name=n",
+    ]));
+    let series = server.metrics();
+    assert_eq!(
+        value(
+            &series,
+            "node_scrape_collector_success",
+            &[("collector", "meminfo")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &series,
+            "node_scrape_collector_success",
+            &[("collector", "loadavg")]
+        ),
+        Some(1.0)
+    );
+    // Nothing half-read: not even the line that parsed.
+    assert_eq!(value(&series, "node_memory_MemTotal_bytes", &[]), None);
+    assert_eq!(value(&series, "node_load1", &[]), Some(0.5));
+}
+
+#[test]
+fn time_zone_comes_from_tz() {
+    let port = free_port();
+    let mut child = exporter()
+        .env("TZ", "EDGE-3")
+        .args([
+            &format!("--web.listen-address=127.0.0.1:{port}"),
+            "--collector.disable-defaults",
+            "--collector.time",
+            "--node-name=n",
+        ])
+        .spawn()
+        .unwrap();
+    let mut body = None;
+    for _ in 0..200 {
+        if let Ok(r) = try_get(port, "/metrics", None) {
+            body = Some(r.body);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let series = parse_exposition(&body.expect("exporter answered"));
+    assert_eq!(
+        value(
+            &series,
+            "node_time_zone_offset_seconds",
+            &[("time_zone", "EDGE")]
+        ),
+        Some(10800.0)
+    );
+}
+
+#[test]
+fn node_name_defaults_to_env_then_hostname() {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    for (env, expected) in [(Some("from-env"), "from-env"), (None, hostname.trim())] {
+        let port = free_port();
+        let mut command = exporter();
+        command.env_remove("NODE_NAME").args([
+            &format!("--web.listen-address=127.0.0.1:{port}"),
+            "--collector.disable-defaults",
+        ]);
+        if let Some(env) = env {
+            command.env("NODE_NAME", env);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut body = None;
+        for _ in 0..200 {
+            if let Ok(r) = try_get(port, "/metrics", None) {
+                body = Some(r.body);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let series = parse_exposition(&body.expect("exporter answered"));
+        assert_eq!(
+            value(&series, "edge_node_info", &[("node_name", expected)]),
+            Some(1.0)
+        );
+    }
+}
