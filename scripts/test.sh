@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace, installing first what the tests need:
+# Debian's prometheus-node-exporter (the reference exporter the compatibility tests
+# compare against) and prometheus (for promtool). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_packages=()
+[ -x /usr/bin/prometheus-node-exporter ] || need_packages+=(prometheus-node-exporter)
+command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
+if [ ${#need_packages[@]} -gt 0 ]; then
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  echo "== installing ${need_packages[*]}"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_packages[@]}"
+  # The packages start their own services where systemd runs; the tests start their
+  # own instances on free loopback ports and need none of them.
+  if [ -d /run/systemd/system ]; then
+    "${sudo[@]}" systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+  fi
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
