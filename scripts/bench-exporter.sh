@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Benchmarks edge-exporter against node_exporter in one run: starts both on free
+# 127.0.0.1 ports with the same collectors and filters, then runs
+# exporter/examples/scrape_bench.rs, which alternates rounds of scrapes between them
+# and prints CPU per scrape, latency, RSS and the ratios (see its doc comment).
+#
+# Usage: scripts/bench-exporter.sh
+# Env:   SCRAPES (per server and round, default 300), ROUNDS (default 5),
+#        WARMUP (default 20), IDLE_SECONDS (default 0), passed on to scrape_bench.
+# Exits non-zero only if something fails to build or start, or a scrape fails.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+NODE_EXPORTER=/usr/bin/prometheus-node-exporter
+if [[ ! -x $NODE_EXPORTER ]]; then
+    echo "bench-exporter: $NODE_EXPORTER not found: run scripts/test.sh once, which" \
+        "installs Debian's prometheus-node-exporter" >&2
+    exit 1
+fi
+
+cargo build --release -p edge-exporter --bin edge-exporter --example scrape_bench
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+EDGE_EXPORTER=$target_dir/release/edge-exporter
+SCRAPE_BENCH=$target_dir/release/examples/scrape_bench
+
+# The same series from both: Debian's node_exporter excludes ^lo$ from netdev and
+# more mount points than upstream by default, so both filters are given explicitly
+# (upstream node_exporter 1.5's defaults for the filesystem ones, which are
+# edge-exporter's defaults).
+FILTERS=(
+    '--collector.netdev.device-exclude=^$'
+    '--collector.filesystem.mount-points-exclude=^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)'
+    '--collector.filesystem.fs-types-exclude=^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$'
+)
+# edge-exporter's default collector set; netdev stays in netlink mode (the default).
+NODE_EXPORTER_COLLECTORS=(
+    --collector.disable-defaults
+    --collector.cpu --collector.cpu.info --collector.cpufreq --collector.loadavg
+    --collector.meminfo --collector.stat --collector.uname --collector.os
+    --collector.time --collector.diskstats --collector.filesystem
+    --collector.netdev --collector.netdev.address-info --collector.netclass
+    --web.disable-exporter-metrics
+)
+
+logs=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$logs"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Prints a port on 127.0.0.1 that nothing listens on (and that we have not used).
+free_port() {
+    local port
+    while true; do
+        port=$((20000 + RANDOM % 40000))
+        if [[ " ${used_ports:-} " == *" $port "* ]]; then
+            continue
+        fi
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+}
+
+# start NAME COMMAND...: starts a server in the background, sets $started_pid and
+# waits until its port (the last word of $port) accepts connections.
+start() {
+    local name=$1 pid
+    shift
+    "$@" >"$logs/$name.log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "bench-exporter: $name exited at start:" >&2
+            cat "$logs/$name.log" >&2
+            exit 1
+        fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            started_pid=$pid
+            return
+        fi
+        sleep 0.1
+    done
+    echo "bench-exporter: $name does not listen on 127.0.0.1:$port after 10 s:" >&2
+    cat "$logs/$name.log" >&2
+    exit 1
+}
+
+port=$(free_port)
+used_ports=$port
+start node_exporter "$NODE_EXPORTER" "--web.listen-address=127.0.0.1:$port" \
+    "${NODE_EXPORTER_COLLECTORS[@]}" "${FILTERS[@]}"
+node_pid=$started_pid node_url="http://127.0.0.1:$port/metrics"
+
+port=$(free_port)
+start edge-exporter "$EDGE_EXPORTER" "--web.listen-address=127.0.0.1:$port" \
+    --node-name bench "${FILTERS[@]}"
+edge_pid=$started_pid edge_url="http://127.0.0.1:$port/metrics"
+
+echo "node_exporter $("$NODE_EXPORTER" --version 2>&1 | head -n1 | cut -d' ' -f3) pid $node_pid $node_url"
+echo "edge-exporter pid $edge_pid $edge_url"
+"$SCRAPE_BENCH" node_exporter "$node_pid" "$node_url" edge-exporter "$edge_pid" "$edge_url"
