@@ -262,7 +262,9 @@ mod tests {
             .err()
             .unwrap();
         assert!(
-            err.starts_with("--collector.filesystem.mount-points-exclude: regex parse error:"),
+            err.starts_with(
+                "--collector.filesystem.mount-points-exclude: not a valid regular expression:"
+            ),
             "{err}"
         );
         assert!(!err.contains('\n'));

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use clap::{Arg, ArgMatches};
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
@@ -59,9 +59,12 @@ impl BuildContext<'_> {
         match self.string(flag) {
             None => Ok(None),
             Some(text) if text.is_empty() => Ok(None),
-            Some(text) => Regex::new(&text)
-                .map(Some)
-                .map_err(|e| ConfigError::new(format!("--{flag}"), e)),
+            Some(text) => Regex::new(&text).map(Some).map_err(|e| {
+                ConfigError::new(
+                    format!("--{flag}"),
+                    format!("not a valid regular expression: {e}"),
+                )
+            }),
         }
     }
 
@@ -179,11 +182,7 @@ impl Scraper {
             )
             .push(&[("collector", name)], if success { 1.0 } else { 0.0 });
         }
-        for family in self.constant.families() {
-            out.family(family.name.clone(), family.help.clone(), family.kind)
-                .samples
-                .extend(family.samples.iter().cloned());
-        }
+        out.append(self.constant.clone());
         out
     }
 }
@@ -234,6 +233,6 @@ mod tests {
         assert_eq!(set.value("build_info", &[("version", "1")]), Some(1.0));
         // A second scrape repeats the constant families once, not twice.
         let set = scraper.scrape();
-        assert_eq!(set.get("build_info").map(|f| f.samples.len()), Some(1));
+        assert_eq!(set.get("build_info").map(|f| f.len()), Some(1));
     }
 }

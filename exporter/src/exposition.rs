@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use crate::metrics::{Family, MetricKind, MetricSet};
+use crate::metrics::{escape_label_value, Family, MetricKind, MetricSet};
 
 /// A wire format for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +70,7 @@ pub fn negotiate(accept: Option<&str>) -> Format {
 
 /// Renders `set` into `out`, families sorted by name so output is stable.
 pub fn render(set: &MetricSet, format: Format, out: &mut String) {
-    let mut order: Vec<&Family> = set
-        .families()
-        .iter()
-        .filter(|f| !f.samples.is_empty())
-        .collect();
+    let mut order: Vec<&Family> = set.families().iter().filter(|f| !f.is_empty()).collect();
     order.sort_by(|a, b| a.name.cmp(&b.name));
     for family in order {
         match format {
@@ -97,12 +93,9 @@ fn render_text_family(family: &Family, out: &mut String) {
     out.push(' ');
     out.push_str(family.kind.as_str());
     out.push('\n');
-    for sample in &family.samples {
+    for (labels, value) in family.rendered() {
         out.push_str(&family.name);
-        render_labels(&sample.labels, out);
-        out.push(' ');
-        write_value(sample.value, out);
-        out.push('\n');
+        render_sample(labels, value, out);
     }
 }
 
@@ -128,31 +121,23 @@ fn render_openmetrics_family(family: &Family, out: &mut String) {
     out.push(' ');
     escape_label_value(&family.help, out);
     out.push('\n');
-    for sample in &family.samples {
+    for (labels, value) in family.rendered() {
         out.push_str(family_name);
         out.push_str(suffix);
-        render_labels(&sample.labels, out);
-        out.push(' ');
-        write_value(sample.value, out);
-        out.push('\n');
+        render_sample(labels, value, out);
     }
 }
 
-fn render_labels(labels: &[(crate::metrics::Name, String)], out: &mut String) {
-    if labels.is_empty() {
-        return;
+/// The part of a sample line after its name: `{labels} value`.
+fn render_sample(labels: &str, value: f64, out: &mut String) {
+    if !labels.is_empty() {
+        out.push('{');
+        out.push_str(labels);
+        out.push('}');
     }
-    out.push('{');
-    for (i, (name, value)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(name);
-        out.push_str("=\"");
-        escape_label_value(value, out);
-        out.push('"');
-    }
-    out.push('}');
+    out.push(' ');
+    write_value(value, out);
+    out.push('\n');
 }
 
 /// 0.0.4 HELP escapes only backslash and newline.
@@ -160,18 +145,6 @@ fn escape_help_text(text: &str, out: &mut String) {
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Label values (both formats) and OpenMetrics HELP escape backslash, quote and newline.
-pub fn escape_label_value(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
             c => out.push(c),
         }

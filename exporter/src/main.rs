@@ -27,10 +27,9 @@ fn main() -> ExitCode {
         }
     };
 
-    // One thread serves HTTP; scrapes run on the blocking pool. Keeps RSS small.
+    // One thread serves HTTP and runs scrapes (see server.rs). Keeps RSS small.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .max_blocking_threads(4)
         .build()
     {
         Ok(runtime) => runtime,

@@ -1,8 +1,7 @@
 //! The samples one scrape produces, independent of how they are written out.
 //!
 //! Collectors append families and samples to a [`MetricSet`]; `exposition` renders
-//! the set as Prometheus text 0.0.4 or OpenMetrics. Label names are almost always
-//! static strings, so they are `Cow<'static, str>` to avoid an allocation per sample.
+//! the set as Prometheus text 0.0.4 or OpenMetrics.
 
 use std::borrow::Cow;
 
@@ -26,42 +25,140 @@ impl MetricKind {
 
 pub type Name = Cow<'static, str>;
 
-/// One series: its label pairs (in the order given) and its value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub labels: Vec<(Name, String)>,
-    pub value: f64,
-}
-
-/// A metric family: name, help, type and the samples that belong to it.
+/// A family: name, help, type and its samples. Each sample's labels are rendered
+/// (escaped, `cpu="0",mode="idle"`) once, when it is pushed, into one buffer shared by
+/// the family: a scrape of a few hundred series then costs a few allocations, not one
+/// per label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Family {
     pub name: Name,
     pub help: Name,
     pub kind: MetricKind,
-    pub samples: Vec<Sample>,
+    /// The rendered label sets of all samples, back to back.
+    labels: String,
+    /// For each sample: where its labels end in `labels`, and its value.
+    samples: Vec<(usize, f64)>,
+}
+
+/// A sample as parsed back from the rendered form (for lookups and tests).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
 }
 
 impl Family {
-    /// Appends a sample with the given label pairs.
-    pub fn push(&mut self, labels: &[(&'static str, &str)], value: f64) {
-        self.samples.push(Sample {
-            labels: labels
-                .iter()
-                .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
-                .collect(),
-            value,
-        });
+    fn new(name: Name, help: Name, kind: MetricKind) -> Self {
+        Family {
+            name,
+            help,
+            kind,
+            labels: String::new(),
+            samples: Vec::new(),
+        }
     }
 
-    /// Appends a sample whose label values are already owned strings.
-    pub fn push_owned(&mut self, labels: Vec<(Name, String)>, value: f64) {
-        self.samples.push(Sample { labels, value });
+    /// Appends a sample with the given label pairs. Label names are the caller's
+    /// constants; values are escaped here.
+    pub fn push(&mut self, labels: &[(&str, &str)], value: f64) {
+        for (i, (name, label_value)) in labels.iter().enumerate() {
+            if i > 0 {
+                self.labels.push(',');
+            }
+            self.labels.push_str(name);
+            self.labels.push_str("=\"");
+            escape_label_value(label_value, &mut self.labels);
+            self.labels.push('"');
+        }
+        self.samples.push((self.labels.len(), value));
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Each sample's rendered labels (without braces; empty for none) and value.
+    pub fn rendered(&self) -> impl Iterator<Item = (&str, f64)> + '_ {
+        let mut start = 0;
+        self.samples.iter().map(move |&(end, value)| {
+            let labels = &self.labels[start..end];
+            start = end;
+            (labels, value)
+        })
+    }
+
+    /// The samples with their labels parsed back.
+    pub fn samples(&self) -> Vec<Sample> {
+        self.rendered()
+            .map(|(labels, value)| Sample {
+                labels: parse_rendered_labels(labels),
+                value,
+            })
+            .collect()
+    }
+
+    /// Moves the samples of `other` (a family of the same name) to the end of this one.
+    fn extend(&mut self, other: Family) {
+        let offset = self.labels.len();
+        self.labels.push_str(&other.labels);
+        self.samples.extend(
+            other
+                .samples
+                .into_iter()
+                .map(|(end, value)| (end + offset, value)),
+        );
     }
 }
 
+/// Label values (both formats) and OpenMetrics HELP escape backslash, quote and newline.
+pub fn escape_label_value(text: &str, out: &mut String) {
+    if !text.contains(['\\', '"', '\n']) {
+        out.push_str(text);
+        return;
+    }
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Parses `a="x",b="y\\"z"` as written by [`Family::push`].
+fn parse_rendered_labels(mut text: &str) -> Vec<(String, String)> {
+    let mut labels = Vec::new();
+    while let Some((name, rest)) = text.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = rest.char_indices();
+        let mut end = rest.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, other)) => value.push(other),
+                    None => {}
+                },
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        labels.push((name.to_string(), value));
+        text = rest[end..].trim_start_matches(',');
+    }
+    labels
+}
+
 /// Everything one scrape produced.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MetricSet {
     families: Vec<Family>,
 }
@@ -86,12 +183,7 @@ impl MetricSet {
             _ => match self.families.iter().position(|f| f.name == name) {
                 Some(i) => i,
                 None => {
-                    self.families.push(Family {
-                        name,
-                        help: help.into(),
-                        kind,
-                        samples: Vec::new(),
-                    });
+                    self.families.push(Family::new(name, help.into(), kind));
                     self.families.len() - 1
                 }
             },
@@ -104,7 +196,7 @@ impl MetricSet {
         &mut self,
         name: &'static str,
         help: &'static str,
-        labels: &[(&'static str, &str)],
+        labels: &[(&str, &str)],
         value: f64,
     ) {
         self.family(name, help, MetricKind::Gauge)
@@ -116,7 +208,7 @@ impl MetricSet {
         &mut self,
         name: &'static str,
         help: &'static str,
-        labels: &[(&'static str, &str)],
+        labels: &[(&str, &str)],
         value: f64,
     ) {
         self.family(name, help, MetricKind::Counter)
@@ -130,13 +222,12 @@ impl MetricSet {
     /// Moves every family of `other` into this set (merging families of the same name).
     pub fn append(&mut self, other: MetricSet) {
         for family in other.families {
-            let Family {
-                name,
-                help,
-                kind,
-                samples,
-            } = family;
-            self.family(name, help, kind).samples.extend(samples);
+            if self.families.iter().any(|f| f.name == family.name) {
+                let name = family.name.clone();
+                self.family(name, "", family.kind).extend(family);
+            } else {
+                self.families.push(family);
+            }
         }
     }
 
@@ -148,8 +239,8 @@ impl MetricSet {
     /// The value of the first sample of `name` whose labels include every pair of `labels`.
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         self.get(name)?
-            .samples
-            .iter()
+            .samples()
+            .into_iter()
             .find(|s| {
                 labels
                     .iter()
@@ -170,7 +261,7 @@ mod tests {
         set.gauge("b", "help b", &[], 2.0);
         set.gauge("a", "help a", &[("x", "2")], 3.0);
         assert_eq!(set.families().len(), 2);
-        assert_eq!(set.get("a").map(|f| f.samples.len()), Some(2));
+        assert_eq!(set.get("a").map(Family::len), Some(2));
         assert_eq!(set.value("a", &[("x", "2")]), Some(3.0));
         assert_eq!(set.value("a", &[("x", "3")]), None);
     }
@@ -183,7 +274,34 @@ mod tests {
         b.counter("c_total", "c", &[("k", "2")], 2.0);
         b.gauge("g", "g", &[], 5.0);
         a.append(b);
-        assert_eq!(a.get("c_total").map(|f| f.samples.len()), Some(2));
+        assert_eq!(a.get("c_total").map(Family::len), Some(2));
+        assert_eq!(a.value("c_total", &[("k", "2")]), Some(2.0));
         assert_eq!(a.value("g", &[]), Some(5.0));
+    }
+
+    #[test]
+    fn labels_are_rendered_once_and_parse_back() {
+        let mut set = MetricSet::new();
+        let family = set.family("f", "h", MetricKind::Gauge);
+        family.push(&[("path", "C:\\x \"q\"\nz"), ("b", "")], 1.0);
+        family.push(&[], 2.0);
+        family.push(&[("a", "1")], 3.0);
+        let rendered: Vec<(&str, f64)> = family.rendered().collect();
+        assert_eq!(
+            rendered,
+            vec![
+                ("path=\"C:\\\\x \\\"q\\\"\\nz\",b=\"\"", 1.0),
+                ("", 2.0),
+                ("a=\"1\"", 3.0)
+            ]
+        );
+        assert_eq!(
+            family.samples()[0].labels,
+            vec![
+                ("path".to_string(), "C:\\x \"q\"\nz".to_string()),
+                ("b".to_string(), String::new())
+            ]
+        );
+        assert_eq!(set.value("f", &[("a", "1")]), Some(3.0));
     }
 }

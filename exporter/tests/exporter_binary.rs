@@ -28,7 +28,7 @@ fn bad_flag_values_exit_2_with_one_line() {
         ),
         (
             "--collector.filesystem.mount-points-exclude=(",
-            "edge-exporter: error: --collector.filesystem.mount-points-exclude: regex parse error:",
+            "edge-exporter: error: --collector.filesystem.mount-points-exclude: not a valid regular expression:",
         ),
         (
             "--web.listen-address=9100",

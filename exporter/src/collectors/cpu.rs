@@ -535,7 +535,7 @@ mod tests {
         );
         assert_eq!(
             out.get("node_cpu_package_throttles_total")
-                .map(|f| f.samples.len()),
+                .map(|f| f.samples().len()),
             Some(1)
         );
         assert_eq!(out.value("node_cpu_isolated", &[("cpu", "2")]), Some(1.0));

@@ -660,7 +660,7 @@ pub(crate) mod tests {
     }
 
     fn default_filter() -> DeviceFilter {
-        DeviceFilter::Exclude(regex::Regex::new(DEFAULT_DEVICE_EXCLUDE).unwrap())
+        DeviceFilter::Exclude(regex_lite::Regex::new(DEFAULT_DEVICE_EXCLUDE).unwrap())
     }
 
     fn scrape(collector: &mut DiskStats) -> MetricSet {
@@ -735,7 +735,7 @@ pub(crate) mod tests {
     pub(crate) fn families_of(set: &MetricSet, prefix: &str) -> BTreeMap<String, (String, String)> {
         set.families()
             .iter()
-            .filter(|f| f.name.starts_with(prefix) && !f.samples.is_empty())
+            .filter(|f| f.name.starts_with(prefix) && !f.samples().is_empty())
             .map(|f| {
                 (
                     f.name.to_string(),
@@ -755,14 +755,9 @@ pub(crate) mod tests {
         families
             .into_iter()
             .flat_map(|f| {
-                f.samples.iter().map(|s| {
-                    let labels = s
-                        .labels
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.clone()))
-                        .collect();
-                    (f.name.to_string(), labels, s.value)
-                })
+                f.samples()
+                    .into_iter()
+                    .map(|s| (f.name.to_string(), s.labels, s.value))
             })
             .collect()
     }
@@ -866,7 +861,7 @@ pub(crate) mod tests {
         assert_eq!(value("node_disk_discard_time_seconds_total"), 1.5);
         assert_eq!(value("node_disk_flush_requests_time_seconds_total"), 1.7);
         assert_eq!(
-            set.get("node_disk_info").unwrap().samples[0].labels,
+            set.get("node_disk_info").unwrap().samples()[0].labels,
             [
                 ("device", "sda"),
                 ("major", "8"),
@@ -877,7 +872,7 @@ pub(crate) mod tests {
                 ("serial", ""),
                 ("wwn", ""),
             ]
-            .map(|(k, v)| (Name::Borrowed(k), v.to_string()))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
         );
     }
 
@@ -999,17 +994,7 @@ pub(crate) mod tests {
 
     fn labels_of(set: &MetricSet, family: &str) -> Vec<Vec<(String, String)>> {
         set.get(family)
-            .map(|f| {
-                f.samples
-                    .iter()
-                    .map(|s| {
-                        s.labels
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.clone()))
-                            .collect()
-                    })
-                    .collect()
-            })
+            .map(|f| f.samples().into_iter().map(|s| s.labels).collect())
             .unwrap_or_default()
     }
 

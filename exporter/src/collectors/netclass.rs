@@ -21,7 +21,7 @@ use std::os::unix::fs::DirEntryExt;
 use std::path::{Path, PathBuf};
 
 use clap::Arg;
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::collector::{switch_args, BuildContext, Collector, CollectorSpec};
 use crate::error::{CollectError, ConfigError};
@@ -558,7 +558,7 @@ mod tests {
         assert_eq!(value("node_network_mtu_bytes"), Some(9000.0));
         assert_eq!(value("node_network_speed_bytes"), Some(-125000.0));
         assert!(set.get("node_network_carrier").is_none());
-        let info = &set.get("node_network_info").unwrap().samples;
+        let info = &set.get("node_network_info").unwrap().samples();
         assert_eq!(info.len(), 1, "bonding_masters is not an interface");
         let labels: Vec<(&str, &str)> = info[0]
             .labels
@@ -618,7 +618,7 @@ mod tests {
         let net = dir.path().join("class/net");
         std::os::unix::fs::symlink(dir.path().join("gone"), net.join("veth1")).unwrap();
         let set = scrape(&mut build(&sys_paths(&dir), &[]).unwrap());
-        assert_eq!(set.get("node_network_up").unwrap().samples.len(), 1);
+        assert_eq!(set.get("node_network_up").unwrap().samples().len(), 1);
     }
 
     #[test]

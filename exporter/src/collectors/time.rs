@@ -148,7 +148,7 @@ mod tests {
         let now = out.value("node_time_seconds", &[]).unwrap();
         assert!(now >= before && now < before + 5.0);
         let available = out.get("node_time_clocksource_available_info").unwrap();
-        assert_eq!(available.samples.len(), 3);
+        assert_eq!(available.samples().len(), 3);
         assert_eq!(
             out.value(
                 "node_time_clocksource_current_info",

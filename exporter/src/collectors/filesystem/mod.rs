@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::Arg;
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::collector::{BuildContext, Collector, CollectorSpec};
 use crate::error::{CollectError, ConfigError};
-use crate::metrics::{MetricKind, MetricSet, Name};
+use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
 use crate::read::Tables;
 
@@ -407,27 +407,28 @@ const USAGE_FAMILIES: [(&str, &str, UsageField); 6] = [
     ),
 ];
 
+fn fs_labels(s: &FilesystemStats) -> [(&'static str, &str); 3] {
+    [
+        ("device", s.device.as_str()),
+        ("fstype", s.fs_type.as_str()),
+        ("mountpoint", s.mount_point.as_str()),
+    ]
+}
+
 fn record(stats: &[FilesystemStats], out: &mut MetricSet) {
-    let labels = |s: &FilesystemStats| -> Vec<(Name, String)> {
-        vec![
-            (Name::Borrowed("device"), s.device.clone()),
-            (Name::Borrowed("fstype"), s.fs_type.clone()),
-            (Name::Borrowed("mountpoint"), s.mount_point.clone()),
-        ]
-    };
     let family = out.family(
         "node_filesystem_device_error",
         "Whether an error occurred while getting statistics for the given device.",
         MetricKind::Gauge,
     );
     for s in stats {
-        family.push_owned(labels(s), if s.usage.is_some() { 0.0 } else { 1.0 });
+        family.push(&fs_labels(s), if s.usage.is_some() { 0.0 } else { 1.0 });
     }
     for (name, help, field) in USAGE_FAMILIES {
         for s in stats {
             if let Some(value) = field(s) {
                 out.family(name, help, MetricKind::Gauge)
-                    .push_owned(labels(s), value);
+                    .push(&fs_labels(s), value);
             }
         }
     }
@@ -642,7 +643,7 @@ mod tests {
         let mut fs = Filesystem::new(&paths, filter, runner);
         let set = scrape(&mut fs);
 
-        let errors = &set.get("node_filesystem_device_error").unwrap().samples;
+        let errors = &set.get("node_filesystem_device_error").unwrap().samples();
         let listed: Vec<_> = errors
             .iter()
             .map(|s| (s.labels[0].1.as_str(), s.labels[2].1.as_str(), s.value))

@@ -470,7 +470,7 @@ mod tests {
         let family = out.get("node_network_transmit_colls_total").unwrap();
         assert_eq!(family.help, "Network device statistic transmit_colls.");
         assert_eq!(family.kind, MetricKind::Counter);
-        assert_eq!(family.samples.len(), 2);
+        assert_eq!(family.samples().len(), 2);
         assert_eq!(
             out.value("node_network_receive_bytes_total", &[("device", "lo")]),
             Some(3.0)
@@ -548,13 +548,10 @@ mod tests {
         let set = scrape(&mut build(&paths, &flags).unwrap());
         assert_eq!(set.families().len(), 16);
         let errors = set.get("node_network_receive_errors_total").unwrap();
-        let devices: Vec<&str> = errors
-            .samples
-            .iter()
-            .map(|s| s.labels[0].1.as_str())
-            .collect();
+        let samples = errors.samples();
+        let devices: Vec<&str> = samples.iter().map(|s| s.labels[0].1.as_str()).collect();
         assert_eq!(devices, ["eth0", "wlan0"]);
-        assert_eq!(errors.samples[1].value, 561.0);
+        assert_eq!(errors.samples()[1].value, 561.0);
         assert_eq!(
             set.value("node_network_transmit_dropped_total", &[("device", "eth0")]),
             Some(130.0)
@@ -626,7 +623,7 @@ mod tests {
         let set = scrape(&mut netdev);
         assert_eq!(set.families().len(), 24);
         let family = set.get("node_network_collisions_total").unwrap();
-        assert!(family.samples.iter().all(|s| s.labels[0].1 != "lo"));
+        assert!(family.samples().iter().all(|s| s.labels[0].1 != "lo"));
     }
 
     #[test]
@@ -638,7 +635,7 @@ mod tests {
         assert!(set
             .get("node_network_receive_bytes_total")
             .unwrap()
-            .samples
+            .samples()
             .is_empty());
         let family = set.get("node_network_address_info").unwrap();
         assert_eq!(family.help, "node network address by device");
@@ -649,8 +646,8 @@ mod tests {
             ),
             Some(1.0)
         );
-        let lo = family
-            .samples
+        let samples = family.samples();
+        let lo = samples
             .iter()
             .find(|s| s.labels.iter().any(|(_, v)| v == "127.0.0.1"))
             .unwrap();
