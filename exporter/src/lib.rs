@@ -21,3 +21,5 @@ pub mod metrics;
 pub mod paths;
 pub mod read;
 pub mod server;
+#[cfg(test)]
+pub(crate) mod test_support;

@@ -131,7 +131,7 @@ pub fn escape_label_value(text: &str, out: &mut String) {
 }
 
 /// Parses `a="x",b="y\\"z"` as written by [`Family::push`].
-fn parse_rendered_labels(mut text: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_rendered_labels(mut text: &str) -> Vec<(String, String)> {
     let mut labels = Vec::new();
     while let Some((name, rest)) = text.split_once("=\"") {
         let mut value = String::new();

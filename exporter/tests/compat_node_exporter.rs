@@ -50,16 +50,6 @@ fn shared_args(extra: &[String]) -> Vec<String> {
     list
 }
 
-fn fixture_paths() -> Vec<String> {
-    let f = fixtures();
-    vec![
-        format!("--path.procfs={}", f.join("proc").display()),
-        format!("--path.sysfs={}", f.join("sys").display()),
-        format!("--path.rootfs={}", f.join("rootfs").display()),
-        format!("--path.udev.data={}", f.join("udev/data").display()),
-    ]
-}
-
 /// Families that describe the exporter itself rather than the node.
 fn is_own(name: &str) -> bool {
     name.starts_with("go_")
@@ -207,7 +197,7 @@ fn run(extra: &[String], rule: fn(&str) -> Rule) -> (Vec<String>, usize, String,
 
 #[test]
 fn fixture_tree_matches_node_exporter() {
-    let mut extra = fixture_paths();
+    let mut extra = fixture_path_args();
     extra.push("--no-collector.netdev.netlink".into());
     let (problems, compared, ours, _) = run(&extra, fixture_rule);
     assert!(
@@ -273,7 +263,7 @@ fn promtool_problems(text: &str) -> BTreeSet<String> {
 #[test]
 fn promtool_finds_nothing_node_exporter_does_not_have() {
     for extra in [Vec::new(), {
-        let mut f = fixture_paths();
+        let mut f = fixture_path_args();
         f.push("--no-collector.netdev.netlink".into());
         f
     }] {

@@ -188,28 +188,13 @@ fn a_broken_source_fails_only_its_collector() {
 
 #[test]
 fn time_zone_comes_from_tz() {
-    let port = free_port();
-    let mut child = exporter()
-        .env("TZ", "EDGE-3")
-        .args([
-            &format!("--web.listen-address=127.0.0.1:{port}"),
-            "--collector.disable-defaults",
-            "--collector.time",
-            "--node-name=n",
-        ])
-        .spawn()
-        .unwrap();
-    let mut body = None;
-    for _ in 0..200 {
-        if let Ok(r) = try_get(port, "/metrics", None) {
-            body = Some(r.body);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let series = parse_exposition(&body.expect("exporter answered"));
+    let mut command = exporter();
+    command.env("TZ", "EDGE-3").args([
+        "--collector.disable-defaults",
+        "--collector.time",
+        "--node-name=n",
+    ]);
+    let series = scrape_once(command);
     assert_eq!(
         value(
             &series,
@@ -224,27 +209,14 @@ fn time_zone_comes_from_tz() {
 fn node_name_defaults_to_env_then_hostname() {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     for (env, expected) in [(Some("from-env"), "from-env"), (None, hostname.trim())] {
-        let port = free_port();
         let mut command = exporter();
-        command.env_remove("NODE_NAME").args([
-            &format!("--web.listen-address=127.0.0.1:{port}"),
-            "--collector.disable-defaults",
-        ]);
+        command
+            .env_remove("NODE_NAME")
+            .arg("--collector.disable-defaults");
         if let Some(env) = env {
             command.env("NODE_NAME", env);
         }
-        let mut child = command.spawn().unwrap();
-        let mut body = None;
-        for _ in 0..200 {
-            if let Ok(r) = try_get(port, "/metrics", None) {
-                body = Some(r.body);
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        let series = parse_exposition(&body.expect("exporter answered"));
+        let series = scrape_once(command);
         assert_eq!(
             value(&series, "edge_node_info", &[("node_name", expected)]),
             Some(1.0)

@@ -8,18 +8,15 @@ mod common;
 use common::*;
 
 fn fixture_args() -> Vec<String> {
-    let f = fixtures();
-    vec![
-        format!("--path.procfs={}", f.join("proc").display()),
-        format!("--path.sysfs={}", f.join("sys").display()),
-        format!("--path.rootfs={}", f.join("rootfs").display()),
-        format!("--path.udev.data={}", f.join("udev/data").display()),
+    let mut args = fixture_path_args();
+    args.extend([
         "--no-collector.netdev.netlink".into(),
         "--no-collector.netdev.address-info".into(),
         "--no-collector.time".into(),
         "--no-collector.uname".into(),
         "--node-name=fixture-node".into(),
-    ]
+    ]);
+    args
 }
 
 fn is_live(line: &str) -> bool {

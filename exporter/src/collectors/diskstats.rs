@@ -651,13 +651,10 @@ impl Collector for DiskStats {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
-    fn fixtures() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-    }
+    use crate::test_support::{fixtures, reference, rendered};
 
     fn default_filter() -> DeviceFilter {
         DeviceFilter::Exclude(regex_lite::Regex::new(DEFAULT_DEVICE_EXCLUDE).unwrap())
@@ -669,112 +666,13 @@ pub(crate) mod tests {
         out
     }
 
-    /// One sample as a comparison needs it: family name, label pairs, value.
-    pub(crate) type Series = (String, Vec<(String, String)>, f64);
-
-    /// HELP and TYPE of the families named `prefix…` in node_exporter's reference output.
-    pub(crate) fn reference_families(prefix: &str) -> BTreeMap<String, (String, String)> {
-        let text =
-            std::fs::read_to_string(fixtures().join("node_exporter_1.5_output.txt")).unwrap();
-        let mut families: BTreeMap<String, (String, String)> = BTreeMap::new();
-        for line in text.lines() {
-            let (kind, rest) = if let Some(rest) = line.strip_prefix("# HELP ") {
-                (0, rest)
-            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-                (1, rest)
-            } else {
-                continue;
-            };
-            let (name, value) = rest.split_once(' ').unwrap();
-            if name.starts_with(prefix) {
-                let entry = families.entry(name.to_string()).or_default();
-                let value = value.replace("\\\\", "\\").replace("\\n", "\n");
-                if kind == 0 {
-                    entry.0 = value
-                } else {
-                    entry.1 = value
-                }
-            }
-        }
-        families
-    }
-
-    /// The samples of the families named `prefix…` in node_exporter's reference output, in its order.
-    pub(crate) fn reference_samples(prefix: &str) -> Vec<Series> {
-        let text =
-            std::fs::read_to_string(fixtures().join("node_exporter_1.5_output.txt")).unwrap();
-        let mut samples = Vec::new();
-        for line in text.lines().filter(|l| l.starts_with(prefix)) {
-            let (series, value) = line.rsplit_once(' ').unwrap();
-            let (name, labels) = series.split_once('{').unwrap_or((series, "}"));
-            let mut pairs = Vec::new();
-            let mut rest = labels.strip_suffix('}').unwrap();
-            while !rest.is_empty() {
-                let (key, after) = rest.split_once("=\"").unwrap();
-                let mut value = String::new();
-                let mut chars = after.char_indices();
-                let end = loop {
-                    match chars.next().unwrap() {
-                        (i, '"') => break i,
-                        (_, '\\') => match chars.next().unwrap().1 {
-                            'n' => value.push('\n'),
-                            other => value.push(other),
-                        },
-                        (_, c) => value.push(c),
-                    }
-                };
-                pairs.push((key.to_string(), value));
-                rest = after[end + 1..].trim_start_matches(',');
-            }
-            samples.push((name.to_string(), pairs, value.parse().unwrap()));
-        }
-        samples
-    }
-
-    /// Our families named `prefix…`, in the order the exposition writes them.
-    pub(crate) fn families_of(set: &MetricSet, prefix: &str) -> BTreeMap<String, (String, String)> {
-        set.families()
-            .iter()
-            .filter(|f| f.name.starts_with(prefix) && !f.samples().is_empty())
-            .map(|f| {
-                (
-                    f.name.to_string(),
-                    (f.help.to_string(), f.kind.as_str().to_string()),
-                )
-            })
-            .collect()
-    }
-
-    pub(crate) fn samples_of(set: &MetricSet, prefix: &str) -> Vec<Series> {
-        let mut families: Vec<_> = set
-            .families()
-            .iter()
-            .filter(|f| f.name.starts_with(prefix))
-            .collect();
-        families.sort_by(|a, b| a.name.cmp(&b.name));
-        families
-            .into_iter()
-            .flat_map(|f| {
-                f.samples()
-                    .into_iter()
-                    .map(|s| (f.name.to_string(), s.labels, s.value))
-            })
-            .collect()
-    }
-
     #[test]
     fn matches_node_exporter_on_the_fixture_tree() {
         let paths = Paths::under(&fixtures());
         let set = scrape(&mut DiskStats::new(&paths, default_filter()));
-        assert_eq!(
-            families_of(&set, "node_disk_"),
-            reference_families("node_disk_")
-        );
-        // Same series, same values, same order.
-        assert_eq!(
-            samples_of(&set, "node_disk_"),
-            reference_samples("node_disk_")
-        );
+        // Same families, HELP, TYPE, series, values and order.
+        let disk = |name: &str| name.starts_with("node_disk_");
+        assert_eq!(rendered(&set, disk), reference(disk));
         assert_eq!(
             set.value("node_disk_read_bytes_total", &[("device", "nvme0n1")]),
             Some(20000002.0 * 512.0)
@@ -788,9 +686,10 @@ pub(crate) mod tests {
             ..Paths::under(&fixtures())
         };
         let set = scrape(&mut DiskStats::new(&paths, default_filter()));
-        let reference = reference_samples("node_disk_device_mapper_info");
-        assert_eq!(reference.len(), 1);
-        assert_eq!(samples_of(&set, "node_disk_device_mapper_info"), reference);
+        let mapper = |name: &str| name == "node_disk_device_mapper_info";
+        // HELP, TYPE and the one dm-0 series.
+        assert_eq!(reference(mapper).len(), 3);
+        assert_eq!(rendered(&set, mapper), reference(mapper));
         assert!(set.get("node_disk_filesystem_info").is_none());
     }
 

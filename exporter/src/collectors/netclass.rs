@@ -459,7 +459,6 @@ impl Collector for NetClass {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collectors::netdev::golden;
     use crate::paths::Paths;
 
     fn build(paths: &Paths, flags: &[&str]) -> Result<NetClass, ConfigError> {
@@ -488,11 +487,14 @@ mod tests {
 
     #[test]
     fn the_fixture_matches_node_exporter() {
-        let paths = Paths::under(&golden::fixtures());
+        let paths = Paths::under(&crate::test_support::fixtures());
         let set = scrape(&mut build(&paths, &[]).unwrap());
-        let expected = golden::reference(is_netclass_family);
+        let expected = crate::test_support::reference(is_netclass_family);
         assert_eq!(expected.len(), 19 * 2 + 53);
-        assert_eq!(golden::rendered(&set, is_netclass_family), expected);
+        assert_eq!(
+            crate::test_support::rendered(&set, is_netclass_family),
+            expected
+        );
         // Spot checks, with exact values from tests/fixtures/sys/class/net.
         let value = |name, device| set.value(name, &[("device", device)]);
         assert_eq!(value("node_network_flags", "eth0"), Some(4099.0));

@@ -15,6 +15,44 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// `--path.*` flags pointing both exporters at the fixture tree.
+pub fn fixture_path_args() -> Vec<String> {
+    let f = fixtures();
+    vec![
+        format!("--path.procfs={}", f.join("proc").display()),
+        format!("--path.sysfs={}", f.join("sys").display()),
+        format!("--path.rootfs={}", f.join("rootfs").display()),
+        format!("--path.udev.data={}", f.join("udev/data").display()),
+    ]
+}
+
+/// Runs `command` (edge-exporter with its flags, no listen address), scrapes it once
+/// and stops it: for runs that need their own environment.
+pub fn scrape_once(mut command: Command) -> Vec<Series> {
+    let port = free_port();
+    let mut child = command
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start edge-exporter");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        if let Ok(response) = try_get(port, "/metrics", None) {
+            break response.body;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("edge-exporter did not answer on port {port}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    parse_exposition(&body)
+}
+
 /// A server process killed when dropped.
 pub struct Server {
     child: Child,

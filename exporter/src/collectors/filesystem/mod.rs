@@ -813,9 +813,7 @@ mod tests {
         );
     }
 
-    fn fixture_paths() -> Paths {
-        Paths::under(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
-    }
+    use crate::test_support::{fixture_paths, reference, rendered, Line};
 
     fn default_filter() -> MountFilter {
         MountFilter {
@@ -826,34 +824,28 @@ mod tests {
 
     #[test]
     fn matches_node_exporter_on_the_fixture_tree() {
-        use crate::collectors::diskstats::tests::{
-            families_of, reference_families, reference_samples, samples_of,
-        };
         let paths = fixture_paths();
         let runner = StatFsRunner::new(Arc::new(SystemStatFs), Duration::from_secs(5));
         let set = scrape(&mut Filesystem::new(&paths, default_filter(), runner));
-        assert_eq!(
-            families_of(&set, "node_filesystem_"),
-            reference_families("node_filesystem_")
-        );
-        // statfs numbers are those of the disk holding the checkout: compare the series
+        // statfs numbers are those of the disk holding the checkout: compare the lines
         // and the values that come from the mount table; sizes are checked below.
-        let ours = samples_of(&set, "node_filesystem_");
-        let reference = reference_samples("node_filesystem_");
-        let series = |list: &[crate::collectors::diskstats::tests::Series]| {
-            list.iter()
-                .map(|(name, labels, value)| {
-                    let from_mount_table =
-                        name.ends_with("device_error") || name.ends_with("readonly");
-                    (
-                        name.clone(),
-                        labels.clone(),
-                        from_mount_table.then_some(value.to_bits()),
-                    )
-                })
-                .collect::<Vec<_>>()
+        let from_mount_table = |line: Line| match line {
+            Line::Sample(name, labels, value) => {
+                let keep = name.ends_with("device_error") || name.ends_with("readonly");
+                Line::Sample(name, labels, if keep { value } else { 0.0 })
+            }
+            other => other,
         };
-        assert_eq!(series(&ours), series(&reference));
+        let filesystem = |name: &str| name.starts_with("node_filesystem_");
+        let ours: Vec<Line> = rendered(&set, filesystem)
+            .into_iter()
+            .map(from_mount_table)
+            .collect();
+        let theirs: Vec<Line> = reference(filesystem)
+            .into_iter()
+            .map(from_mount_table)
+            .collect();
+        assert_eq!(ours, theirs);
         let real = SystemStatFs.statfs(&paths.rootfs).unwrap();
         let my_disk = labels("/dev/sda1", "ext4", "/mnt/my disk");
         assert_eq!(

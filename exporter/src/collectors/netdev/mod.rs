@@ -13,8 +13,6 @@
 //! `--collector.netdev.device-exclude` (upstream has none; Debian's build has `^lo$`).
 
 pub mod address;
-#[cfg(test)]
-pub(crate) mod golden;
 pub mod proc_net_dev;
 pub mod rtnetlink;
 
@@ -512,15 +510,18 @@ mod tests {
 
     #[test]
     fn proc_net_dev_of_the_fixture_matches_node_exporter() {
-        let paths = Paths::under(&golden::fixtures());
+        let paths = Paths::under(&crate::test_support::fixtures());
         let flags = [
             "--no-collector.netdev.netlink",
             "--no-collector.netdev.address-info",
         ];
         let set = scrape(&mut build(&paths, &flags).unwrap());
-        let expected = golden::reference(is_netdev_family);
+        let expected = crate::test_support::reference(is_netdev_family);
         assert_eq!(expected.len(), 16 * 5);
-        assert_eq!(golden::rendered(&set, is_netdev_family), expected);
+        assert_eq!(
+            crate::test_support::rendered(&set, is_netdev_family),
+            expected
+        );
         // Spot checks, with exact values from tests/fixtures/proc/net/dev.
         let value = |name, device| set.value(name, &[("device", device)]).unwrap();
         assert_eq!(
@@ -538,7 +539,7 @@ mod tests {
 
     #[test]
     fn proc_net_dev_detailed_names_and_filter() {
-        let paths = Paths::under(&golden::fixtures());
+        let paths = Paths::under(&crate::test_support::fixtures());
         let flags = [
             "--no-collector.netdev.netlink",
             "--no-collector.netdev.address-info",
