@@ -14,13 +14,13 @@ use regex_lite::Regex;
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
-use crate::read::Tables;
+use crate::sources::Sources;
 
 /// One source of metrics.
 pub trait Collector: Send {
-    /// Appends this collector's families to `out`; `tables` holds procfs tables
-    /// already read in this scrape.
-    fn update(&mut self, tables: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError>;
+    /// Appends this collector's families to `out`; `sources` holds what other
+    /// collectors already read in this scrape (procfs tables, the link dump).
+    fn update(&mut self, sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError>;
 }
 
 /// What the registry knows of a collector: its name (as in `--collector.<name>`),
@@ -132,6 +132,7 @@ impl DeviceFilter {
 pub struct Scraper {
     collectors: Vec<(&'static str, Box<dyn Collector>)>,
     constant: MetricSet,
+    sources: Sources,
 }
 
 impl Scraper {
@@ -140,6 +141,7 @@ impl Scraper {
         Scraper {
             collectors,
             constant,
+            sources: Sources::default(),
         }
     }
 
@@ -149,12 +151,12 @@ impl Scraper {
 
     pub fn scrape(&mut self) -> MetricSet {
         let mut out = MetricSet::new();
-        let mut tables = Tables::default();
+        self.sources.begin_scrape();
         let mut outcomes = Vec::with_capacity(self.collectors.len());
         for (name, collector) in &mut self.collectors {
             let started = Instant::now();
             let mut part = MetricSet::new();
-            let result = collector.update(&mut tables, &mut part);
+            let result = collector.update(&mut self.sources, &mut part);
             let seconds = started.elapsed().as_secs_f64();
             let success = match result {
                 Ok(()) => {
@@ -193,7 +195,7 @@ mod tests {
 
     struct Fails;
     impl Collector for Fails {
-        fn update(&mut self, _: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
+        fn update(&mut self, _: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
             out.gauge("half_written", "never shown", &[], 1.0);
             Err(CollectError::parse(
                 std::path::Path::new("/proc/x"),
@@ -205,7 +207,7 @@ mod tests {
 
     struct Works;
     impl Collector for Works {
-        fn update(&mut self, _: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
+        fn update(&mut self, _: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
             out.gauge("fine", "fine", &[], 7.0);
             Ok(())
         }

@@ -6,6 +6,8 @@
 //!   [`collector::Collector`]; `collectors::ALL` is the registry, the only list of them.
 //! - `paths` — the one helper that applies `--path.procfs/sysfs/rootfs/udev.data`.
 //! - `read` — bounded file reads and parse helpers; every parse error names its place.
+//! - `sources` — what collectors share within a scrape: procfs tables and the
+//!   rtnetlink link dump (`rtnetlink`).
 //! - `metrics` — the samples of one scrape; `exposition` writes them as Prometheus
 //!   text 0.0.4 or OpenMetrics.
 //! - `cli` turns flags into a [`cli::Config`]; `server` serves `/metrics`.
@@ -20,6 +22,8 @@ pub mod exposition;
 pub mod metrics;
 pub mod paths;
 pub mod read;
+pub mod rtnetlink;
 pub mod server;
+pub mod sources;
 #[cfg(test)]
 pub(crate) mod test_support;

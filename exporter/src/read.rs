@@ -189,24 +189,3 @@ mod tests {
         assert_eq!(err.to_string(), "/proc/stat:4: missing btime");
     }
 }
-
-/// procfs tables read during one scrape, so that collectors sharing a source
-/// (`cpu` and `stat` both read `/proc/stat`) read it once.
-#[derive(Debug, Default)]
-pub struct Tables {
-    entries: Vec<(std::path::PathBuf, String)>,
-}
-
-impl Tables {
-    pub fn get(&mut self, path: &Path) -> Result<&str, CollectError> {
-        let index = match self.entries.iter().position(|(p, _)| p == path) {
-            Some(index) => index,
-            None => {
-                self.entries
-                    .push((path.to_path_buf(), read_table_string(path)?));
-                self.entries.len() - 1
-            }
-        };
-        Ok(&self.entries[index].1)
-    }
-}

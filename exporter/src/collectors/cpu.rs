@@ -19,7 +19,8 @@ use crate::collector::{switch_args, Collector, CollectorSpec};
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
-use crate::read::{read_attribute, read_table_string, read_u64_attribute, Tables};
+use crate::read::{read_attribute, read_table_string, read_u64_attribute};
+use crate::sources::Sources;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "cpu",
@@ -154,8 +155,8 @@ pub fn monotonic(previous: Option<&CpuTimes>, new: &CpuTimes) -> CpuTimes {
 }
 
 impl Collector for Cpu {
-    fn update(&mut self, tables: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
-        let stat = parse_proc_stat(tables.get(&self.stat_path)?, &self.stat_path)?;
+    fn update(&mut self, sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
+        let stat = parse_proc_stat(sources.table(&self.stat_path)?, &self.stat_path)?;
         let mut next = BTreeMap::new();
         for (id, times) in &stat.cpus {
             next.insert(*id, monotonic(self.last.get(id), times));
@@ -520,7 +521,7 @@ mod tests {
         )
         .unwrap();
         let mut out = MetricSet::new();
-        cpu.update(&mut Tables::default(), &mut out).unwrap();
+        cpu.update(&mut Sources::default(), &mut out).unwrap();
         let core = |c: &str| {
             out.value(
                 "node_cpu_core_throttles_total",

@@ -12,7 +12,8 @@ use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
 use crate::metrics::MetricSet;
 use crate::paths::Paths;
-use crate::read::{read_u64_attribute, Tables};
+use crate::read::read_u64_attribute;
+use crate::sources::Sources;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "cpufreq",
@@ -65,7 +66,7 @@ fn khz(dir: &Path, file: &str) -> Option<u64> {
 }
 
 impl Collector for CpuFreq {
-    fn update(&mut self, _: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
+    fn update(&mut self, _: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
         let cpus = self.cpus()?;
         self.limits
             .retain(|n, (dir, _, _)| cpus.iter().any(|(m, d)| m == n && d == dir));
@@ -144,7 +145,7 @@ mod tests {
         };
         let mut collector = CpuFreq::new(&paths);
         let mut out = MetricSet::new();
-        collector.update(&mut Tables::default(), &mut out).unwrap();
+        collector.update(&mut Sources::default(), &mut out).unwrap();
         let get = |out: &MetricSet, name| out.value(name, &[("cpu", "1")]);
         assert_eq!(get(&out, "node_cpu_scaling_frequency_hertz"), Some(1.2e9));
         assert_eq!(get(&out, "node_cpu_frequency_max_hertz"), Some(1.5e9));
@@ -159,7 +160,7 @@ mod tests {
         std::fs::write(freq.join("scaling_cur_freq"), "600000\n").unwrap();
         std::fs::write(freq.join("cpuinfo_max_freq"), "999\n").unwrap();
         let mut out = MetricSet::new();
-        collector.update(&mut Tables::default(), &mut out).unwrap();
+        collector.update(&mut Sources::default(), &mut out).unwrap();
         assert_eq!(get(&out, "node_cpu_scaling_frequency_hertz"), Some(6e8));
         assert_eq!(get(&out, "node_cpu_frequency_max_hertz"), Some(1.5e9));
     }

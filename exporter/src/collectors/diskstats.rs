@@ -25,7 +25,8 @@ use crate::collector::{BuildContext, Collector, CollectorSpec, DeviceFilter};
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet, Name};
 use crate::paths::Paths;
-use crate::read::{parse_field, Tables};
+use crate::read::parse_field;
+use crate::sources::Sources;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "diskstats",
@@ -629,8 +630,8 @@ fn read_udev(udev_data: &Path, device: &DeviceStats) -> Option<DeviceInfo> {
 }
 
 impl Collector for DiskStats {
-    fn update(&mut self, tables: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
-        let text = tables.get(&self.diskstats)?;
+    fn update(&mut self, sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
+        let text = sources.table(&self.diskstats)?;
         let all = parse_diskstats(text, &self.diskstats)?;
         // node_exporter's output is sorted by label values; ours follows the order pushed.
         let mut devices: Vec<&DeviceStats> =
@@ -662,7 +663,7 @@ mod tests {
 
     fn scrape(collector: &mut DiskStats) -> MetricSet {
         let mut out = MetricSet::new();
-        collector.update(&mut Tables::default(), &mut out).unwrap();
+        collector.update(&mut Sources::default(), &mut out).unwrap();
         out
     }
 

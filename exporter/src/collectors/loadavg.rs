@@ -6,7 +6,8 @@ use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
 use crate::metrics::MetricSet;
 use crate::paths::Paths;
-use crate::read::{parse_field, Tables};
+use crate::read::parse_field;
+use crate::sources::Sources;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "loadavg",
@@ -38,8 +39,8 @@ pub fn parse_loadavg(text: &str, path: &std::path::Path) -> Result<[f64; 3], Col
 }
 
 impl Collector for LoadAvg {
-    fn update(&mut self, tables: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
-        let text = tables.get(&self.path)?;
+    fn update(&mut self, sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
+        let text = sources.table(&self.path)?;
         let [one, five, fifteen] = parse_loadavg(text, &self.path)?;
         out.gauge("node_load1", "1m load average.", &[], one);
         out.gauge("node_load5", "5m load average.", &[], five);

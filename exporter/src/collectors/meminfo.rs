@@ -8,7 +8,7 @@ use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
 use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
-use crate::read::Tables;
+use crate::sources::Sources;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "meminfo",
@@ -85,8 +85,8 @@ pub fn parse_meminfo(text: &str, path: &Path) -> Result<Vec<MemField>, CollectEr
 }
 
 impl Collector for MemInfo {
-    fn update(&mut self, tables: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
-        let text = tables.get(&self.path)?;
+    fn update(&mut self, sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
+        let text = sources.table(&self.path)?;
         for field in parse_meminfo(text, &self.path)? {
             let help = format!("Memory information field {}.", field.name);
             out.family(

@@ -26,7 +26,8 @@ use regex_lite::Regex;
 use crate::collector::{switch_args, BuildContext, Collector, CollectorSpec};
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
-use crate::read::{AttributeDir, Tables};
+use crate::read::AttributeDir;
+use crate::sources::Sources;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "netclass",
@@ -449,7 +450,7 @@ fn info_labels(iface: &NetClassIface) -> [&str; 6] {
 }
 
 impl Collector for NetClass {
-    fn update(&mut self, _tables: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
+    fn update(&mut self, _sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
         let interfaces = self.read_interfaces()?;
         record(&interfaces, self.ignore_invalid_speed, out);
         Ok(())
@@ -474,7 +475,7 @@ mod tests {
 
     fn scrape(netclass: &mut NetClass) -> MetricSet {
         let mut out = MetricSet::new();
-        netclass.update(&mut Tables::default(), &mut out).unwrap();
+        netclass.update(&mut Sources::default(), &mut out).unwrap();
         out
     }
 
@@ -630,7 +631,7 @@ mod tests {
         std::fs::write(&flags, "0xZZ\n").unwrap();
         let err = build(&sys_paths(&dir), &[])
             .unwrap()
-            .update(&mut Tables::default(), &mut MetricSet::new())
+            .update(&mut Sources::default(), &mut MetricSet::new())
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -640,7 +641,7 @@ mod tests {
         std::fs::write(&flags, "").unwrap();
         let err = build(&sys_paths(&dir), &[])
             .unwrap()
-            .update(&mut Tables::default(), &mut MetricSet::new())
+            .update(&mut Sources::default(), &mut MetricSet::new())
             .unwrap_err();
         assert!(
             err.to_string().ends_with("flags:1: not an integer: \"\""),
@@ -652,7 +653,7 @@ mod tests {
         };
         let err = build(&missing, &[])
             .unwrap()
-            .update(&mut Tables::default(), &mut MetricSet::new())
+            .update(&mut Sources::default(), &mut MetricSet::new())
             .unwrap_err();
         assert!(err.to_string().starts_with("reading "), "{err}");
     }

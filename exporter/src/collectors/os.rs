@@ -11,7 +11,8 @@ use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
 use crate::metrics::MetricSet;
 use crate::paths::Paths;
-use crate::read::{read_table_string, Tables};
+use crate::read::read_table_string;
+use crate::sources::Sources;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "os",
@@ -121,7 +122,7 @@ impl Os {
 }
 
 impl Collector for Os {
-    fn update(&mut self, _: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
+    fn update(&mut self, _: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
         let release = self.release()?;
         let labels: Vec<(&'static str, &str)> = INFO_LABELS
             .iter()
@@ -256,7 +257,7 @@ mod tests {
         };
         let mut os = Os::new(&paths);
         let mut out = MetricSet::new();
-        os.update(&mut Tables::default(), &mut out).unwrap();
+        os.update(&mut Sources::default(), &mut out).unwrap();
         assert_eq!(
             out.value(
                 "node_os_version",
@@ -274,14 +275,14 @@ mod tests {
             .set_modified(later)
             .unwrap();
         let mut out = MetricSet::new();
-        os.update(&mut Tables::default(), &mut out).unwrap();
+        os.update(&mut Sources::default(), &mut out).unwrap();
         assert_eq!(
             out.value("node_os_version", &[("id", "alpine")]),
             Some(3.19)
         );
         std::fs::remove_file(&file).unwrap();
         let err = os
-            .update(&mut Tables::default(), &mut MetricSet::new())
+            .update(&mut Sources::default(), &mut MetricSet::new())
             .unwrap_err();
         assert!(err.to_string().contains("os-release"), "{err}");
     }

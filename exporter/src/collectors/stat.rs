@@ -7,7 +7,8 @@ use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
 use crate::metrics::MetricSet;
 use crate::paths::Paths;
-use crate::read::{parse_field, Tables};
+use crate::read::parse_field;
+use crate::sources::Sources;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "stat",
@@ -134,8 +135,8 @@ impl Stat {
 }
 
 impl Collector for Stat {
-    fn update(&mut self, tables: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
-        let stat = parse_proc_stat(tables.get(&self.path)?, &self.path)?;
+    fn update(&mut self, sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
+        let stat = parse_proc_stat(sources.table(&self.path)?, &self.path)?;
         let missing = |what: &str| CollectError::parse(&self.path, 0, format!("no {what} line"));
         out.counter(
             "node_intr_total",
@@ -226,7 +227,7 @@ softirq 5 1 1 1\n";
             ..Paths::default()
         };
         let err = Stat::new(&paths)
-            .update(&mut Tables::default(), &mut MetricSet::new())
+            .update(&mut Sources::default(), &mut MetricSet::new())
             .unwrap_err();
         assert!(err.to_string().ends_with(":0: no intr line"), "{err}");
     }

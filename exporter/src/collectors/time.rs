@@ -8,7 +8,8 @@ use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
 use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
-use crate::read::{read_attribute, Tables};
+use crate::read::read_attribute;
+use crate::sources::Sources;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "time",
@@ -51,7 +52,7 @@ pub fn local_zone(unix_seconds: i64) -> Option<(String, i64)> {
 }
 
 impl Collector for Time {
-    fn update(&mut self, _: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
+    fn update(&mut self, _: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
         let now =
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -143,7 +144,7 @@ mod tests {
             .unwrap()
             .as_secs_f64();
         Time::new(&paths)
-            .update(&mut Tables::default(), &mut out)
+            .update(&mut Sources::default(), &mut out)
             .unwrap();
         let now = out.value("node_time_seconds", &[]).unwrap();
         assert!(now >= before && now < before + 5.0);

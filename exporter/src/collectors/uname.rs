@@ -4,7 +4,7 @@
 use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
 use crate::metrics::MetricSet;
-use crate::read::Tables;
+use crate::sources::Sources;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "uname",
@@ -16,7 +16,7 @@ pub const SPEC: CollectorSpec = CollectorSpec {
 pub struct Uname;
 
 impl Collector for Uname {
-    fn update(&mut self, _: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
+    fn update(&mut self, _: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
         let uts = nix::sys::utsname::uname().map_err(|e| CollectError::System {
             context: "uname".into(),
             source: e.into(),
@@ -46,7 +46,7 @@ mod tests {
     #[test]
     fn reports_this_kernel() {
         let mut out = MetricSet::new();
-        Uname.update(&mut Tables::default(), &mut out).unwrap();
+        Uname.update(&mut Sources::default(), &mut out).unwrap();
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
         assert_eq!(
             out.value(

@@ -26,7 +26,7 @@ use crate::collector::{BuildContext, Collector, CollectorSpec};
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
-use crate::read::Tables;
+use crate::sources::Sources;
 
 pub use statfs::{FsUsage, Outcome, StatFs, StatFsRunner, SystemStatFs};
 
@@ -301,14 +301,14 @@ impl Filesystem {
     }
 
     /// The host's mounts: PID 1's table, or ours when PID 1 is hidden (hidepid).
-    fn mounts(&self, tables: &mut Tables) -> Result<Vec<Mount>, CollectError> {
+    fn mounts(&self, sources: &mut Sources) -> Result<Vec<Mount>, CollectError> {
         let host = self.paths.proc("1/mountinfo");
-        match tables.get(&host) {
+        match sources.table(&host) {
             Ok(text) => parse_mountinfo(text, &host),
             Err(error) => {
                 tracing::debug!(%error, "reading PID 1's mount table failed, using our own");
                 let own = self.paths.proc("self/mountinfo");
-                parse_mountinfo(tables.get(&own)?, &own)
+                parse_mountinfo(sources.table(&own)?, &own)
             }
         }
     }
@@ -435,8 +435,8 @@ fn record(stats: &[FilesystemStats], out: &mut MetricSet) {
 }
 
 impl Collector for Filesystem {
-    fn update(&mut self, tables: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
-        let mounts = self.mounts(tables)?;
+    fn update(&mut self, sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
+        let mounts = self.mounts(sources)?;
         let stats = self.stats(mounts)?;
         record(&stats, out);
         Ok(())
@@ -627,7 +627,7 @@ mod tests {
 
     fn scrape(fs: &mut Filesystem) -> MetricSet {
         let mut out = MetricSet::new();
-        fs.update(&mut Tables::default(), &mut out).unwrap();
+        fs.update(&mut Sources::default(), &mut out).unwrap();
         out
     }
 
@@ -908,7 +908,7 @@ mod tests {
         let runner = StatFsRunner::new(Arc::new(SystemStatFs), Duration::from_secs(5));
         let mut fs = Filesystem::new(&paths, MountFilter::default(), runner);
         let err = fs
-            .update(&mut Tables::default(), &mut MetricSet::new())
+            .update(&mut Sources::default(), &mut MetricSet::new())
             .unwrap_err();
         assert!(err.to_string().contains("self/mountinfo"), "{err}");
     }

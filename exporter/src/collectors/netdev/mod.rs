@@ -14,9 +14,7 @@
 
 pub mod address;
 pub mod proc_net_dev;
-pub mod rtnetlink;
-
-use std::io;
+pub use std::io;
 use std::path::PathBuf;
 
 use clap::Arg;
@@ -25,10 +23,12 @@ use netlink_packet_route::link::Stats64;
 use crate::collector::{switch_args, BuildContext, Collector, CollectorSpec, DeviceFilter};
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
-use crate::read::Tables;
+use crate::sources::Sources;
 
 use self::address::{address_labels, interface_address, AddressInfo};
-use self::rtnetlink::{Link, RouteSocket};
+use netlink_packet_route::address::AddressMessage;
+
+use crate::rtnetlink::Link;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "netdev",
@@ -80,8 +80,6 @@ pub struct NetDev {
     filter: DeviceFilter,
     detailed: bool,
     address_info: bool,
-    /// Kept across scrapes; dropped after an error and reopened on the next scrape.
-    socket: Option<RouteSocket>,
 }
 
 impl NetDev {
@@ -96,63 +94,30 @@ impl NetDev {
             filter: ctx.device_filter(DEVICE_INCLUDE, DEVICE_EXCLUDE)?,
             detailed: ctx.switch(DETAILED, false),
             address_info: ctx.switch(ADDRESS_INFO, true),
-            socket: None,
         })
     }
+}
 
-    /// Runs `request` on the kept socket, opening it first if needed and dropping
-    /// it on any error.
-    fn with_socket<T>(
-        &mut self,
-        context: &str,
-        request: impl FnOnce(&mut RouteSocket) -> io::Result<T>,
-    ) -> Result<T, CollectError> {
-        let socket = match &mut self.socket {
-            Some(socket) => socket,
-            None => {
-                self.socket
-                    .insert(RouteSocket::open().map_err(|source| CollectError::System {
-                        context: "opening an rtnetlink socket".to_string(),
-                        source,
-                    })?)
-            }
-        };
-        request(socket).map_err(|source| {
-            self.socket = None;
-            CollectError::System {
-                context: context.to_string(),
-                source,
-            }
-        })
-    }
-
-    /// Every link's index, name and counters (when the kernel reports them).
-    fn links(&mut self) -> Result<Vec<Link>, CollectError> {
-        self.with_socket("rtnetlink link dump", RouteSocket::dump_links)
-    }
-
-    /// `node_network_address_info` samples in node_exporter's order.
-    fn addresses(&mut self, links: &[Link]) -> Result<Vec<AddressInfo>, CollectError> {
-        let messages = self.with_socket("rtnetlink address dump", RouteSocket::dump_addresses)?;
-        let mut addresses: Vec<AddressInfo> = messages
-            .iter()
-            .filter_map(|message| {
-                // Go lists the addresses of the links it knows by index.
-                let link = links.iter().find(|l| l.index == message.header.index)?;
-                let ip = interface_address(message)?;
-                let (address, netmask, scope) = address_labels(ip, message.header.prefix_len);
-                Some(AddressInfo {
-                    address,
-                    device: link.name.clone(),
-                    netmask,
-                    scope,
-                })
+/// `node_network_address_info` samples in node_exporter's order.
+fn address_infos(messages: &[AddressMessage], links: &[Link]) -> Vec<AddressInfo> {
+    let mut addresses: Vec<AddressInfo> = messages
+        .iter()
+        .filter_map(|message| {
+            // Go lists the addresses of the links it knows by index.
+            let link = links.iter().find(|l| l.index == message.header.index)?;
+            let ip = interface_address(message)?;
+            let (address, netmask, scope) = address_labels(ip, message.header.prefix_len);
+            Some(AddressInfo {
+                address,
+                device: link.name.clone(),
+                netmask,
+                scope,
             })
-            .collect();
-        addresses.sort();
-        addresses.dedup();
-        Ok(addresses)
-    }
+        })
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    addresses
 }
 
 /// The counters of the devices a scrape reports: node_exporter's keys, and per
@@ -285,16 +250,12 @@ pub fn netlink_detailed_values(s: &Stats64) -> Vec<u64> {
 }
 
 impl Collector for NetDev {
-    fn update(&mut self, tables: &mut Tables, out: &mut MetricSet) -> Result<(), CollectError> {
-        let links = match self.source {
-            Source::Netlink => self.links()?,
-            Source::ProcNetDev(_) if self.address_info => self.links()?,
-            Source::ProcNetDev(_) => Vec::new(),
-        };
+    fn update(&mut self, sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
         let mut table = match &self.source {
             Source::Netlink => {
                 let legacy = !self.detailed;
-                let devices = links
+                let devices = sources
+                    .links()?
                     .iter()
                     .filter(|link| self.filter.accepts(&link.name))
                     .filter_map(|link| {
@@ -317,7 +278,7 @@ impl Collector for NetDev {
                 }
             }
             Source::ProcNetDev(path) => {
-                let rows = proc_net_dev::parse_proc_net_dev(tables.get(path)?, path)?;
+                let rows = proc_net_dev::parse_proc_net_dev(sources.table(path)?, path)?;
                 CounterTable {
                     keys: if self.detailed {
                         &proc_net_dev::DETAILED_KEYS
@@ -338,7 +299,8 @@ impl Collector for NetDev {
 
         if self.address_info {
             // node_exporter reports every device's addresses, ignoring the device filter.
-            let addresses = self.addresses(&links)?;
+            let messages = sources.addresses()?;
+            let addresses = address_infos(&messages, sources.links()?);
             let family = out.family(
                 "node_network_address_info",
                 "node network address by device",
@@ -379,7 +341,7 @@ mod tests {
 
     fn scrape(netdev: &mut NetDev) -> MetricSet {
         let mut out = MetricSet::new();
-        netdev.update(&mut Tables::default(), &mut out).unwrap();
+        netdev.update(&mut Sources::default(), &mut out).unwrap();
         out
     }
 
@@ -575,7 +537,7 @@ mod tests {
         ];
         let err = build(&paths, &flags)
             .unwrap()
-            .update(&mut Tables::default(), &mut MetricSet::new())
+            .update(&mut Sources::default(), &mut MetricSet::new())
             .unwrap_err();
         assert!(
             err.to_string()
