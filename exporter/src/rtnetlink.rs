@@ -2,7 +2,8 @@
 //! (`RTM_GETLINK`, with its `rtnl_link_stats64`) and every address (`RTM_GETADDR`).
 //!
 //! Replies are decoded with netlink-packet-route, but of a link only the attributes
-//! used here (name and counters) are: the crate's full `LinkMessage` parse decodes
+//! used here (name, counters, and what netclass reports) are: the crate's full
+//! `LinkMessage` parse decodes
 //! every nested attribute and formats each counter block with `Debug` on the way,
 //! which cost about 20 µs per link, ten times what the kernel spends on the dump.
 //!
@@ -34,9 +35,22 @@ const NLMSG_ALIGN: usize = 4;
 /// this module dispatches on (the crate keeps its own copies private).
 const RTM_NEWLINK: u16 = 16;
 const RTM_NEWADDR: u16 = 20;
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_BROADCAST: u16 = 2;
 const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+const IFLA_LINK: u16 = 5;
 const IFLA_STATS: u16 = 7;
+const IFLA_TXQLEN: u16 = 13;
+const IFLA_OPERSTATE: u16 = 16;
+const IFLA_LINKMODE: u16 = 17;
+const IFLA_IFALIAS: u16 = 20;
 const IFLA_STATS64: u16 = 23;
+const IFLA_GROUP: u16 = 27;
+const IFLA_CARRIER: u16 = 33;
+const IFLA_CARRIER_CHANGES: u16 = 35;
+const IFLA_CARRIER_UP_COUNT: u16 = 47;
+const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
 /// `struct rtnl_link_stats64` since Linux 5.19 (older kernels send less).
 const STATS64_LEN: usize = 200;
 
@@ -47,6 +61,31 @@ pub struct Link {
     pub name: String,
     /// `IFLA_STATS64`, else the 32-bit `IFLA_STATS` widened; `None` if neither was sent.
     pub stats: Option<Stats64>,
+    pub properties: LinkProperties,
+}
+
+/// The link's properties that `/sys/class/net/<link>/` also shows; `None` where the
+/// kernel did not send the attribute.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkProperties {
+    /// `ifi_flags`: the device flags plus the kernel's RUNNING, LOWER_UP and DORMANT.
+    pub flags: u32,
+    /// `ifi_type` (ARPHRD_*).
+    pub link_type: u16,
+    pub address: Option<Vec<u8>>,
+    pub broadcast: Option<Vec<u8>>,
+    pub mtu: Option<u32>,
+    /// IFLA_LINK: sent only when it differs from the link's own index.
+    pub link: Option<u32>,
+    pub tx_queue_len: Option<u32>,
+    pub operstate: Option<u8>,
+    pub link_mode: Option<u8>,
+    pub ifalias: Option<String>,
+    pub group: Option<u32>,
+    pub carrier: Option<u8>,
+    pub carrier_changes: Option<u32>,
+    pub carrier_up_count: Option<u32>,
+    pub carrier_down_count: Option<u32>,
 }
 
 pub struct RouteSocket {
@@ -162,9 +201,50 @@ pub fn parse_link(payload: &[u8]) -> Result<Option<Link>, DecodeError> {
     let mut name = None;
     let mut stats64 = None;
     let mut stats32: Option<NlaBuffer<&[u8]>> = None;
+    let mut properties = LinkProperties {
+        flags: buffer.flags(),
+        link_type: buffer.link_layer_type(),
+        ..LinkProperties::default()
+    };
     for attribute in buffer.attributes() {
         let attribute = attribute?;
-        match attribute.kind() {
+        let kind = attribute.kind();
+        if matches!(
+            kind,
+            IFLA_ADDRESS
+                | IFLA_BROADCAST
+                | IFLA_MTU
+                | IFLA_LINK
+                | IFLA_TXQLEN
+                | IFLA_OPERSTATE
+                | IFLA_LINKMODE
+                | IFLA_IFALIAS
+                | IFLA_GROUP
+                | IFLA_CARRIER
+                | IFLA_CARRIER_CHANGES
+                | IFLA_CARRIER_UP_COUNT
+                | IFLA_CARRIER_DOWN_COUNT
+        ) {
+            let p = &mut properties;
+            match LinkAttribute::parse_with_param(&attribute, header.interface_family)? {
+                LinkAttribute::Address(bytes) => p.address = Some(bytes),
+                LinkAttribute::Broadcast(bytes) => p.broadcast = Some(bytes),
+                LinkAttribute::Mtu(value) => p.mtu = Some(value),
+                LinkAttribute::Link(value) => p.link = Some(value),
+                LinkAttribute::TxQueueLen(value) => p.tx_queue_len = Some(value),
+                LinkAttribute::OperState(state) => p.operstate = Some(state.into()),
+                LinkAttribute::Mode(mode) => p.link_mode = Some(mode.into()),
+                LinkAttribute::IfAlias(alias) => p.ifalias = Some(alias),
+                LinkAttribute::Group(value) => p.group = Some(value),
+                LinkAttribute::Carrier(value) => p.carrier = Some(value),
+                LinkAttribute::CarrierChanges(value) => p.carrier_changes = Some(value),
+                LinkAttribute::CarrierUpCount(value) => p.carrier_up_count = Some(value),
+                LinkAttribute::CarrierDownCount(value) => p.carrier_down_count = Some(value),
+                _ => {}
+            }
+            continue;
+        }
+        match kind {
             IFLA_IFNAME => {
                 if let LinkAttribute::IfName(text) =
                     LinkAttribute::parse_with_param(&attribute, header.interface_family)?
@@ -201,6 +281,7 @@ pub fn parse_link(payload: &[u8]) -> Result<Option<Link>, DecodeError> {
         index: header.index,
         name,
         stats: stats64,
+        properties,
     }))
 }
 
@@ -251,10 +332,14 @@ mod tests {
     use super::*;
     use netlink_packet_core::Emitable;
 
-    /// An `RTM_NEWLINK` payload built by the crate's own serializer.
+    /// An `RTM_NEWLINK` payload built by the crate's own serializer: an Ethernet link,
+    /// up and running, index 7.
     fn link_payload(attributes: Vec<LinkAttribute>) -> Vec<u8> {
+        use netlink_packet_route::link::{LinkFlags, LinkLayerType};
         let mut message = LinkMessage::default();
         message.header.index = 7;
+        message.header.link_layer_type = LinkLayerType::Ether;
+        message.header.flags = LinkFlags::Up | LinkFlags::Running;
         message.attributes = attributes;
         let mut bytes = vec![0; message.buffer_len()];
         message.emit(&mut bytes);
@@ -279,6 +364,53 @@ mod tests {
         assert_eq!(link.index, 7);
         assert_eq!(link.name, "eth7");
         assert_eq!(link.stats, Some(wide));
+        assert_eq!(
+            link.properties,
+            LinkProperties {
+                flags: 0x41, // IFF_UP | IFF_RUNNING
+                link_type: 1,
+                ..LinkProperties::default()
+            }
+        );
+
+        let link = parse_link(&link_payload(vec![
+            LinkAttribute::IfName("eth8".into()),
+            LinkAttribute::Address(vec![2, 0xfc, 0, 0, 0, 1]),
+            LinkAttribute::Broadcast(vec![0xff; 6]),
+            LinkAttribute::Mtu(1400),
+            LinkAttribute::Link(3),
+            LinkAttribute::TxQueueLen(1000),
+            LinkAttribute::OperState(netlink_packet_route::link::State::Up),
+            LinkAttribute::Mode(netlink_packet_route::link::LinkMode::Dormant),
+            LinkAttribute::IfAlias("uplink".into()),
+            LinkAttribute::Group(4),
+            LinkAttribute::Carrier(1),
+            LinkAttribute::CarrierChanges(5),
+            LinkAttribute::CarrierUpCount(3),
+            LinkAttribute::CarrierDownCount(2),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            link.properties,
+            LinkProperties {
+                flags: 0x41,
+                link_type: 1,
+                address: Some(vec![2, 0xfc, 0, 0, 0, 1]),
+                broadcast: Some(vec![0xff; 6]),
+                mtu: Some(1400),
+                link: Some(3),
+                tx_queue_len: Some(1000),
+                operstate: Some(6),
+                link_mode: Some(1),
+                ifalias: Some("uplink".into()),
+                group: Some(4),
+                carrier: Some(1),
+                carrier_changes: Some(5),
+                carrier_up_count: Some(3),
+                carrier_down_count: Some(2),
+            }
+        );
 
         let link = parse_link(&link_payload(vec![
             LinkAttribute::IfName("slip0".into()),

@@ -27,6 +27,7 @@ use crate::collector::{switch_args, BuildContext, Collector, CollectorSpec};
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
 use crate::read::AttributeDir;
+use crate::rtnetlink::LinkProperties;
 use crate::sources::Sources;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
@@ -64,13 +65,17 @@ fn args() -> Vec<Arg> {
 /// node_exporter reads at most this much of an attribute (procfs' `SysReadFile`).
 const GO_READ_BYTES: usize = 128;
 
-/// How a numeric attribute is kept between scrapes.
-#[derive(Clone, Copy, PartialEq)]
-enum Lifetime {
-    /// Read every scrape.
-    Scrape,
-    /// Fixed when the kernel registers the interface: read once per interface.
+/// Where a numeric attribute comes from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// Fixed when the kernel registers the interface: read from sysfs once.
     Interface,
+    /// Read from sysfs every scrape: netlink does not report it, or reports it
+    /// differently (`flags` there include RUNNING, LOWER_UP and DORMANT).
+    Sysfs,
+    /// From the rtnetlink link dump when it shows the same links as sysfs (see
+    /// [`NetClass::matching_links`]), else read from sysfs every scrape.
+    Link(fn(&LinkProperties, u32) -> Option<i64>),
 }
 
 /// A numeric attribute file and the family it becomes.
@@ -79,7 +84,7 @@ struct Numeric {
     metric: &'static str,
     help: &'static str,
     kind: MetricKind,
-    lifetime: Lifetime,
+    source: Source,
 }
 
 const fn numeric(
@@ -87,19 +92,27 @@ const fn numeric(
     metric: &'static str,
     help: &'static str,
     kind: MetricKind,
-    lifetime: Lifetime,
+    source: Source,
 ) -> Numeric {
     Numeric {
         file,
         metric,
         help,
         kind,
-        lifetime,
+        source,
     }
 }
 
-use Lifetime::{Interface, Scrape};
 use MetricKind::{Counter, Gauge};
+use Source::{Interface, Link, Sysfs};
+
+const IFF_UP: u32 = 0x1;
+const IFF_DORMANT: u32 = 0x20000;
+
+/// sysfs answers `carrier` and `dormant` only for a running (up) link: EINVAL otherwise.
+fn running(p: &LinkProperties) -> bool {
+    p.flags & IFF_UP != 0
+}
 
 /// Every numeric attribute node_exporter exports except `speed` (scaled, see
 /// [`speed_bytes`]). Only the ifindex, dev_id and name_assign_type are fixed for the
@@ -107,25 +120,55 @@ use MetricKind::{Counter, Gauge};
 /// broadcast address can be set, link_mode changes with `ip link set mode`, iflink
 /// when a veth peer moves to another namespace, and type when a bond or team takes
 /// its first non-Ethernet port or a tun device is given TUNSETLINK.
+///
+/// The `Link` readers give what the kernel's sysfs attribute shows, from the same
+/// kernel fields (net/core/net-sysfs.c and rtnetlink.c): iflink is the link's own
+/// index when IFLA_LINK is absent; carrier and dormant exist only while the link is up.
 #[rustfmt::skip]
 const NUMERIC: [Numeric; 16] = [
-    numeric("addr_assign_type",   "node_network_address_assign_type",        "Network device property: address_assign_type", Gauge, Scrape),
-    numeric("carrier",            "node_network_carrier",                    "Network device property: carrier", Gauge, Scrape),
-    numeric("carrier_changes",    "node_network_carrier_changes_total",      "Network device property: carrier_changes_total", Counter, Scrape),
-    numeric("carrier_up_count",   "node_network_carrier_up_changes_total",   "Network device property: carrier_up_changes_total", Counter, Scrape),
-    numeric("carrier_down_count", "node_network_carrier_down_changes_total", "Network device property: carrier_down_changes_total", Counter, Scrape),
+    numeric("addr_assign_type",   "node_network_address_assign_type",        "Network device property: address_assign_type", Gauge, Sysfs),
+    numeric("carrier",            "node_network_carrier",                    "Network device property: carrier", Gauge, Link(|p, _| if running(p) { p.carrier.map(i64::from) } else { None })),
+    numeric("carrier_changes",    "node_network_carrier_changes_total",      "Network device property: carrier_changes_total", Counter, Link(|p, _| p.carrier_changes.map(i64::from))),
+    numeric("carrier_up_count",   "node_network_carrier_up_changes_total",   "Network device property: carrier_up_changes_total", Counter, Link(|p, _| p.carrier_up_count.map(i64::from))),
+    numeric("carrier_down_count", "node_network_carrier_down_changes_total", "Network device property: carrier_down_changes_total", Counter, Link(|p, _| p.carrier_down_count.map(i64::from))),
     numeric("dev_id",             "node_network_device_id",                  "Network device property: device_id", Gauge, Interface),
-    numeric("dormant",            "node_network_dormant",                    "Network device property: dormant", Gauge, Scrape),
-    numeric("flags",              "node_network_flags",                      "Network device property: flags", Gauge, Scrape),
+    numeric("dormant",            "node_network_dormant",                    "Network device property: dormant", Gauge, Link(|p, _| running(p).then_some(i64::from(p.flags & IFF_DORMANT != 0)))),
+    numeric("flags",              "node_network_flags",                      "Network device property: flags", Gauge, Sysfs),
     numeric("ifindex",            "node_network_iface_id",                   "Network device property: iface_id", Gauge, Interface),
-    numeric("iflink",             "node_network_iface_link",                 "Network device property: iface_link", Gauge, Scrape),
-    numeric("link_mode",          "node_network_iface_link_mode",            "Network device property: iface_link_mode", Gauge, Scrape),
-    numeric("mtu",                "node_network_mtu_bytes",                  "Network device property: mtu_bytes", Gauge, Scrape),
+    numeric("iflink",             "node_network_iface_link",                 "Network device property: iface_link", Gauge, Link(|p, index| Some(i64::from(p.link.unwrap_or(index))))),
+    numeric("link_mode",          "node_network_iface_link_mode",            "Network device property: iface_link_mode", Gauge, Link(|p, _| p.link_mode.map(i64::from))),
+    numeric("mtu",                "node_network_mtu_bytes",                  "Network device property: mtu_bytes", Gauge, Link(|p, _| p.mtu.map(i64::from))),
     numeric("name_assign_type",   "node_network_name_assign_type",           "Network device property: name_assign_type", Gauge, Interface),
-    numeric("netdev_group",       "node_network_net_dev_group",              "Network device property: net_dev_group", Gauge, Scrape),
-    numeric("tx_queue_len",       "node_network_transmit_queue_length",      "Network device property: transmit_queue_length", Gauge, Scrape),
-    numeric("type",               "node_network_protocol_type",              "Network device property: protocol_type", Gauge, Scrape),
+    numeric("netdev_group",       "node_network_net_dev_group",              "Network device property: net_dev_group", Gauge, Link(|p, _| p.group.map(i64::from))),
+    numeric("tx_queue_len",       "node_network_transmit_queue_length",      "Network device property: transmit_queue_length", Gauge, Link(|p, _| p.tx_queue_len.map(i64::from))),
+    numeric("type",               "node_network_protocol_type",              "Network device property: protocol_type", Gauge, Link(|p, _| Some(i64::from(p.link_type)))),
 ];
+
+/// The position of `ifindex` in [`NUMERIC`].
+const IFINDEX: usize = 8;
+
+/// `IF_OPER_*` as sysfs spells them.
+const OPERSTATES: [&str; 7] = [
+    "unknown",
+    "notpresent",
+    "down",
+    "lowerlayerdown",
+    "testing",
+    "dormant",
+    "up",
+];
+
+/// A hardware address as sysfs prints it: lowercase hex bytes joined by colons.
+fn format_hardware_address(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len() * 3);
+    for (i, byte) in bytes.iter().enumerate() {
+        if i > 0 {
+            text.push(':');
+        }
+        text.push_str(&format!("{byte:02x}"));
+    }
+    text
+}
 
 /// The string attributes, in the order of [`NetClassIface::strings`].
 const STRINGS: [&str; 5] = ["address", "broadcast", "duplex", "ifalias", "operstate"];
@@ -165,6 +208,9 @@ pub struct NetClass {
     ignore_invalid_speed: bool,
     fixed: HashMap<String, Fixed>,
     scrapes: u64,
+    /// Take what the link dump has from it when it matches sysfs (off only in tests
+    /// that compare both ways).
+    use_link_dump: bool,
 }
 
 impl NetClass {
@@ -181,14 +227,54 @@ impl NetClass {
             ignore_invalid_speed: ctx.switch(IGNORE_INVALID_SPEED, false),
             fixed: HashMap::new(),
             scrapes: 0,
+            use_link_dump: true,
         })
     }
 
     /// Reads every interface not ignored, sorted by name.
-    pub fn read_interfaces(&mut self) -> Result<Vec<NetClassIface>, CollectError> {
+    pub fn read_interfaces(
+        &mut self,
+        sources: &mut Sources,
+    ) -> Result<Vec<NetClassIface>, CollectError> {
+        let names = self.list_interfaces()?;
+        let links = if self.use_link_dump {
+            self.matching_links(&names, sources)
+        } else {
+            None
+        };
+        let mut interfaces = Vec::with_capacity(names.len());
+        for name in names {
+            let Some(fixed) = self.fixed.get(&name) else {
+                continue;
+            };
+            let link = links.and_then(|links| links.iter().find(|l| l.name == name));
+            let read = match link {
+                Some(link) => Some(read_with_link(&fixed.dir, name, link)?),
+                None => read_interface(&fixed.dir, name)?,
+            };
+            if let Some(mut iface) = read {
+                for (number, (attribute, fixed)) in iface
+                    .numbers
+                    .iter_mut()
+                    .zip(NUMERIC.iter().zip(fixed.numbers))
+                {
+                    if matches!(attribute.source, Interface) {
+                        *number = fixed;
+                    }
+                }
+                interfaces.push(iface);
+            }
+        }
+        interfaces.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(interfaces)
+    }
+
+    /// Lists the interfaces not ignored, opening and reading the fixed attributes of
+    /// those not seen before, and forgets those that are gone.
+    fn list_interfaces(&mut self) -> Result<Vec<String>, CollectError> {
         let entries = std::fs::read_dir(&self.class_dir)
             .map_err(|e| CollectError::read(&self.class_dir, e))?;
-        let mut interfaces = Vec::new();
+        let mut names = Vec::new();
         self.scrapes += 1;
         for entry in entries {
             let entry = entry.map_err(|e| CollectError::read(&self.class_dir, e))?;
@@ -219,7 +305,7 @@ impl NetClass {
                     };
                     let fixed = Fixed {
                         inode: entry.ino(),
-                        numbers: read_numbers(&dir, Interface)?,
+                        numbers: read_numbers(&dir, |source| matches!(source, Interface))?,
                         dir,
                         seen: self.scrapes,
                     };
@@ -233,23 +319,74 @@ impl NetClass {
                 }
             };
             fixed.seen = self.scrapes;
-            if let Some(mut iface) = read_interface(&fixed.dir, name)? {
-                for (number, (attribute, fixed)) in iface
-                    .numbers
-                    .iter_mut()
-                    .zip(NUMERIC.iter().zip(fixed.numbers))
-                {
-                    if attribute.lifetime == Interface {
-                        *number = fixed;
-                    }
-                }
-                interfaces.push(iface);
-            }
+            names.push(name);
         }
         self.fixed.retain(|_, fixed| fixed.seen == self.scrapes);
-        interfaces.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(interfaces)
+        Ok(names)
     }
+
+    /// The link dump, if it shows exactly the interfaces sysfs lists, each under the
+    /// same ifindex: then sysfs and our netlink socket see the same network namespace
+    /// (not so for a fixture tree, or a host's /sys mounted into a pod without
+    /// hostNetwork), and the dump's values are what sysfs would show.
+    fn matching_links<'s>(
+        &self,
+        names: &[String],
+        sources: &'s mut Sources,
+    ) -> Option<&'s [crate::rtnetlink::Link]> {
+        let links = match sources.links() {
+            Ok(links) => links,
+            Err(error) => {
+                tracing::debug!(%error, "no link dump, reading sysfs only");
+                return None;
+            }
+        };
+        let considered = links
+            .iter()
+            .filter(|l| !self.ignored.as_ref().is_some_and(|re| re.is_match(&l.name)))
+            .count();
+        let same = considered == names.len()
+            && names.iter().all(|name| {
+                let sysfs_index = self.fixed.get(name).and_then(|f| f.numbers[IFINDEX]);
+                links
+                    .iter()
+                    .any(|l| &l.name == name && sysfs_index == Some(i64::from(l.index)))
+            });
+        same.then_some(links)
+    }
+}
+
+/// Reads an interface from the link dump, and from sysfs what the dump lacks.
+fn read_with_link(
+    dir: &AttributeDir,
+    name: String,
+    link: &crate::rtnetlink::Link,
+) -> Result<NetClassIface, CollectError> {
+    let p = &link.properties;
+    let mut iface = NetClassIface {
+        name,
+        numbers: read_numbers(dir, |source| matches!(source, Sysfs))?,
+        ..NetClassIface::default()
+    };
+    for (number, attribute) in iface.numbers.iter_mut().zip(&NUMERIC) {
+        if let Link(get) = attribute.source {
+            *number = get(p, link.index);
+        }
+    }
+    let mac = |bytes: &Option<Vec<u8>>| bytes.as_deref().map(format_hardware_address);
+    iface.strings[ADDRESS] = mac(&p.address).unwrap_or_default();
+    iface.strings[BROADCAST] = mac(&p.broadcast).unwrap_or_default();
+    iface.strings[DUPLEX] = read_optional(dir, "duplex")?.unwrap_or_default();
+    iface.strings[IFALIAS] = p.ifalias.clone().unwrap_or_default();
+    truncate_like_go(&mut iface.strings[IFALIAS]);
+    iface.strings[OPERSTATE] = p
+        .operstate
+        .and_then(|state| OPERSTATES.get(usize::from(state)))
+        .map_or(String::new(), |state| state.to_string());
+    iface.speed = read_optional(dir, "speed")?
+        .map(|text| parse_go_int(&text, &dir.path_of("speed")))
+        .transpose()?;
+    Ok(iface)
 }
 
 /// Reads the attributes of `dir` that change while the interface exists; `None` if the
@@ -257,7 +394,7 @@ impl NetClass {
 fn read_interface(dir: &AttributeDir, name: String) -> Result<Option<NetClassIface>, CollectError> {
     let mut iface = NetClassIface {
         name,
-        numbers: read_numbers(dir, Scrape)?,
+        numbers: read_numbers(dir, |source| !matches!(source, Interface))?,
         ..NetClassIface::default()
     };
     for (value, file) in iface.strings.iter_mut().zip(STRINGS) {
@@ -275,11 +412,15 @@ fn read_interface(dir: &AttributeDir, name: String) -> Result<Option<NetClassIfa
     Ok(Some(iface))
 }
 
-/// Reads the numeric attributes of one lifetime; the others stay `None`.
-fn read_numbers(dir: &AttributeDir, lifetime: Lifetime) -> Result<[Option<i64>; 16], CollectError> {
+/// Reads from sysfs the numeric attributes whose source `wanted` selects; the
+/// others stay `None`.
+fn read_numbers(
+    dir: &AttributeDir,
+    wanted: impl Fn(Source) -> bool,
+) -> Result<[Option<i64>; 16], CollectError> {
     let mut numbers = [None; 16];
     for (number, attribute) in numbers.iter_mut().zip(&NUMERIC) {
-        if attribute.lifetime != lifetime {
+        if !wanted(attribute.source) {
             continue;
         }
         *number = read_optional(dir, attribute.file)?
@@ -450,8 +591,8 @@ fn info_labels(iface: &NetClassIface) -> [&str; 6] {
 }
 
 impl Collector for NetClass {
-    fn update(&mut self, _sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
-        let interfaces = self.read_interfaces()?;
+    fn update(&mut self, sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
+        let interfaces = self.read_interfaces(sources)?;
         record(&interfaces, self.ignore_invalid_speed, out);
         Ok(())
     }
@@ -461,6 +602,8 @@ impl Collector for NetClass {
 mod tests {
     use super::*;
     use crate::paths::Paths;
+
+    use crate::test_support::fixture_paths;
 
     fn build(paths: &Paths, flags: &[&str]) -> Result<NetClass, ConfigError> {
         let matches = clap::Command::new("test")
@@ -724,6 +867,52 @@ mod tests {
             "{err}"
         );
         assert!(build(&Paths::default(), &["--collector.netclass_rtnl.with-stats"]).is_ok());
+    }
+
+    /// On this host sysfs and our socket share a namespace: the link dump is used, and
+    /// must give exactly what reading every attribute from sysfs gives.
+    #[test]
+    fn the_link_dump_gives_what_sysfs_gives() {
+        let mut sources = Sources::default();
+        let mut with_dump = build(&Paths::default(), &[]).unwrap();
+        let mut sysfs_only = build(&Paths::default(), &[]).unwrap();
+        sysfs_only.use_link_dump = false;
+        let names = with_dump.list_interfaces().unwrap();
+        assert!(
+            with_dump.matching_links(&names, &mut sources).is_some(),
+            "the dump should match this host's sysfs"
+        );
+        // Counters (carrier changes) could move between two reads: retry a few times.
+        let mut last = None;
+        for _ in 0..5 {
+            sources.begin_scrape();
+            let a = with_dump.read_interfaces(&mut sources).unwrap();
+            let b = sysfs_only.read_interfaces(&mut sources).unwrap();
+            if a == b {
+                assert!(a.iter().any(|i| i.name == "lo"));
+                return;
+            }
+            last = Some((a, b));
+        }
+        panic!("link dump and sysfs differ: {last:#?}");
+    }
+
+    #[test]
+    fn a_fixture_tree_is_not_mixed_with_this_hosts_links() {
+        let mut netclass = build(&fixture_paths(), &[]).unwrap();
+        let names = netclass.list_interfaces().unwrap();
+        assert!(netclass
+            .matching_links(&names, &mut Sources::default())
+            .is_none());
+    }
+
+    #[test]
+    fn formats_hardware_addresses_as_sysfs_does() {
+        assert_eq!(
+            format_hardware_address(&[2, 0xfc, 0, 0xab, 0, 1]),
+            "02:fc:00:ab:00:01"
+        );
+        assert_eq!(format_hardware_address(&[]), "");
     }
 
     #[test]
