@@ -158,7 +158,7 @@ impl StatFsRunner {
                         tracing::warn!(
                             mountpoint = %key,
                             timeout = ?self.timeout,
-                            "statfs did not return in time; the mount point is reported with device_error 1 and not asked again until it answers"
+                            "mountpoint timeout: statfs did not return in time; the mount point is reported with device_error 1 and not asked again until it answers"
                         );
                         outcomes[index] = Some(Outcome::Stuck);
                         // Dropping `worker` abandons that thread to its syscall; the
