@@ -14,6 +14,8 @@ fn fixture_args() -> Vec<String> {
         "--no-collector.netdev.address-info".into(),
         "--no-collector.time".into(),
         "--no-collector.uname".into(),
+        // Live process data: covered by tests/processes.rs.
+        "--no-collector.processes".into(),
         "--node-name=fixture-node".into(),
     ]);
     args

@@ -11,6 +11,7 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod os;
+pub mod processes;
 pub mod stat;
 pub mod time;
 pub mod uname;
@@ -33,6 +34,7 @@ pub const ALL: &[CollectorSpec] = &[
     stat::SPEC,
     time::SPEC,
     uname::SPEC,
+    processes::SPEC,
 ];
 
 /// For collectors without flags of their own.

@@ -1,0 +1,95 @@
+//! Go-style durations (`5s`, `500ms`, `1m30s`, `1.5h`), as node_exporter's flags take
+//! them, so the same flag values work for both.
+
+use std::time::Duration;
+
+/// Parses a Go `time.Duration` string (`5s`, `500ms`, `1m30s`, `1.5h`, `250us`).
+pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("invalid duration {text:?}");
+    let unsigned = text.strip_prefix('+').unwrap_or(text);
+    if unsigned.starts_with('-') {
+        return Err(format!("{text:?}: must not be negative"));
+    }
+    if unsigned == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if unsigned.is_empty() {
+        return Err(invalid());
+    }
+    let mut rest = unsigned;
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let int_part = &rest[..int_len];
+        rest = &rest[int_len..];
+        let mut fraction = "";
+        if let Some(after_dot) = rest.strip_prefix('.') {
+            let len = after_dot.bytes().take_while(u8::is_ascii_digit).count();
+            fraction = &after_dot[..len];
+            rest = &after_dot[len..];
+        }
+        if int_part.is_empty() && fraction.is_empty() {
+            return Err(invalid());
+        }
+        let unit_len = rest
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" => return Err(format!("missing unit in duration {text:?}")),
+            other => return Err(format!("unknown unit {other:?} in duration {text:?}")),
+        };
+        rest = &rest[unit_len..];
+        let whole: u128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| invalid())?
+        };
+        let mut nanos = whole.checked_mul(unit).ok_or_else(invalid)?;
+        // Digits past nanosecond precision cannot change the result.
+        let fraction = &fraction[..fraction.len().min(18)];
+        if !fraction.is_empty() {
+            let digits: u128 = fraction.parse().map_err(|_| invalid())?;
+            nanos += digits * unit / 10u128.pow(fraction.len() as u32);
+        }
+        total = total.checked_add(nanos).ok_or_else(invalid)?;
+    }
+    let total = u64::try_from(total).map_err(|_| invalid())?;
+    Ok(Duration::from_nanos(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_go_durations() {
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(parse_go_duration("5s"), Ok(ms(5000)));
+        assert_eq!(parse_go_duration("500ms"), Ok(ms(500)));
+        assert_eq!(parse_go_duration("1m"), Ok(ms(60_000)));
+        assert_eq!(parse_go_duration("1h2m3.5s"), Ok(ms(3_723_500)));
+        assert_eq!(parse_go_duration("+.5s"), Ok(ms(500)));
+        assert_eq!(parse_go_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_go_duration("1µs"), Ok(Duration::from_micros(1)));
+        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(
+            parse_go_duration("5"),
+            Err("missing unit in duration \"5\"".into())
+        );
+        assert_eq!(
+            parse_go_duration("5x"),
+            Err("unknown unit \"x\" in duration \"5x\"".into())
+        );
+        assert_eq!(parse_go_duration(""), Err("invalid duration \"\"".into()));
+        assert_eq!(parse_go_duration("s"), Err("invalid duration \"s\"".into()));
+        assert_eq!(parse_go_duration("1.s"), Ok(ms(1000)));
+        assert!(parse_go_duration("-1s").is_err());
+        assert!(parse_go_duration("99999999999999999999h").is_err());
+    }
+}

@@ -1,0 +1,129 @@
+//! The top-processes sampler on this live machine, through the real binary: a
+//! busy-loop child must rank first by CPU and a child holding a few hundred MB first
+//! by memory, a scrape never lists more than 2 × top processes, and processes that
+//! exit between samples leave no errors behind.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Children killed when dropped.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn spawn(script: &str) -> Child {
+    Command::new("sh")
+        .args(["-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sh")
+}
+
+/// Distinct pids of the process families in one scrape.
+fn pids(series: &[Series]) -> BTreeSet<String> {
+    series
+        .iter()
+        .filter(|s| s.name.starts_with("edge_process_"))
+        .filter_map(|s| s.labels.get("pid").cloned())
+        .collect()
+}
+
+fn top_by(series: &[Series], family: &str) -> Option<(String, f64)> {
+    series
+        .iter()
+        .filter(|s| s.name == family)
+        .max_by(|a, b| a.value.total_cmp(&b.value))
+        .and_then(|s| Some((s.labels.get("pid")?.clone(), s.value)))
+}
+
+#[test]
+fn busy_and_big_children_rank_first_and_output_is_bounded() {
+    let mut children = Children(Vec::new());
+    // dash keeps a command substitution's output in memory: ~250 MB resident.
+    children.0.push(spawn(
+        "x=$(head -c 250000000 /dev/zero | tr '\\0' a); sleep 120",
+    ));
+    children.0.push(spawn("while :; do :; done"));
+    for _ in 0..20 {
+        children.0.push(spawn("sleep 120"));
+    }
+    let hog = children.0[0].id().to_string();
+    let busy = children.0[1].id().to_string();
+
+    let top = 3;
+    let server = start_edge(&args(&[
+        "--collector.disable-defaults",
+        "--collector.processes",
+        "--collector.processes.interval=500ms",
+        &format!("--collector.processes.top={top}"),
+        "--node-name=processes-test",
+    ]));
+
+    // The hog needs a moment to fill its memory; the busy loop a window to be measured.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let series = loop {
+        let series = server.metrics();
+        let cpu_top = top_by(&series, "edge_process_cpu_ratio");
+        let mem_top = top_by(&series, "edge_process_resident_memory_bytes");
+        if cpu_top.as_ref().is_some_and(|(pid, _)| *pid == busy)
+            && mem_top.as_ref().is_some_and(|(pid, bytes)| *pid == hog && *bytes > 200e6)
+        {
+            break series;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "busy {busy} / hog {hog} never ranked first: cpu {cpu_top:?}, memory {mem_top:?}"
+        );
+        sleep(Duration::from_millis(250));
+    };
+
+    let (_, cpu) = top_by(&series, "edge_process_cpu_ratio").unwrap();
+    assert!(cpu > 0.5 && cpu < 1.5, "a busy loop uses about one core: {cpu}");
+    let me = Command::new("id").arg("-un").output().expect("id -un");
+    let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
+    let who = [("pid", busy.as_str()), ("comm", "sh"), ("user", me.as_str())];
+    let start = value(&series, "edge_process_start_time_seconds", &who).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(now - start >= 0.0 && now - start < 60.0, "started just now: {start} vs {now}");
+    assert_eq!(value(&series, "edge_process_state", &[("pid", &busy), ("state", "R")]), Some(1.0));
+    assert_eq!(
+        value(&series, "edge_process_info", &[("pid", &busy), ("cmdline", "sh -c while :; do :; done")]),
+        Some(1.0)
+    );
+    let share = value(&series, "edge_process_memory_ratio", &[("pid", hog.as_str())]).unwrap();
+    assert!(share > 0.0 && share < 1.0);
+
+    let reported = pids(&series);
+    assert!(reported.len() <= 2 * top, "{} processes reported: {reported:?}", reported.len());
+    assert!(value(&series, "edge_processes_sampled", &[]).unwrap() >= 22.0);
+    assert_eq!(value(&series, "edge_processes_window_seconds", &[]).map(|w| w > 0.3), Some(true));
+
+    // Processes that exit between samples: no errors, and they drop out.
+    drop(children);
+    sleep(Duration::from_millis(1300));
+    let series = server.metrics();
+    assert_eq!(
+        value(&series, "node_scrape_collector_success", &[("collector", "processes")]),
+        Some(1.0)
+    );
+    let reported = pids(&series);
+    assert!(!reported.contains(&busy) && !reported.contains(&hog), "{reported:?}");
+}
