@@ -81,7 +81,9 @@ fn busy_and_big_children_rank_first_and_output_is_bounded() {
         let cpu_top = top_by(&series, "edge_process_cpu_ratio");
         let mem_top = top_by(&series, "edge_process_resident_memory_bytes");
         if cpu_top.as_ref().is_some_and(|(pid, _)| *pid == busy)
-            && mem_top.as_ref().is_some_and(|(pid, bytes)| *pid == hog && *bytes > 200e6)
+            && mem_top
+                .as_ref()
+                .is_some_and(|(pid, bytes)| *pid == hog && *bytes > 200e6)
         {
             break series;
         }
@@ -93,37 +95,77 @@ fn busy_and_big_children_rank_first_and_output_is_bounded() {
     };
 
     let (_, cpu) = top_by(&series, "edge_process_cpu_ratio").unwrap();
-    assert!(cpu > 0.5 && cpu < 1.5, "a busy loop uses about one core: {cpu}");
+    assert!(
+        cpu > 0.5 && cpu < 1.5,
+        "a busy loop uses about one core: {cpu}"
+    );
     let me = Command::new("id").arg("-un").output().expect("id -un");
     let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
-    let who = [("pid", busy.as_str()), ("comm", "sh"), ("user", me.as_str())];
+    let who = [
+        ("pid", busy.as_str()),
+        ("comm", "sh"),
+        ("user", me.as_str()),
+    ];
     let start = value(&series, "edge_process_start_time_seconds", &who).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    assert!(now - start >= 0.0 && now - start < 60.0, "started just now: {start} vs {now}");
-    assert_eq!(value(&series, "edge_process_state", &[("pid", &busy), ("state", "R")]), Some(1.0));
+    assert!(
+        now - start >= 0.0 && now - start < 60.0,
+        "started just now: {start} vs {now}"
+    );
     assert_eq!(
-        value(&series, "edge_process_info", &[("pid", &busy), ("cmdline", "sh -c while :; do :; done")]),
+        value(
+            &series,
+            "edge_process_state",
+            &[("pid", &busy), ("state", "R")]
+        ),
         Some(1.0)
     );
-    let share = value(&series, "edge_process_memory_ratio", &[("pid", hog.as_str())]).unwrap();
+    assert_eq!(
+        value(
+            &series,
+            "edge_process_info",
+            &[("pid", &busy), ("cmdline", "sh -c while :; do :; done")]
+        ),
+        Some(1.0)
+    );
+    let share = value(
+        &series,
+        "edge_process_memory_ratio",
+        &[("pid", hog.as_str())],
+    )
+    .unwrap();
     assert!(share > 0.0 && share < 1.0);
 
     let reported = pids(&series);
-    assert!(reported.len() <= 2 * top, "{} processes reported: {reported:?}", reported.len());
+    assert!(
+        reported.len() <= 2 * top,
+        "{} processes reported: {reported:?}",
+        reported.len()
+    );
     assert!(value(&series, "edge_processes_sampled", &[]).unwrap() >= 22.0);
-    assert_eq!(value(&series, "edge_processes_window_seconds", &[]).map(|w| w > 0.3), Some(true));
+    assert_eq!(
+        value(&series, "edge_processes_window_seconds", &[]).map(|w| w > 0.3),
+        Some(true)
+    );
 
     // Processes that exit between samples: no errors, and they drop out.
     drop(children);
     sleep(Duration::from_millis(1300));
     let series = server.metrics();
     assert_eq!(
-        value(&series, "node_scrape_collector_success", &[("collector", "processes")]),
+        value(
+            &series,
+            "node_scrape_collector_success",
+            &[("collector", "processes")]
+        ),
         Some(1.0)
     );
     let reported = pids(&series);
-    assert!(!reported.contains(&busy) && !reported.contains(&hog), "{reported:?}");
+    assert!(
+        !reported.contains(&busy) && !reported.contains(&hog),
+        "{reported:?}"
+    );
 }

@@ -151,7 +151,11 @@ impl ProcessSampler {
         let mut records = Vec::new();
         let mut unreadable = 0;
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
                 continue;
             };
             match self.read_stat(pid) {
@@ -161,7 +165,9 @@ impl ProcessSampler {
                 None => {}
             }
         }
-        let window = self.previous_at.map(|at| started.duration_since(at).as_secs_f64());
+        let window = self
+            .previous_at
+            .map(|at| started.duration_since(at).as_secs_f64());
         let mut current = HashMap::with_capacity(records.len());
         let mut cpu: Vec<Option<f64>> = Vec::with_capacity(records.len());
         for record in &records {
@@ -330,7 +336,9 @@ impl UserNames {
     }
 
     fn name(&mut self, uid: u32) -> String {
-        let modified = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let modified = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
         if modified != self.loaded {
             self.names = match std::fs::read_to_string(&self.path) {
                 Ok(text) => parse_passwd(&text, &self.path),
@@ -357,7 +365,11 @@ pub fn parse_passwd(text: &str, path: &Path) -> HashMap<u32, String> {
             continue;
         }
         let mut fields = line.split(':');
-        match (fields.next(), fields.next(), fields.next().map(str::parse::<u32>)) {
+        match (
+            fields.next(),
+            fields.next(),
+            fields.next().map(str::parse::<u32>),
+        ) {
             (Some(name), Some(_), Some(Ok(uid))) if !name.is_empty() => {
                 // The first entry of a uid wins, as getpwuid returns it.
                 names.entry(uid).or_insert_with(|| name.to_string());
@@ -456,7 +468,9 @@ fn publish(latest: &Mutex<Option<TopProcesses>>, sample: Result<TopProcesses, Co
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Stops and joins the sampler thread when the collector is dropped.
@@ -540,11 +554,9 @@ pub fn record(top: &TopProcesses, out: &mut MetricSet) {
             "Resident memory of the process as a share of MemTotal.",
             |p| p.memory_ratio,
         ),
-        (
-            "edge_process_threads",
-            "Threads of the process.",
-            |p| Some(p.threads),
-        ),
+        ("edge_process_threads", "Threads of the process.", |p| {
+            Some(p.threads)
+        }),
         (
             "edge_process_start_time_seconds",
             "When the process started, in unixtime.",
@@ -556,7 +568,10 @@ pub fn record(top: &TopProcesses, out: &mut MetricSet) {
         for p in &top.processes {
             if let Some(value) = value(p) {
                 let pid = p.pid.to_string();
-                family.push(&[("pid", &pid), ("comm", &p.comm), ("user", &p.user)], value);
+                family.push(
+                    &[("pid", &pid), ("comm", &p.comm), ("user", &p.user)],
+                    value,
+                );
             }
         }
     }
@@ -728,16 +743,34 @@ mod tests {
         record(&top, &mut out);
         let who = [("pid", "42"), ("comm", "sensor\"d"), ("user", "edge")];
         assert_eq!(out.value("edge_process_cpu_ratio", &who), Some(0.75));
-        assert_eq!(out.value("edge_process_resident_memory_bytes", &who), Some(4096.0));
+        assert_eq!(
+            out.value("edge_process_resident_memory_bytes", &who),
+            Some(4096.0)
+        );
         assert_eq!(out.value("edge_process_memory_ratio", &who), Some(0.001));
         assert_eq!(out.value("edge_process_threads", &who), Some(4.0));
-        assert_eq!(out.value("edge_process_start_time_seconds", &who), Some(1700000123.5));
         assert_eq!(
-            out.value("edge_process_info", &[("pid", "42"), ("cmdline", "/usr/bin/sensord -c /etc/s.conf")]),
+            out.value("edge_process_start_time_seconds", &who),
+            Some(1700000123.5)
+        );
+        assert_eq!(
+            out.value(
+                "edge_process_info",
+                &[
+                    ("pid", "42"),
+                    ("cmdline", "/usr/bin/sensord -c /etc/s.conf")
+                ]
+            ),
             Some(1.0)
         );
-        assert_eq!(out.value("edge_process_state", &[("pid", "42"), ("state", "R")]), Some(1.0));
-        assert_eq!(out.value("edge_process_state", &[("pid", "42"), ("state", "S")]), Some(0.0));
+        assert_eq!(
+            out.value("edge_process_state", &[("pid", "42"), ("state", "R")]),
+            Some(1.0)
+        );
+        assert_eq!(
+            out.value("edge_process_state", &[("pid", "42"), ("state", "S")]),
+            Some(0.0)
+        );
         assert_eq!(out.get("edge_process_state").map(|f| f.len()), Some(5));
         assert_eq!(out.value("edge_processes_sampled", &[]), Some(120.0));
         assert_eq!(out.value("edge_processes_unreadable", &[]), Some(2.0));
@@ -779,7 +812,11 @@ mod tests {
         })
         .err()
         .unwrap();
-        assert!(err.to_string().starts_with("--collector.processes.top: \"0\""), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("--collector.processes.top: \"0\""),
+            "{err}"
+        );
         let matches = clap::Command::new("t")
             .args(args())
             .try_get_matches_from(["t", "--collector.processes.interval=10ms"])

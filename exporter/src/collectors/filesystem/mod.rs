@@ -21,8 +21,8 @@ use clap::parser::ValueSource;
 use clap::Arg;
 use regex_lite::Regex;
 
-use crate::duration::parse_go_duration;
 use crate::collector::{BuildContext, Collector, CollectorSpec};
+use crate::duration::parse_go_duration;
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
@@ -95,7 +95,6 @@ fn exclude_regex(
     tracing::warn!("--{old_flag} is DEPRECATED and will be removed in 2.0.0, use --{flag}");
     ctx.regex(old_flag)
 }
-
 
 /// One line of `/proc/<pid>/mountinfo`, with what node_exporter takes from it.
 #[derive(Debug, Clone, PartialEq)]
@@ -450,7 +449,6 @@ mod tests {
         assert_eq!(unescape_octal(r"/a\999\"), r"/a\999\");
         assert_eq!(unescape_octal(r"/\303\251t\303\251"), "/été");
     }
-
 
     fn build(argv: &[&str]) -> Result<Filesystem, ConfigError> {
         let matches = clap::Command::new("t")
