@@ -668,7 +668,7 @@ mod tests {
         assert_eq!(process.state, 'S');
         assert_eq!(process.threads, 3.0);
         assert_eq!(process.resident_bytes, 25.0 * page);
-        assert_eq!(process.memory_ratio, Some(25.0 * page / 1024_000.0));
+        assert_eq!(process.memory_ratio, Some(25.0 * page / 1_024_000.0));
         assert_eq!(process.start_time_seconds, 1700000000.0 + 1000.0 / hz);
         // No rate before two samples.
         assert_eq!(process.cpu_ratio, None);
