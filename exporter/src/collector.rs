@@ -163,6 +163,10 @@ impl Scraper {
                     out.append(part);
                     true
                 }
+                Err(error @ CollectError::NoData(_)) => {
+                    tracing::debug!(collector = *name, %error, "collector has nothing to report");
+                    false
+                }
                 Err(error) => {
                     tracing::warn!(collector = *name, %error, "collector failed");
                     false

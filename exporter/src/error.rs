@@ -16,6 +16,10 @@ pub enum CollectError {
     },
     #[error("{context}: {source}")]
     System { context: String, source: io::Error },
+    /// The source does not exist on this machine (no hwmon class on a VM): like
+    /// node_exporter's ErrNoData, the collector reports success 0 and logs at debug.
+    #[error("no data: {0}")]
+    NoData(String),
 }
 
 impl CollectError {

@@ -4,6 +4,7 @@
 //! the set as Prometheus text 0.0.4 or OpenMetrics.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 /// The Prometheus type of a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,16 +102,29 @@ impl Family {
             .collect()
     }
 
-    /// Moves the samples of `other` (a family of the same name) to the end of this one.
-    fn extend(&mut self, other: Family) {
-        let offset = self.labels.len();
-        self.labels.push_str(&other.labels);
-        self.samples.extend(
-            other
-                .samples
-                .into_iter()
-                .map(|(end, value)| (end + offset, value)),
-        );
+    /// Moves the samples of `other` (a family of the same name) to the end of this one,
+    /// except those whose label set (in any order) is already here; returns how many
+    /// were dropped.
+    fn extend_unique(&mut self, other: &Family) -> usize {
+        let canonical = |rendered: &str| {
+            let mut labels = parse_rendered_labels(rendered);
+            labels.sort();
+            labels
+        };
+        let mut seen: HashSet<Vec<(String, String)>> = self
+            .rendered()
+            .map(|(labels, _)| canonical(labels))
+            .collect();
+        let mut dropped = 0;
+        for (labels, value) in other.rendered() {
+            if seen.insert(canonical(labels)) {
+                self.labels.push_str(labels);
+                self.samples.push((self.labels.len(), value));
+            } else {
+                dropped += 1;
+            }
+        }
+        dropped
     }
 }
 
@@ -219,14 +233,37 @@ impl MetricSet {
         &self.families
     }
 
-    /// Moves every family of `other` into this set (merging families of the same name).
+    /// Moves every family of `other` into this set. As in node_exporter's registry, the
+    /// first family of a name wins: a family of `other` with another HELP or type than the
+    /// one here is dropped whole, and when a family merges into one here, its samples
+    /// whose label set is already present are dropped. Label names may differ between
+    /// samples (the registry allows that too). A family new to this set is moved as it
+    /// is: one collector's samples are not checked against each other. The textfile
+    /// collector runs last, so a textfile family that clashes with a built-in one loses.
     pub fn append(&mut self, other: MetricSet) {
         for family in other.families {
-            if self.families.iter().any(|f| f.name == family.name) {
-                let name = family.name.clone();
-                self.family(name, "", family.kind).extend(family);
-            } else {
+            let Some(existing) = self.families.iter_mut().find(|f| f.name == family.name) else {
                 self.families.push(family);
+                continue;
+            };
+            if existing.help != family.help || existing.kind != family.kind {
+                tracing::warn!(
+                    family = %family.name,
+                    help = %family.help,
+                    kind = family.kind.as_str(),
+                    first_help = %existing.help,
+                    first_kind = existing.kind.as_str(),
+                    "dropping a family whose HELP or type differs from the first one of that name"
+                );
+                continue;
+            }
+            let dropped = existing.extend_unique(&family);
+            if dropped > 0 {
+                tracing::warn!(
+                    family = %family.name,
+                    dropped,
+                    "dropping samples whose labels repeat an earlier sample of the family"
+                );
             }
         }
     }
@@ -277,6 +314,45 @@ mod tests {
         assert_eq!(a.get("c_total").map(Family::len), Some(2));
         assert_eq!(a.value("c_total", &[("k", "2")]), Some(2.0));
         assert_eq!(a.value("g", &[]), Some(5.0));
+    }
+
+    #[test]
+    fn append_keeps_the_first_family_of_a_name() {
+        let mut a = MetricSet::new();
+        a.gauge("node_load1", "1m load average.", &[], 0.5);
+        let mut b = MetricSet::new();
+        b.gauge("node_load1", "Other help.", &[("x", "1")], 1.0);
+        b.counter("node_load1_total", "t", &[], 3.0);
+        a.append(b);
+        let mut c = MetricSet::new();
+        c.counter("node_load1", "1m load average.", &[("x", "2")], 2.0);
+        a.append(c);
+        let family = a.get("node_load1").unwrap();
+        assert_eq!((family.len(), &*family.help), (1, "1m load average."));
+        assert_eq!(family.kind, MetricKind::Gauge);
+        assert_eq!(a.value("node_load1_total", &[]), Some(3.0));
+    }
+
+    #[test]
+    fn append_drops_repeated_series_but_not_other_label_names() {
+        let mut a = MetricSet::new();
+        a.gauge("g", "h", &[("a", "1"), ("b", "2")], 1.0);
+        let mut b = MetricSet::new();
+        let family = b.family("g", "h", MetricKind::Gauge);
+        family.push(&[("b", "2"), ("a", "1")], 2.0);
+        family.push(&[("a", "1")], 3.0);
+        family.push(&[("x", "y\"z")], 4.0);
+        family.push(&[("x", "y\"z")], 5.0);
+        a.append(b);
+        let rendered: Vec<(&str, f64)> = a.get("g").unwrap().rendered().collect();
+        assert_eq!(
+            rendered,
+            vec![
+                ("a=\"1\",b=\"2\"", 1.0),
+                ("a=\"1\"", 3.0),
+                ("x=\"y\\\"z\"", 4.0)
+            ]
+        );
     }
 
     #[test]
