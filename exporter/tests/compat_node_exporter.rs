@@ -35,6 +35,9 @@ fn node_exporter_args(extra: &[String]) -> Vec<String> {
         "--collector.netdev",
         "--collector.netdev.address-info",
         "--collector.netclass",
+        "--collector.hwmon",
+        "--collector.thermal_zone",
+        "--collector.textfile",
         "--web.disable-exporter-metrics",
     ]);
     list.extend(shared_args(extra));
@@ -208,6 +211,11 @@ fn run(extra: &[String], rule: fn(&str) -> Rule) -> (Vec<String>, usize, String,
 fn fixture_tree_matches_node_exporter() {
     let mut extra = fixture_path_args();
     extra.push("--no-collector.netdev.netlink".into());
+    // Both read the same textfile directory.
+    extra.push(format!(
+        "--collector.textfile.directory={}",
+        fixtures().join("textfile/good").display()
+    ));
     let (problems, compared, ours, _) = run(&extra, fixture_rule);
     assert!(
         problems.is_empty(),
@@ -223,6 +231,9 @@ fn fixture_tree_matches_node_exporter() {
         "node_network_receive_bytes_total{device=\"wlan0\"}",
         "node_cpu_info{",
         "node_cpu_scaling_frequency_hertz{cpu=\"3\"}",
+        "node_hwmon_temp_celsius{chip=\"platform_coretemp_0\"",
+        "node_thermal_zone_temp{",
+        "node_textfile_mtime_seconds{",
     ] {
         assert!(ours.contains(needle), "no {needle} in our output");
     }
@@ -230,7 +241,8 @@ fn fixture_tree_matches_node_exporter() {
 
 #[test]
 fn live_machine_matches_node_exporter() {
-    let (problems, compared, _, _) = run(&[], live_rule);
+    // Debian's node_exporter reads /var/lib/prometheus/node-exporter by default.
+    let (problems, compared, _, _) = run(&args(&["--collector.textfile.directory="]), live_rule);
     assert!(
         problems.is_empty(),
         "differences on this machine:\n{}",
@@ -271,9 +283,13 @@ fn promtool_problems(text: &str) -> BTreeSet<String> {
 
 #[test]
 fn promtool_finds_nothing_node_exporter_does_not_have() {
-    for extra in [Vec::new(), {
+    for extra in [args(&["--collector.textfile.directory="]), {
         let mut f = fixture_path_args();
         f.push("--no-collector.netdev.netlink".into());
+        f.push(format!(
+            "--collector.textfile.directory={}",
+            fixtures().join("textfile/good").display()
+        ));
         f
     }] {
         let (_, _, ours, theirs) = run(&extra, live_rule);

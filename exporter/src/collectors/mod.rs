@@ -6,6 +6,7 @@ pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
 pub mod filesystem;
+pub mod hwmon;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
@@ -13,6 +14,8 @@ pub mod netdev;
 pub mod os;
 pub mod processes;
 pub mod stat;
+pub mod textfile;
+pub mod thermal_zone;
 pub mod time;
 pub mod uname;
 
@@ -26,15 +29,20 @@ pub const ALL: &[CollectorSpec] = &[
     cpufreq::SPEC,
     diskstats::SPEC,
     filesystem::SPEC,
+    hwmon::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netclass::SPEC,
     netdev::SPEC,
     os::SPEC,
     stat::SPEC,
+    thermal_zone::SPEC,
     time::SPEC,
     uname::SPEC,
     processes::SPEC,
+    // Last: a textfile family that clashes with a built-in one is dropped, the
+    // built-in one kept (node_exporter's registry does the same).
+    textfile::SPEC,
 ];
 
 /// For collectors without flags of their own.

@@ -1,0 +1,1187 @@
+//! The families of the `*.prom` files in `--collector.textfile.directory`, with
+//! `node_textfile_mtime_seconds{file}` and `node_textfile_scrape_error`. These are
+//! node_exporter 1.5's textfile collector's families.
+//!
+//! This is how other programs on the node (our sidecar, cron jobs) publish metrics.
+//! They write `name.prom.<tmp>` and rename it, so a scrape sees a whole file or the
+//! previous one. Only names ending in `.prom` are read.
+//!
+//! Behaviour, as node_exporter 1.5's:
+//! - Each value of the flag is a glob. If it matches nothing or is not a valid pattern,
+//!   it is used as a directory name. An empty value reads nothing. A directory that
+//!   cannot be listed sets the error flag.
+//! - A file that fails to parse ([`parse`]) or has a client-side timestamp is skipped
+//!   whole. It sets `node_textfile_scrape_error 1` and is logged. Every other file
+//!   gets `node_textfile_mtime_seconds{file="<dir>/<name>"}` in whole seconds. A
+//!   directory named `x.prom` counts as an empty file.
+//! - A family without HELP gets `Metric read from <every file that has it>`. Samples
+//!   missing some of their family's label names (within one file) get them as "".
+//! - Families then go through node_exporter's registry rules (see [`Registry`]).
+//!   The first family of a name wins, exact duplicate series are dropped, and a
+//!   summary or histogram must not clash with `_sum`, `_count` or `_bucket` names.
+//!   These drops are logged but are not scrape errors. Built-in collectors run
+//!   before this one, so a built-in family beats a textfile family of the same name
+//!   ([`MetricSet::append`]).
+//!
+//! Differences from node_exporter 1.5:
+//! - `--collector.textfile.directory` may be repeated. Directories that clean to the
+//!   same path are read once.
+//! - A file over 16 MiB is refused, with an error.
+//! - A label name starting with `__` skips the file with an error. node_exporter
+//!   crashes on it. The same goes for `# TYPE x gauge_histogram` ([`parse`]).
+//! - Families of one file are registered in file order. node_exporter uses Go map
+//!   order, which only matters when a file has both summary `x` and a family `x_sum`.
+//! - [`MetricSet`] has no summary or histogram type. A summary `x` is written as the
+//!   untyped families `x` (one sample per quantile), `x_sum` and `x_count`. A histogram
+//!   `x` becomes `x_bucket`, `x_sum` and `x_count`. The samples, labels, values and
+//!   HELP are node_exporter's. Only the `# TYPE` lines differ.
+
+pub mod glob;
+pub mod parse;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use clap::{Arg, ArgAction};
+
+use crate::collector::{BuildContext, Collector, CollectorSpec};
+use crate::error::CollectError;
+use crate::metrics::{MetricKind, MetricSet};
+use crate::sources::Sources;
+use parse::{MetricFamily, MetricType, Value};
+
+pub const SPEC: CollectorSpec = CollectorSpec {
+    name: "textfile",
+    enabled_by_default: true,
+    args,
+    build: |ctx| Ok(Box::new(Textfile::build(ctx))),
+};
+
+const DIRECTORY_FLAG: &str = "collector.textfile.directory";
+
+/// node_exporter reads files of any size. A file this large is a mistake, and reading
+/// it would hold up the scrape.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+const MTIME_HELP: &str = "Unixtime mtime of textfiles successfully read.";
+const ERROR_HELP: &str = "1 if there was an error opening or reading a file, 0 otherwise";
+
+fn args() -> Vec<Arg> {
+    vec![Arg::new(DIRECTORY_FLAG)
+        .long(DIRECTORY_FLAG)
+        .action(ArgAction::Append)
+        .value_name("DIR")
+        .help("Directory to read text files with metrics from; a glob is allowed, and the flag may be repeated.")]
+}
+
+pub struct Textfile {
+    directories: Vec<String>,
+}
+
+impl Textfile {
+    /// Reads the `*.prom` files of each directory (or glob) of `directories`.
+    pub fn new(directories: Vec<String>) -> Self {
+        Textfile { directories }
+    }
+
+    fn build(ctx: &BuildContext) -> Self {
+        Textfile::new(
+            ctx.matches
+                .get_many::<String>(DIRECTORY_FLAG)
+                .map(|values| values.cloned().collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Lists and parses every `*.prom` file. Failures are logged and counted. They
+    /// never fail the collector.
+    fn read(&self) -> TextfileScrape {
+        let mut scrape = TextfileScrape::default();
+        let mut seen = HashSet::new();
+        // An empty value reads nothing and is no error (node_exporter's default).
+        for pattern in self.directories.iter().filter(|p| !p.is_empty()) {
+            for dir in glob::expand(pattern) {
+                if !seen.insert(glob::clean(&dir)) {
+                    continue;
+                }
+                let names = match prom_file_names(Path::new(&dir)) {
+                    Ok(names) => names,
+                    Err(error) => {
+                        scrape.errored = true;
+                        tracing::error!(path = %dir, %error, "failed to read textfile collector directory");
+                        continue;
+                    }
+                };
+                for name in names {
+                    let label = glob::clean(&format!("{dir}/{}", name.to_string_lossy()));
+                    match read_prom_file(&Path::new(&dir).join(&name), label) {
+                        Ok(file) => scrape.files.push(file),
+                        Err(error) => {
+                            scrape.errored = true;
+                            tracing::error!(%error, "skipping textfile");
+                        }
+                    }
+                }
+            }
+        }
+        scrape
+    }
+}
+
+impl Collector for Textfile {
+    fn update(&mut self, _: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
+        record(&self.read(), out);
+        Ok(())
+    }
+}
+
+/// What one scrape read: the files that parsed, in directory order, and whether
+/// anything failed.
+#[derive(Debug, Default)]
+pub struct TextfileScrape {
+    pub files: Vec<PromFile>,
+    pub errored: bool,
+}
+
+/// A `*.prom` file that was read and accepted.
+#[derive(Debug)]
+pub struct PromFile {
+    /// `Clean(dir/name)`: the `file` label and the name in `Metric read from …`.
+    pub path: String,
+    /// Whole seconds, as node_exporter's `UnixNano() / 1e9`.
+    pub mtime: f64,
+    pub families: Vec<MetricFamily>,
+}
+
+/// The names ending in `.prom` in `dir`, sorted like Go's `os.ReadDir`.
+fn prom_file_names(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        if name.as_bytes().ends_with(b".prom") {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Reads, parses and checks one file. The mtime is taken after parsing, as
+/// node_exporter does, so a file that fails never looks fresh.
+fn read_prom_file(path: &Path, label: String) -> Result<PromFile, CollectError> {
+    let file = File::open(path).map_err(|e| CollectError::read(path, e))?;
+    let mut bytes = Vec::new();
+    match (&file).take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes) {
+        Ok(_) => {}
+        // node_exporter reads a directory named `x.prom` as an empty file.
+        Err(e) if e.raw_os_error() == Some(libc::EISDIR) => bytes.clear(),
+        Err(e) => return Err(CollectError::read(path, e)),
+    }
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(CollectError::parse(
+            path,
+            0,
+            format!("larger than {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    let families =
+        parse::parse(&bytes).map_err(|e| CollectError::parse(path, e.line, e.message))?;
+    check(&families, path)?;
+    let metadata = file.metadata().map_err(|e| CollectError::read(path, e))?;
+    // Go divides nanoseconds by 1e9 as integers, which rounds toward zero.
+    let mut seconds = metadata.mtime();
+    if seconds < 0 && metadata.mtime_nsec() > 0 {
+        seconds += 1;
+    }
+    Ok(PromFile {
+        path: label,
+        mtime: seconds as f64,
+        families,
+    })
+}
+
+/// What parses but must not be exported. A client-side timestamp would be wrong by
+/// the time it is scraped. A `__` label name is reserved, and node_exporter 1.5
+/// panics on one.
+fn check(families: &[MetricFamily], path: &Path) -> Result<(), CollectError> {
+    let metrics = || families.iter().flat_map(|f| &f.metrics);
+    if let Some(timestamp) = metrics().find_map(|m| m.timestamp) {
+        return Err(CollectError::parse(
+            path,
+            timestamp.line,
+            "client-side timestamps are not supported, skipping the whole file",
+        ));
+    }
+    for metric in metrics() {
+        if let Some((name, _)) = metric.labels.iter().find(|(n, _)| n.starts_with("__")) {
+            return Err(CollectError::parse(
+                path,
+                metric.line,
+                format!("label name {name:?} is reserved (names starting with __ are)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Turns what was read into families: node_exporter's `convertMetricFamily` for each
+/// family of each file, then its registry, then its mtime and error gauges.
+pub fn record(scrape: &TextfileScrape, out: &mut MetricSet) {
+    let mut files_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for file in &scrape.files {
+        for family in &file.families {
+            files_of.entry(&family.name).or_default().push(&file.path);
+        }
+    }
+    let mut registry = Registry::default();
+    for file in &scrape.files {
+        for family in &file.families {
+            let help = family.help.clone().unwrap_or_else(|| {
+                let files = files_of.get(family.name.as_str()).map(Vec::as_slice);
+                format!("Metric read from {}", files.unwrap_or_default().join(", "))
+            });
+            registry.add(convert(family, help), &file.path);
+        }
+    }
+    for family in registry.into_families() {
+        out.append(expand(family));
+    }
+
+    let mut own = MetricSet::new();
+    let mtimes: BTreeMap<&str, f64> = scrape
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.mtime))
+        .collect();
+    for (path, mtime) in mtimes {
+        own.gauge(
+            "node_textfile_mtime_seconds",
+            MTIME_HELP,
+            &[("file", path)],
+            mtime,
+        );
+    }
+    own.gauge(
+        "node_textfile_scrape_error",
+        ERROR_HELP,
+        &[],
+        if scrape.errored { 1.0 } else { 0.0 },
+    );
+    out.append(own);
+}
+
+/// A family as node_exporter's registry sees it. Labels are sorted by name, and every
+/// metric has every label name its file used for the family.
+#[derive(Debug, Clone, PartialEq)]
+struct Family {
+    name: String,
+    help: String,
+    kind: MetricType,
+    metrics: Vec<Series>,
+}
+
+/// Label pairs, sorted by name once converted.
+type Labels = Vec<(String, String)>;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Series {
+    labels: Labels,
+    value: SeriesValue,
+}
+
+impl Series {
+    fn label_values(&self) -> impl Iterator<Item = &str> {
+        self.labels.iter().map(|(_, value)| value.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum SeriesValue {
+    Single(f64),
+    /// Quantiles sorted, one per bound (the last one given wins).
+    Summary {
+        count: f64,
+        sum: f64,
+        quantiles: Vec<(f64, f64)>,
+    },
+    /// Buckets sorted, one per bound (the last one given wins).
+    Histogram {
+        count: f64,
+        sum: f64,
+        buckets: Vec<(f64, f64)>,
+    },
+}
+
+/// node_exporter's `convertMetricFamily`.
+fn convert(family: &MetricFamily, help: String) -> Family {
+    let mut names: Vec<&str> = Vec::new();
+    for metric in &family.metrics {
+        for (name, _) in &metric.labels {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+    }
+    let metrics = family
+        .metrics
+        .iter()
+        .map(|metric| {
+            let mut labels = metric.labels.clone();
+            for name in &names {
+                if !labels.iter().any(|(n, _)| n == name) {
+                    labels.push((name.to_string(), String::new()));
+                }
+            }
+            labels.sort();
+            let value = match &metric.value {
+                Value::Single(v) => SeriesValue::Single(*v),
+                Value::Summary {
+                    count,
+                    sum,
+                    quantiles,
+                } => SeriesValue::Summary {
+                    count: go_uint64(count.unwrap_or(0.0)) as f64,
+                    sum: sum.unwrap_or(0.0),
+                    quantiles: by_bound(quantiles.iter().copied()),
+                },
+                Value::Histogram {
+                    count,
+                    sum,
+                    buckets,
+                } => SeriesValue::Histogram {
+                    count: go_uint64(count.unwrap_or(0.0)) as f64,
+                    sum: sum.unwrap_or(0.0),
+                    buckets: by_bound(buckets.iter().map(|&(le, n)| (le, go_uint64(n) as f64))),
+                },
+            };
+            Series { labels, value }
+        })
+        .collect();
+    Family {
+        name: family.name.clone(),
+        help,
+        kind: family.kind,
+        metrics,
+    }
+}
+
+/// Go keeps quantiles and buckets in a map keyed by bound, then sorts them.
+fn by_bound(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for (bound, value) in points {
+        match out.iter_mut().find(|(b, _)| *b == bound) {
+            Some(point) => point.1 = value,
+            None => out.push((bound, value)),
+        }
+    }
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
+/// Go's `uint64(f)` conversion, which expfmt applies to summary and histogram counts.
+/// On amd64 a negative count wraps (-1 becomes 2^64-1) and NaN or a count too large
+/// becomes 2^63. On arm64 the value saturates, as Rust's `as` does.
+fn go_uint64(value: f64) -> u64 {
+    if cfg!(target_arch = "x86_64") {
+        const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+        // CVTTSD2SQ: the integer if it fits in an i64, else 0x8000_0000_0000_0000.
+        let cvttsd2sq = |v: f64| {
+            if (-TWO_63..TWO_63).contains(&v) {
+                v as i64 as u64
+            } else {
+                1 << 63
+            }
+        };
+        if value < TWO_63 {
+            cvttsd2sq(value)
+        } else {
+            cvttsd2sq(value - TWO_63) | 1 << 63
+        }
+    } else {
+        value as u64
+    }
+}
+
+/// node_exporter's registry (client_golang's `Gather`), applied to the textfile
+/// families in the order they were read. The first family of a name fixes its HELP and
+/// type, a series (name and label set) is kept once, and summary and histogram names
+/// must not collide with `_count`, `_sum` or `_bucket` families.
+#[derive(Default)]
+struct Registry {
+    families: Vec<Family>,
+    index: HashMap<String, usize>,
+    /// The label sets of each family, to drop repeats.
+    seen: Vec<HashSet<Labels>>,
+}
+
+impl Registry {
+    fn add(&mut self, family: Family, file: &str) {
+        let Family {
+            name,
+            help,
+            kind,
+            metrics,
+        } = family;
+        let index = match self.index.get(&name) {
+            Some(&index) => {
+                let first = &self.families[index];
+                if first.help != help || first.kind != kind {
+                    tracing::warn!(
+                        family = %name,
+                        file,
+                        %help,
+                        kind = kind.as_str(),
+                        first_help = %first.help,
+                        first_kind = first.kind.as_str(),
+                        "dropping a textfile family whose HELP or type differs from the first one of that name"
+                    );
+                    return;
+                }
+                index
+            }
+            None => {
+                if let Some(clash) = self.suffix_collision(&name, kind) {
+                    tracing::warn!(family = %name, file, clash, "dropping a textfile family that collides with a summary or histogram");
+                    return;
+                }
+                self.index.insert(name.clone(), self.families.len());
+                self.families.push(Family {
+                    name: name.clone(),
+                    help,
+                    kind,
+                    metrics: Vec::new(),
+                });
+                self.seen.push(HashSet::new());
+                self.families.len() - 1
+            }
+        };
+        let mut repeated = 0;
+        for metric in metrics {
+            if self.seen[index].insert(metric.labels.clone()) {
+                self.families[index].metrics.push(metric);
+            } else {
+                repeated += 1;
+            }
+        }
+        if repeated > 0 {
+            tracing::warn!(family = %name, file, repeated, "dropping textfile series whose labels repeat an earlier series");
+        }
+    }
+
+    /// client_golang's `checkSuffixCollisions`: the name a new family clashes with.
+    fn suffix_collision(&self, name: &str, kind: MetricType) -> Option<String> {
+        let kind_of = |name: &str| self.index.get(name).map(|&i| self.families[i].kind);
+        let base = ["_count", "_sum", "_bucket"]
+            .into_iter()
+            .find_map(|suffix| Some((name.strip_suffix(suffix)?, suffix)));
+        if let Some((base, suffix)) = base {
+            match kind_of(base) {
+                Some(MetricType::Summary) if suffix != "_bucket" => return Some(base.into()),
+                Some(MetricType::Histogram) => return Some(base.into()),
+                _ => {}
+            }
+        }
+        let suffixes: &[&str] = match kind {
+            MetricType::Summary => &["_count", "_sum"],
+            MetricType::Histogram => &["_count", "_sum", "_bucket"],
+            _ => &[],
+        };
+        suffixes
+            .iter()
+            .map(|suffix| format!("{name}{suffix}"))
+            .find(|other| kind_of(other).is_some())
+    }
+
+    /// The families with their series in the order node_exporter writes them:
+    /// fewer labels first, then by label values in label-name order.
+    fn into_families(mut self) -> Vec<Family> {
+        for family in &mut self.families {
+            family.metrics.sort_by(|a, b| {
+                a.labels
+                    .len()
+                    .cmp(&b.labels.len())
+                    .then_with(|| a.label_values().cmp(b.label_values()))
+            });
+        }
+        self.families
+    }
+}
+
+/// Writes a family into a set of its own: as is for counters, gauges and untyped, or
+/// as the untyped families of its samples for summaries and histograms.
+fn expand(family: Family) -> MetricSet {
+    let mut samples: BTreeMap<String, Vec<(Labels, f64)>> = BTreeMap::new();
+    let with = |labels: &Labels, name: &str, bound: f64| {
+        let mut labels = labels.to_vec();
+        labels.push((name.to_string(), go_float(bound)));
+        labels
+    };
+    let kind = match family.kind {
+        MetricType::Counter => MetricKind::Counter,
+        MetricType::Gauge => MetricKind::Gauge,
+        _ => MetricKind::Untyped,
+    };
+    let name = &family.name;
+    for series in family.metrics {
+        let mut add = |suffix: &str, labels: Labels, value: f64| {
+            samples
+                .entry(format!("{name}{suffix}"))
+                .or_default()
+                .push((labels, value));
+        };
+        match series.value {
+            SeriesValue::Single(value) => add("", series.labels, value),
+            SeriesValue::Summary {
+                count,
+                sum,
+                quantiles,
+            } => {
+                for (quantile, value) in quantiles {
+                    add("", with(&series.labels, "quantile", quantile), value);
+                }
+                add("_sum", series.labels.clone(), sum);
+                add("_count", series.labels, count);
+            }
+            SeriesValue::Histogram {
+                count,
+                sum,
+                buckets,
+            } => {
+                let has_inf = buckets.iter().any(|(le, _)| *le == f64::INFINITY);
+                for (le, value) in buckets {
+                    add("_bucket", with(&series.labels, "le", le), value);
+                }
+                // The text format always ends a histogram with a +Inf bucket.
+                if !has_inf {
+                    add("_bucket", with(&series.labels, "le", f64::INFINITY), count);
+                }
+                add("_sum", series.labels.clone(), sum);
+                add("_count", series.labels, count);
+            }
+        }
+    }
+    let mut set = MetricSet::new();
+    for (sample_name, rows) in samples {
+        let target = set.family(sample_name, family.help.clone(), kind);
+        for (labels, value) in rows {
+            let pairs: Vec<(&str, &str)> = labels
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            target.push(&pairs, value);
+        }
+    }
+    set
+}
+
+/// A quantile or bucket bound as expfmt writes it into the `quantile` or `le` label:
+/// Go's `strconv.FormatFloat(f, 'g', -1, 64)`, with `+Inf` and `-Inf`. Being a label
+/// value, it has to match to the character.
+fn go_float(value: f64) -> String {
+    if value == 0.0 {
+        return "0".into();
+    }
+    if value.is_nan() {
+        return "NaN".into();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    // Rust's `{:e}` gives the shortest digits that round-trip, as Go's -1 precision does.
+    let scientific = format!("{:e}", value.abs());
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let sign = if value < 0.0 { "-" } else { "" };
+    // %e when the exponent is below -4 or at least 6 (Go's rule for shortest %g).
+    if !(-4..6).contains(&exponent) {
+        let (first, rest) = digits.split_at(1);
+        let point = if rest.is_empty() { "" } else { "." };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        return format!(
+            "{sign}{first}{point}{rest}e{exp_sign}{:02}",
+            exponent.unsigned_abs()
+        );
+    }
+    let point = exponent + 1;
+    let len = digits.len() as i32;
+    if point <= 0 {
+        format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
+    } else if point >= len {
+        format!("{sign}{digits}{}", "0".repeat((point - len) as usize))
+    } else {
+        let (int, frac) = digits.split_at(point as usize);
+        format!("{sign}{int}.{frac}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::collector::Scraper;
+    use crate::collectors::loadavg::LoadAvg;
+    use crate::exposition::{render, Format};
+    use crate::test_support::{fixture_paths, fixtures, parse_text, Line};
+
+    fn fixture(name: &str) -> String {
+        fixtures()
+            .join("textfile")
+            .join(name)
+            .to_str()
+            .expect("a UTF-8 path")
+            .to_string()
+    }
+
+    fn scrape(directories: &[&str]) -> MetricSet {
+        let mut collector = Textfile::new(directories.iter().map(|d| d.to_string()).collect());
+        let mut set = MetricSet::new();
+        collector
+            .update(&mut Sources::default(), &mut set)
+            .expect("the textfile collector never fails");
+        set
+    }
+
+    fn text(set: &MetricSet) -> String {
+        let mut out = String::new();
+        render(set, Format::PrometheusText, &mut out);
+        out
+    }
+
+    /// The mtime lines node_exporter writes for these files of `dir`.
+    fn mtimes(dir: &str, names: &[&str]) -> String {
+        let mut out = String::from(
+            "# HELP node_textfile_mtime_seconds Unixtime mtime of textfiles successfully read.\n\
+             # TYPE node_textfile_mtime_seconds gauge\n",
+        );
+        for name in names {
+            let seconds = fs::metadata(format!("{dir}/{name}")).unwrap().mtime();
+            out.push_str(&format!(
+                "node_textfile_mtime_seconds{{file=\"{dir}/{name}\"}} {seconds}\n"
+            ));
+        }
+        out
+    }
+
+    fn scrape_error(value: u8) -> String {
+        format!(
+            "# HELP node_textfile_scrape_error {ERROR_HELP}\n\
+             # TYPE node_textfile_scrape_error gauge\n\
+             node_textfile_scrape_error {value}\n"
+        )
+    }
+
+    #[test]
+    fn reads_the_good_fixture_exactly() {
+        let dir = fixture("good");
+        let expected = format!(
+            "# HELP edge_i2c_temperature_celsius Temperature of an I2C sensor.
+# TYPE edge_i2c_temperature_celsius gauge
+edge_i2c_temperature_celsius{{address=\"0x48\",bus=\"1\"}} 21.5
+edge_i2c_temperature_celsius{{address=\"0x49\",bus=\"1\"}} -3.25
+# HELP edge_x Value x written by the sidecar.
+# TYPE edge_x gauge
+edge_x 1.5
+# HELP job_big Metric read from {dir}/jobs.prom
+# TYPE job_big untyped
+job_big 1.2345678901234568e17
+# HELP job_last_duration_seconds Metric read from {dir}/jobs.prom
+# TYPE job_last_duration_seconds gauge
+job_last_duration_seconds{{job=\"backup\"}} 12500
+job_last_duration_seconds{{job=\"restore\"}} NaN
+job_last_duration_seconds{{job=\"sync\"}} +Inf
+job_last_duration_seconds{{job=\"trim\"}} -Inf
+# HELP job_runs_total Runs of a job, by result.\\nSecond line with a \\\\ backslash.
+# TYPE job_runs_total counter
+job_runs_total{{job=\"\",result=\"ok\"}} 7
+job_runs_total{{job=\"backup\",result=\"failed\"}} 1
+job_runs_total{{job=\"backup\",result=\"ok\"}} 42
+job_runs_total{{job=\"path C:\\\\x \\\"q\\\"\\nz\",result=\"ok\"}} 3
+# HELP job_untyped_without_help Metric read from {dir}/jobs.prom
+# TYPE job_untyped_without_help untyped
+job_untyped_without_help{{job=\"backup\"}} 1e-6
+job_untyped_without_help{{job=\"restore\"}} 0
+{mtimes}{error}# HELP request_size_bytes_bucket Request sizes.
+# TYPE request_size_bytes_bucket untyped
+request_size_bytes_bucket{{code=\"\",le=\"0.5\"}} 1
+request_size_bytes_bucket{{code=\"\",le=\"100\"}} 3
+request_size_bytes_bucket{{code=\"\",le=\"1e+06\"}} 5
+request_size_bytes_bucket{{code=\"\",le=\"+Inf\"}} 6
+request_size_bytes_bucket{{code=\"500\",le=\"+Inf\"}} 4
+# HELP request_size_bytes_count Request sizes.
+# TYPE request_size_bytes_count untyped
+request_size_bytes_count{{code=\"\"}} 6
+request_size_bytes_count{{code=\"500\"}} 4
+# HELP request_size_bytes_sum Request sizes.
+# TYPE request_size_bytes_sum untyped
+request_size_bytes_sum{{code=\"\"}} 1234.5
+request_size_bytes_sum{{code=\"500\"}} 10
+# HELP rpc_duration_seconds RPC latency.
+# TYPE rpc_duration_seconds untyped
+rpc_duration_seconds{{service=\"a\",quantile=\"1e-05\"}} 0.0001
+rpc_duration_seconds{{service=\"a\",quantile=\"0.1\"}} 0.001
+rpc_duration_seconds{{service=\"b\",quantile=\"0.5\"}} 0.01
+rpc_duration_seconds{{service=\"b\",quantile=\"0.99\"}} 0.2
+# HELP rpc_duration_seconds_count RPC latency.
+# TYPE rpc_duration_seconds_count untyped
+rpc_duration_seconds_count{{service=\"a\"}} 7
+rpc_duration_seconds_count{{service=\"b\"}} 1000
+rpc_duration_seconds_count{{service=\"c\"}} 0
+# HELP rpc_duration_seconds_sum RPC latency.
+# TYPE rpc_duration_seconds_sum untyped
+rpc_duration_seconds_sum{{service=\"a\"}} 0
+rpc_duration_seconds_sum{{service=\"b\"}} 17
+rpc_duration_seconds_sum{{service=\"c\"}} 0
+# HELP shared_no_help Metric read from {dir}/shared_a.prom, {dir}/shared_b.prom
+# TYPE shared_no_help untyped
+shared_no_help{{from=\"a\"}} 1
+shared_no_help{{other=\"b\"}} 2
+# HELP shared_same_help Same help in two files.
+# TYPE shared_same_help untyped
+shared_same_help{{file=\"c\"}} 3
+shared_same_help{{a=\"z\",file=\"b\"}} 2
+",
+            mtimes = mtimes(
+                &dir,
+                &[
+                    "custom_metrics.prom",
+                    "jobs.prom",
+                    "shared_a.prom",
+                    "shared_b.prom",
+                    "shared_c.prom",
+                    "subdir.prom",
+                    "summary.prom",
+                ]
+            ),
+            error = scrape_error(0),
+        );
+        assert_eq!(text(&scrape(&[&dir])), expected);
+    }
+
+    #[test]
+    fn skips_bad_files_and_keeps_the_first_family_of_a_name() {
+        let dir = fixture("mixed");
+        let expected = format!(
+            "# HELP edge_conflict First help.
+# TYPE edge_conflict gauge
+edge_conflict{{src=\"d\"}} 1
+edge_conflict{{src=\"g\"}} 4
+# HELP edge_dup Metric read from {dir}/g_same.prom
+# TYPE edge_dup untyped
+edge_dup{{a=\"1\",b=\"2\"}} 1
+# HELP edge_rpc_count Calls.
+# TYPE edge_rpc_count untyped
+edge_rpc_count 2
+# HELP edge_rpc_sum Calls.
+# TYPE edge_rpc_sum untyped
+edge_rpc_sum 0
+# HELP edge_x Value x written by the sidecar.
+# TYPE edge_x gauge
+edge_x 1.5
+{mtimes}{error}",
+            mtimes = mtimes(
+                &dir,
+                &[
+                    "a_sidecar.prom",
+                    "d_help_first.prom",
+                    "e_help_second.prom",
+                    "f_type_second.prom",
+                    "g_same.prom",
+                    "i_summary.prom",
+                    "j_collides.prom",
+                ]
+            ),
+            error = scrape_error(1),
+        );
+        assert_eq!(text(&scrape(&[&dir])), expected);
+    }
+
+    #[test]
+    fn no_directory_gives_error_0_and_nothing_else() {
+        assert_eq!(text(&scrape(&[])), scrape_error(0));
+        assert_eq!(text(&scrape(&["", ""])), scrape_error(0));
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error() {
+        let missing = fixture("missing");
+        assert_eq!(text(&scrape(&[&missing, ""])), scrape_error(1));
+        let file = fixture("good/jobs.prom");
+        assert_eq!(text(&scrape(&[&file])), scrape_error(1));
+    }
+
+    #[test]
+    fn globs_and_repeated_directories() {
+        let root = fixture("glob");
+        let set = scrape(&[&format!("{root}/x*"), &format!("{root}//x1/")]);
+        assert_eq!(set.value("glob_x1", &[]), Some(1.0));
+        assert_eq!(set.value("glob_x2", &[]), Some(2.0));
+        assert!(set.get("glob_y1").is_none());
+        let files: Vec<String> = set
+            .get("node_textfile_mtime_seconds")
+            .unwrap()
+            .samples()
+            .into_iter()
+            .map(|s| s.labels[0].1.clone())
+            .collect();
+        assert_eq!(
+            files,
+            vec![format!("{root}/x1/a.prom"), format!("{root}/x2/b.prom")]
+        );
+        assert_eq!(set.value("node_textfile_scrape_error", &[]), Some(0.0));
+    }
+
+    #[test]
+    fn what_crashes_node_exporter_skips_the_file() {
+        let dir = fixture("node_exporter_crashes");
+        let set = scrape(&[&dir]);
+        let names: Vec<&str> = set.families().iter().map(|f| &*f.name).collect();
+        assert_eq!(
+            names,
+            vec![
+                "crash_ok",
+                "node_textfile_mtime_seconds",
+                "node_textfile_scrape_error"
+            ]
+        );
+        assert_eq!(set.value("node_textfile_scrape_error", &[]), Some(1.0));
+    }
+
+    #[test]
+    fn rejections_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: &[(&str, &[u8], &str)] = &[
+            (
+                "a.prom",
+                b"# HELP x X.\nx{s=\"t1\" 3\n",
+                ":2: unexpected end of label value \"t1\"",
+            ),
+            (
+                "b.prom",
+                b"x 1\nx{a=\"1\"} 2\ny 3 1700000000000\n",
+                ":3: client-side timestamps are not supported, skipping the whole file",
+            ),
+            (
+                "c.prom",
+                b"x 1\nx{__meta=\"1\"} 2\n",
+                ":2: label name \"__meta\" is reserved (names starting with __ are)",
+            ),
+            (
+                "d.prom",
+                b"x 1\r\n",
+                ":1: expected float as value, got \"1\\r\"",
+            ),
+            (
+                "e.prom",
+                b"# TYPE x gauge_histogram\n",
+                ":1: unknown metric type \"gauge_histogram\"",
+            ),
+        ];
+        for (name, content, message) in cases {
+            let path = dir.path().join(name);
+            fs::write(&path, content).unwrap();
+            let error = read_prom_file(&path, String::new()).unwrap_err();
+            assert_eq!(error.to_string(), format!("{}{message}", path.display()));
+        }
+    }
+
+    #[test]
+    fn refuses_a_file_over_16_mib() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.prom");
+        let line = "big_metric_with_a_long_name{label=\"value\"} 1\n";
+        let body = line.repeat((MAX_FILE_BYTES as usize) / line.len() + 1);
+        fs::write(&path, &body).unwrap();
+        let error = read_prom_file(&path, String::new()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("{}:0: larger than 16777216 bytes", path.display())
+        );
+        fs::write(
+            &path,
+            &body.as_bytes()[..body[..MAX_FILE_BYTES as usize].rfind('\n').unwrap() + 1],
+        )
+        .unwrap();
+        assert!(read_prom_file(&path, String::new()).is_ok());
+    }
+
+    #[test]
+    fn the_sidecars_temporary_file_is_read_only_once_renamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let tmp = dir.path().join("custom_metrics.prom.tmp.1234");
+        fs::write(&tmp, "# HELP edge_x X.\n# TYPE edge_x gauge\nedge_x 1.5\n").unwrap();
+        let set = scrape(&[root]);
+        assert!(set.get("edge_x").is_none());
+        assert_eq!(set.value("node_textfile_scrape_error", &[]), Some(0.0));
+        fs::rename(&tmp, dir.path().join("custom_metrics.prom")).unwrap();
+        let set = scrape(&[root]);
+        assert_eq!(set.value("edge_x", &[]), Some(1.5));
+        let family = set.get("edge_x").unwrap();
+        assert_eq!((&*family.help, family.kind), ("X.", MetricKind::Gauge));
+        assert_eq!(
+            set.value(
+                "node_textfile_mtime_seconds",
+                &[("file", &format!("{root}/custom_metrics.prom"))]
+            ),
+            Some(
+                fs::metadata(dir.path().join("custom_metrics.prom"))
+                    .unwrap()
+                    .mtime() as f64
+            )
+        );
+    }
+
+    #[test]
+    fn a_textfile_family_clashing_with_a_builtin_one_loses() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("load.prom"),
+            "# HELP node_load1 Not the built-in help.\n# TYPE node_load1 gauge\nnode_load1{x=\"1\"} 9\n\
+             # HELP node_load5 5m load average.\n# TYPE node_load5 gauge\nnode_load5{x=\"1\"} 9\n\
+             # HELP node_load15 15m load average.\n# TYPE node_load15 gauge\nnode_load15 9\n",
+        )
+        .unwrap();
+        let mut scraper = Scraper::new(
+            vec![
+                ("loadavg", Box::new(LoadAvg::new(&fixture_paths()))),
+                (
+                    "textfile",
+                    Box::new(Textfile::new(vec![dir
+                        .path()
+                        .to_str()
+                        .unwrap()
+                        .to_string()])),
+                ),
+            ],
+            MetricSet::new(),
+        );
+        let set = scraper.scrape();
+        let samples = |name: &str| {
+            set.get(name)
+                .unwrap()
+                .rendered()
+                .map(|(labels, value)| (labels.to_string(), value))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(samples("node_load1"), vec![(String::new(), 0.52)]);
+        assert_eq!(
+            samples("node_load5"),
+            vec![(String::new(), 0.58), ("x=\"1\"".to_string(), 9.0)]
+        );
+        assert_eq!(samples("node_load15"), vec![(String::new(), 0.59)]);
+        assert_eq!(set.value("node_textfile_scrape_error", &[]), Some(0.0));
+    }
+
+    #[test]
+    fn the_directory_flag_repeats() {
+        let matches = clap::Command::new("t")
+            .args(args())
+            .try_get_matches_from([
+                "t",
+                "--collector.textfile.directory=/a",
+                "--collector.textfile.directory",
+                "/b/*",
+                "--collector.textfile.directory=",
+            ])
+            .unwrap();
+        let paths = crate::paths::Paths::default();
+        let collector = Textfile::build(&BuildContext {
+            paths: &paths,
+            matches: &matches,
+        });
+        assert_eq!(collector.directories, vec!["/a", "/b/*", ""]);
+        let matches = clap::Command::new("t").args(args()).get_matches_from(["t"]);
+        let collector = Textfile::build(&BuildContext {
+            paths: &paths,
+            matches: &matches,
+        });
+        assert!(collector.directories.is_empty());
+    }
+
+    #[test]
+    fn bounds_are_written_as_go_writes_them() {
+        for (value, text) in [
+            (0.0, "0"),
+            (-0.0, "0"),
+            (1.0, "1"),
+            (-1.0, "-1"),
+            (0.5, "0.5"),
+            (0.1, "0.1"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1e-7, "1e-07"),
+            (100000.0, "100000"),
+            (1e6, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (123.456, "123.456"),
+            (-2.5e-10, "-2.5e-10"),
+            (1e100, "1e+100"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ] {
+            assert_eq!(go_float(value), text, "{value}");
+        }
+    }
+
+    #[test]
+    fn counts_convert_as_go_does_on_this_machine() {
+        assert_eq!(go_uint64(3.7), 3);
+        assert_eq!(go_uint64(1e19), 10_000_000_000_000_000_000);
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(go_uint64(-1.0), u64::MAX);
+            assert_eq!(go_uint64(f64::NAN), 1 << 63);
+            assert_eq!(go_uint64(1e30), 1 << 63);
+            assert_eq!(go_uint64(-1e30), 1 << 63);
+        } else {
+            assert_eq!(go_uint64(-1.0), 0);
+            assert_eq!(go_uint64(f64::NAN), 0);
+        }
+    }
+
+    const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
+
+    /// node_exporter, killed when dropped.
+    struct NodeExporter(Child);
+
+    impl Drop for NodeExporter {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw)?;
+        match raw.split_once("\r\n\r\n") {
+            Some((head, body))
+                if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
+            {
+                Ok(body.to_string())
+            }
+            _ => Err(std::io::Error::other(format!("unexpected response: {raw}"))),
+        }
+    }
+
+    /// One scrape of node_exporter 1.5 with only its textfile collector, on a port of
+    /// 19750-19799 (the range these tests may use).
+    fn node_exporter_scrape(directory: &str) -> String {
+        assert!(
+            Path::new(NODE_EXPORTER).exists(),
+            "{NODE_EXPORTER} is missing: scripts/test.sh installs Debian's prometheus-node-exporter"
+        );
+        for port in 19750..19800 {
+            if TcpListener::bind(("127.0.0.1", port)).is_err() {
+                continue;
+            }
+            let mut server = NodeExporter(
+                Command::new(NODE_EXPORTER)
+                    .args([
+                        format!("--web.listen-address=127.0.0.1:{port}"),
+                        "--collector.disable-defaults".to_string(),
+                        "--collector.textfile".to_string(),
+                        format!("--collector.textfile.directory={directory}"),
+                    ])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("starting {NODE_EXPORTER}: {e}")),
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if server.0.try_wait().ok().flatten().is_some() {
+                    break; // The port was taken after all: try the next one.
+                }
+                if let Ok(body) = http_get(port, "/metrics") {
+                    return body;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("node_exporter could not be started on any port of 19750-19799");
+    }
+
+    type Samples = Vec<(Vec<(String, String)>, String)>;
+
+    /// Family name → (HELP, TYPE, samples) of an exposition, leaving out node_exporter's
+    /// own families and writing summaries and histograms as `expand` does.
+    fn families(text: &str) -> BTreeMap<String, (String, String, Samples)> {
+        let own = [
+            "go_",
+            "process_",
+            "promhttp_",
+            "node_exporter_build_info",
+            "node_scrape_collector_",
+        ];
+        let mut help: HashMap<String, String> = HashMap::new();
+        let mut kind: HashMap<String, String> = HashMap::new();
+        let mut current = String::new();
+        let mut out: BTreeMap<String, (String, String, Samples)> = BTreeMap::new();
+        for line in parse_text(text) {
+            match line {
+                Line::Help(name, text) => {
+                    help.insert(name.clone(), text);
+                    current = name;
+                }
+                Line::Type(name, text) => {
+                    kind.insert(name.clone(), text);
+                    current = name;
+                }
+                Line::Sample(name, labels, value) => {
+                    if own.iter().any(|prefix| name.starts_with(prefix)) {
+                        continue;
+                    }
+                    let family_kind = kind.get(&current).cloned().unwrap_or_default();
+                    let kind = match family_kind.as_str() {
+                        "summary" | "histogram" => "untyped".to_string(),
+                        _ => family_kind,
+                    };
+                    let help = help.get(&current).cloned().unwrap_or_default();
+                    out.entry(name)
+                        .or_insert_with(|| (help, kind, Vec::new()))
+                        .2
+                        .push((labels, format!("{value:?}")));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_node_exporter_1_5() {
+        let directories = [
+            fixture("good"),
+            fixture("mixed"),
+            fixture("parse"),
+            format!("{}/x*", fixture("glob")),
+            fixture("missing"),
+            String::new(),
+        ];
+        for directory in directories {
+            let theirs = families(&node_exporter_scrape(&directory));
+            let ours = families(&text(&scrape(&[&directory])));
+            assert!(
+                theirs.contains_key("node_textfile_scrape_error"),
+                "{directory}"
+            );
+            let names = |f: &BTreeMap<String, _>| f.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(names(&ours), names(&theirs), "families of {directory:?}");
+            for (name, family) in &theirs {
+                assert_eq!(ours.get(name), Some(family), "{name} of {directory:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,1015 @@
+//! A strict parser for the Prometheus text exposition format 0.0.4 that accepts and
+//! rejects what node_exporter 1.5's textfile collector does. That collector uses
+//! prometheus/common's `expfmt.TextParser` of its time; this is a port of that parser.
+//! Every rejection gives the line and says what was wrong.
+//!
+//! It depends on nothing else in this crate, so other programs can reuse it.
+//!
+//! The format: lines end with `\n`. A line is blank, a comment (`# …`), `# HELP name
+//! text`, `# TYPE name counter|gauge|summary|histogram|untyped`, or a sample
+//! `name{label="value",…} value [timestamp]`. Metric names are
+//! `[a-zA-Z_:][a-zA-Z0-9_:]*` and label names `[a-zA-Z_][a-zA-Z0-9_]*`. Label values
+//! escape `\\`, `\"` and `\n`; HELP text escapes only `\\` and `\n`. Values are
+//! decimal floats, `NaN`, `±Inf` or `±Infinity` (any case). Timestamps are integer
+//! milliseconds.
+//!
+//! expfmt's quirks are kept, because they decide which files node_exporter reads:
+//! - The input must end with a newline. Only blanks and tabs may follow the last one.
+//! - A blank or tab after the value starts a timestamp, so `x 1 \n` is an error.
+//! - `#HELP` (no space) is read as a HELP line.
+//! - HELP text loses its leading blanks and keeps its trailing ones. A TYPE keeps
+//!   them too, so `gauge ` is an unknown type.
+//! - A TYPE line after the family's first sample is an error. A HELP line may come
+//!   after the samples.
+//! - Summaries and histograms are grouped by name, the way expfmt groups them:
+//!   `x_count` and `x_sum` belong to summary or histogram `x`, and so does `x_bucket`
+//!   to histogram `x`, but only once `# TYPE x …` has been read. Lines with the same
+//!   labels (ignoring `quantile` or `le`) make one metric. A `quantile` or `le` that
+//!   is `NaN` is ignored, and so is a line of such a family with neither a bound nor
+//!   a `_count` or `_sum` suffix. The metric itself still exists.
+//!
+//! Differences from expfmt: `# TYPE x gauge_histogram` is rejected. expfmt accepts
+//! it and node_exporter 1.5 then crashes. HELP text that is not UTF-8 is kept with
+//! U+FFFD in place of the bad bytes. expfmt keeps the bytes.
+
+use std::collections::HashMap;
+use std::fmt;
+
+/// The type a `# TYPE` line declares. Samples without one are `Untyped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Summary,
+    Histogram,
+    Untyped,
+}
+
+impl MetricType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Summary => "summary",
+            MetricType::Histogram => "histogram",
+            MetricType::Untyped => "untyped",
+        }
+    }
+}
+
+/// The samples of one metric name, with its HELP and TYPE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricFamily {
+    pub name: String,
+    /// `None` when the input has no HELP line for the family.
+    pub help: Option<String>,
+    pub kind: MetricType,
+    /// In input order.
+    pub metrics: Vec<Metric>,
+}
+
+/// One series: a label set and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// In input order. For a summary this excludes `quantile`, and for a histogram `le`.
+    pub labels: Vec<(String, String)>,
+    pub value: Value,
+    pub timestamp: Option<Timestamp>,
+    /// The line the metric first appears on.
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// The value of a counter, gauge or untyped sample.
+    Single(f64),
+    /// The bounds are in input order. A repeated bound is kept as many times as it appears.
+    Summary {
+        count: Option<f64>,
+        sum: Option<f64>,
+        quantiles: Vec<(f64, f64)>,
+    },
+    Histogram {
+        count: Option<f64>,
+        sum: Option<f64>,
+        /// (upper bound `le`, cumulative count)
+        buckets: Vec<(f64, f64)>,
+    },
+}
+
+/// A client-side timestamp, in milliseconds since the epoch, and where it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp {
+    pub millis: i64,
+    pub line: usize,
+}
+
+/// Why the input was rejected: the 1-based line and what was wrong there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses a whole exposition. Families are returned in the order they first appear,
+/// without those that have a HELP or TYPE line but no samples.
+pub fn parse(input: &[u8]) -> Result<Vec<MetricFamily>, ParseError> {
+    let mut parser = Parser {
+        input,
+        pos: 0,
+        line: 0,
+        cur: 0,
+        families: Vec::new(),
+        by_name: HashMap::new(),
+        grouped: HashMap::new(),
+    };
+    parser.run()?;
+    Ok(parser
+        .families
+        .into_iter()
+        .filter(|f| !f.metrics.is_empty())
+        .map(|f| MetricFamily {
+            name: f.name,
+            help: f.help,
+            kind: f.kind.unwrap_or(MetricType::Untyped),
+            metrics: f.metrics,
+        })
+        .collect())
+}
+
+/// Parses a sample value as expfmt does: Go's `strconv.ParseFloat` without its hex
+/// and `_` forms. A decimal too large for an f64 is an error, not infinity.
+pub fn parse_float(text: &str) -> Option<f64> {
+    let negative = text.starts_with('-');
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
+        return Some(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    // Go takes no sign before NaN.
+    if text.eq_ignore_ascii_case("nan") {
+        return Some(f64::NAN);
+    }
+    // Rust's parser also takes "+nan" and "infinity" spelled other ways: keep to digits.
+    let decimal = unsigned
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        && unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    if !decimal {
+        return None;
+    }
+    let value: f64 = text.parse().ok()?;
+    value.is_finite().then_some(value)
+}
+
+/// A family while it is being read: its type is unset until a TYPE line or a sample.
+struct FamilyState {
+    name: String,
+    help: Option<String>,
+    kind: Option<MetricType>,
+    metrics: Vec<Metric>,
+}
+
+/// Which sample of a summary or histogram a line's name gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Plain,
+    Count,
+    Sum,
+}
+
+type Labels = Vec<(String, String)>;
+
+/// A byte-at-a-time reader, shaped like expfmt's state machine so that the same
+/// inputs fail in the same way. `cur` is the last byte read.
+struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+    line: usize,
+    cur: u8,
+    families: Vec<FamilyState>,
+    by_name: HashMap<String, usize>,
+    /// The metric of each (summary or histogram family, label set sorted by name).
+    grouped: HashMap<(usize, Labels), usize>,
+}
+
+impl Parser<'_> {
+    fn error(&self, message: impl Into<String>) -> ParseError {
+        ParseError {
+            line: self.line,
+            message: message.into(),
+        }
+    }
+
+    /// Reads the next byte into `cur`. Everywhere except at the start of a line, the
+    /// input ending is an error.
+    fn next(&mut self) -> Result<u8, ParseError> {
+        match self.input.get(self.pos) {
+            Some(&byte) => {
+                self.pos += 1;
+                self.cur = byte;
+                Ok(byte)
+            }
+            None => Err(self.error("unexpected end of input stream")),
+        }
+    }
+
+    /// Reads past blanks and tabs. `cur` is the first other byte.
+    fn skip_blanks(&mut self) -> Result<(), ParseError> {
+        while is_blank(self.next()?) {}
+        Ok(())
+    }
+
+    fn skip_blanks_if_blank(&mut self) -> Result<(), ParseError> {
+        if is_blank(self.cur) {
+            self.skip_blanks()?;
+        }
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<(), ParseError> {
+        loop {
+            self.line += 1;
+            // The one place the input may end: at the start of a line, after blanks.
+            loop {
+                let Some(&byte) = self.input.get(self.pos) else {
+                    return Ok(());
+                };
+                self.pos += 1;
+                self.cur = byte;
+                if !is_blank(byte) {
+                    break;
+                }
+            }
+            match self.cur {
+                b'#' => self.comment()?,
+                b'\n' => {}
+                _ => self.sample()?,
+            }
+        }
+    }
+
+    /// A comment line. `cur` is `#`. On return it is the line's newline.
+    fn comment(&mut self) -> Result<(), ParseError> {
+        self.skip_blanks()?;
+        if self.cur == b'\n' {
+            return Ok(());
+        }
+        let keyword = self.token_until_blank()?;
+        if self.cur == b'\n' {
+            return Ok(());
+        }
+        let is_help = match keyword.as_slice() {
+            b"HELP" => true,
+            b"TYPE" => false,
+            _ => {
+                while self.cur != b'\n' {
+                    self.next()?;
+                }
+                return Ok(());
+            }
+        };
+        self.skip_blanks()?;
+        let name = self.name(is_metric_name_start, is_metric_name_char)?;
+        if self.cur == b'\n' {
+            return Ok(());
+        }
+        if !is_blank(self.cur) {
+            return Err(self.error("invalid metric name in comment"));
+        }
+        let (family, _) = self.family_for(&name);
+        self.skip_blanks()?;
+        if self.cur == b'\n' {
+            return Ok(());
+        }
+        if is_help {
+            self.help(family)
+        } else {
+            self.type_line(family)
+        }
+    }
+
+    fn help(&mut self, family: usize) -> Result<(), ParseError> {
+        if self.families[family].help.is_some() {
+            return Err(self.error(format!(
+                "second HELP line for metric name {}",
+                quote(&self.families[family].name)
+            )));
+        }
+        let mut text = Vec::new();
+        let mut escaped = false;
+        loop {
+            if escaped {
+                match self.cur {
+                    b'\\' => text.push(b'\\'),
+                    b'n' => text.push(b'\n'),
+                    other => return Err(self.error(invalid_escape(other))),
+                }
+                escaped = false;
+            } else {
+                match self.cur {
+                    b'\n' => break,
+                    b'\\' => escaped = true,
+                    other => text.push(other),
+                }
+            }
+            self.next()?;
+        }
+        self.families[family].help = Some(String::from_utf8_lossy(&text).into_owned());
+        Ok(())
+    }
+
+    fn type_line(&mut self, family: usize) -> Result<(), ParseError> {
+        if self.families[family].kind.is_some() {
+            return Err(self.error(format!(
+                "second TYPE line for metric name {}, or TYPE reported after samples",
+                quote(&self.families[family].name)
+            )));
+        }
+        let text = self.token_until_newline()?;
+        let kind = match text.to_ascii_lowercase().as_slice() {
+            b"counter" => MetricType::Counter,
+            b"gauge" => MetricType::Gauge,
+            b"summary" => MetricType::Summary,
+            b"histogram" => MetricType::Histogram,
+            b"untyped" => MetricType::Untyped,
+            _ => return Err(self.error(format!("unknown metric type {}", quote(&text)))),
+        };
+        self.families[family].kind = Some(kind);
+        Ok(())
+    }
+
+    /// A sample line. `cur` is its first byte. On return it is the line's newline.
+    fn sample(&mut self) -> Result<(), ParseError> {
+        let name = self.name(is_metric_name_start, is_metric_name_char)?;
+        if name.is_empty() {
+            return Err(self.error("invalid metric name"));
+        }
+        let (family, part) = self.family_for(&name);
+        let kind = *self.families[family]
+            .kind
+            .get_or_insert(MetricType::Untyped);
+        let line = self.line;
+        self.skip_blanks_if_blank()?;
+        let mut labels = Vec::new();
+        // The `quantile` of a summary line or the `le` of a histogram line.
+        let mut bound = f64::NAN;
+        if self.cur == b'{' {
+            self.labels(family, kind, &mut labels, &mut bound)?;
+        }
+
+        let token = self.token_until_blank()?;
+        let value = std::str::from_utf8(&token)
+            .ok()
+            .and_then(parse_float)
+            .ok_or_else(|| self.error(format!("expected float as value, got {}", quote(&token))))?;
+        let index = self.metric_for(family, kind, labels, line);
+        let metric = &mut self.families[family].metrics[index];
+        match &mut metric.value {
+            Value::Single(v) => *v = value,
+            Value::Summary {
+                count,
+                sum,
+                quantiles: points,
+            }
+            | Value::Histogram {
+                count,
+                sum,
+                buckets: points,
+            } => match part {
+                Part::Count => *count = Some(value),
+                Part::Sum => *sum = Some(value),
+                Part::Plain if !bound.is_nan() => points.push((bound, value)),
+                Part::Plain => {}
+            },
+        }
+        if self.cur == b'\n' {
+            return Ok(());
+        }
+
+        self.skip_blanks()?;
+        let token = self.token_until_blank()?;
+        let millis = std::str::from_utf8(&token)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .ok_or_else(|| {
+                self.error(format!(
+                    "expected integer as timestamp, got {}",
+                    quote(&token)
+                ))
+            })?;
+        let timestamp_line = self.line;
+        let rest = self.token_until_newline()?;
+        if !rest.is_empty() {
+            return Err(self.error(format!("spurious string after timestamp: {}", quote(&rest))));
+        }
+        let metric = &mut self.families[family].metrics[index];
+        metric.timestamp.get_or_insert(Timestamp {
+            millis,
+            line: timestamp_line,
+        });
+        Ok(())
+    }
+
+    /// The label set of a sample. `cur` is `{`. On return it is the first byte of the value.
+    fn labels(
+        &mut self,
+        family: usize,
+        kind: MetricType,
+        labels: &mut Labels,
+        bound: &mut f64,
+    ) -> Result<(), ParseError> {
+        loop {
+            self.skip_blanks()?;
+            if self.cur == b'}' {
+                return self.skip_blanks();
+            }
+            let name = self.name(is_label_name_start, is_label_name_char)?;
+            if name.is_empty() {
+                return Err(self.error(format!(
+                    "invalid label name for metric {}",
+                    quote(&self.families[family].name)
+                )));
+            }
+            if name == "__name__" {
+                return Err(self.error("label name \"__name__\" is reserved"));
+            }
+            let is_bound = (kind == MetricType::Summary && name == "quantile")
+                || (kind == MetricType::Histogram && name == "le");
+            self.skip_blanks_if_blank()?;
+            if self.cur != b'=' {
+                return Err(self.error(format!(
+                    "expected '=' after label name, found {}",
+                    quote_byte(self.cur)
+                )));
+            }
+            if !is_bound && labels.iter().any(|(n, _)| *n == name) {
+                return Err(self.error(format!(
+                    "duplicate label names for metric {}",
+                    quote(&self.families[family].name)
+                )));
+            }
+            self.skip_blanks()?;
+            if self.cur != b'"' {
+                return Err(self.error(format!(
+                    "expected '\"' at start of label value, found {}",
+                    quote_byte(self.cur)
+                )));
+            }
+            let raw = self.label_value()?;
+            let value = String::from_utf8(raw)
+                .map_err(|e| self.error(format!("invalid label value {}", quote(e.as_bytes()))))?;
+            if is_bound {
+                *bound = parse_float(&value).ok_or_else(|| {
+                    self.error(format!(
+                        "expected float as value for '{name}' label, got {}",
+                        quote(&value)
+                    ))
+                })?;
+            }
+            self.skip_blanks()?;
+            match self.cur {
+                b',' | b'}' => {}
+                _ => {
+                    return Err(
+                        self.error(format!("unexpected end of label value {}", quote(&value)))
+                    )
+                }
+            }
+            if !is_bound {
+                labels.push((name, value));
+            }
+            if self.cur == b'}' {
+                return self.skip_blanks();
+            }
+        }
+    }
+
+    /// A quoted label value. `cur` is the opening quote. On return it is the closing one.
+    fn label_value(&mut self) -> Result<Vec<u8>, ParseError> {
+        let mut value = Vec::new();
+        let mut escaped = false;
+        loop {
+            let byte = self.next()?;
+            if escaped {
+                match byte {
+                    b'"' | b'\\' => value.push(byte),
+                    b'n' => value.push(b'\n'),
+                    other => return Err(self.error(invalid_escape(other))),
+                }
+                escaped = false;
+                continue;
+            }
+            match byte {
+                b'"' => return Ok(value),
+                b'\n' => {
+                    return Err(self.error(format!(
+                        "label value {} contains unescaped new-line",
+                        quote(&value)
+                    )))
+                }
+                b'\\' => escaped = true,
+                other => value.push(other),
+            }
+        }
+    }
+
+    /// The metric a sample line adds to: a new one, or for a summary or histogram the
+    /// one with the same labels.
+    fn metric_for(
+        &mut self,
+        family: usize,
+        kind: MetricType,
+        labels: Labels,
+        line: usize,
+    ) -> usize {
+        let metrics = &mut self.families[family].metrics;
+        let value = match kind {
+            MetricType::Summary => Value::Summary {
+                count: None,
+                sum: None,
+                quantiles: Vec::new(),
+            },
+            MetricType::Histogram => Value::Histogram {
+                count: None,
+                sum: None,
+                buckets: Vec::new(),
+            },
+            _ => Value::Single(f64::NAN),
+        };
+        if matches!(value, Value::Single(_)) {
+            metrics.push(Metric {
+                labels,
+                value,
+                timestamp: None,
+                line,
+            });
+            return metrics.len() - 1;
+        }
+        let mut key = labels.clone();
+        key.sort();
+        *self.grouped.entry((family, key)).or_insert_with(|| {
+            metrics.push(Metric {
+                labels,
+                value,
+                timestamp: None,
+                line,
+            });
+            metrics.len() - 1
+        })
+    }
+
+    /// The family a name belongs to, as expfmt decides it: the family of that exact
+    /// name, else the summary or histogram it is the `_count`, `_sum` or `_bucket` of,
+    /// else a new family.
+    fn family_for(&mut self, name: &str) -> (usize, Part) {
+        if let Some(&index) = self.by_name.get(name) {
+            return (index, Part::Plain);
+        }
+        let strip = |suffix: &str| name.strip_suffix(suffix).filter(|base| !base.is_empty());
+        let (summary_base, part) = match (strip("_count"), strip("_sum")) {
+            (Some(base), _) => (Some(base), Part::Count),
+            (None, Some(base)) => (Some(base), Part::Sum),
+            (None, None) => (None, Part::Plain),
+        };
+        let histogram_base = summary_base.or_else(|| strip("_bucket"));
+        for (base, kind) in [
+            (summary_base, MetricType::Summary),
+            (histogram_base, MetricType::Histogram),
+        ] {
+            if let Some(&index) = base.and_then(|b| self.by_name.get(b)) {
+                if self.families[index].kind == Some(kind) {
+                    return (index, part);
+                }
+            }
+        }
+        self.families.push(FamilyState {
+            name: name.to_string(),
+            help: None,
+            kind: None,
+            metrics: Vec::new(),
+        });
+        let index = self.families.len() - 1;
+        self.by_name.insert(name.to_string(), index);
+        (index, Part::Plain)
+    }
+
+    /// A metric or label name starting at `cur`. The result is empty when `cur` cannot
+    /// start one. On return `cur` is the first byte after the name.
+    fn name(
+        &mut self,
+        is_start: fn(u8) -> bool,
+        is_char: fn(u8) -> bool,
+    ) -> Result<String, ParseError> {
+        let mut name = String::new();
+        if !is_start(self.cur) {
+            return Ok(name);
+        }
+        loop {
+            name.push(char::from(self.cur));
+            if !is_char(self.next()?) {
+                return Ok(name);
+            }
+        }
+    }
+
+    /// The bytes from `cur` up to a blank, tab or newline, which is left in `cur`.
+    fn token_until_blank(&mut self) -> Result<Vec<u8>, ParseError> {
+        let mut token = Vec::new();
+        while !is_blank(self.cur) && self.cur != b'\n' {
+            token.push(self.cur);
+            self.next()?;
+        }
+        Ok(token)
+    }
+
+    /// The bytes from `cur` up to the newline, which is left in `cur`.
+    fn token_until_newline(&mut self) -> Result<Vec<u8>, ParseError> {
+        let mut token = Vec::new();
+        while self.cur != b'\n' {
+            token.push(self.cur);
+            self.next()?;
+        }
+        Ok(token)
+    }
+}
+
+fn is_blank(byte: u8) -> bool {
+    byte == b' ' || byte == b'\t'
+}
+
+fn is_label_name_start(byte: u8) -> bool {
+    byte.is_ascii_alphabetic() || byte == b'_'
+}
+
+fn is_label_name_char(byte: u8) -> bool {
+    is_label_name_start(byte) || byte.is_ascii_digit()
+}
+
+fn is_metric_name_start(byte: u8) -> bool {
+    is_label_name_start(byte) || byte == b':'
+}
+
+fn is_metric_name_char(byte: u8) -> bool {
+    is_label_name_char(byte) || byte == b':'
+}
+
+fn invalid_escape(byte: u8) -> String {
+    if byte.is_ascii_graphic() {
+        format!("invalid escape sequence '\\{}'", char::from(byte))
+    } else {
+        format!(
+            "invalid escape sequence: '\\' followed by {}",
+            quote_byte(byte)
+        )
+    }
+}
+
+/// Quotes text for a message like Go's `%q`: control characters and bytes that are
+/// not UTF-8 are escaped.
+fn quote(bytes: impl AsRef<[u8]>) -> String {
+    let mut out = String::from("\"");
+    for chunk in bytes.as_ref().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                c => out.extend(c.escape_debug()),
+            }
+        }
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Quotes one byte like Go's `%q` of a character: `'='`, `'\n'`.
+fn quote_byte(byte: u8) -> String {
+    match byte {
+        b'\'' => "'\\''".to_string(),
+        b if b.is_ascii_graphic() || b == b' ' => format!("'{}'", char::from(b)),
+        b'\n' => "'\\n'".to_string(),
+        b'\r' => "'\\r'".to_string(),
+        b'\t' => "'\\t'".to_string(),
+        b => format!("'\\x{b:02x}'"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Vec<MetricFamily> {
+        parse(text.as_bytes()).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+    }
+
+    fn err(text: &[u8]) -> String {
+        match parse(text) {
+            Ok(families) => panic!("{text:?} parsed: {families:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn single(labels: Labels, value: f64, line: usize) -> Metric {
+        Metric {
+            labels,
+            value: Value::Single(value),
+            timestamp: None,
+            line,
+        }
+    }
+
+    #[test]
+    fn reads_the_sidecar_format() {
+        let families = ok("# HELP edge_x Temperature of x.\n# TYPE edge_x gauge\nedge_x 1.5\n");
+        assert_eq!(
+            families,
+            vec![MetricFamily {
+                name: "edge_x".into(),
+                help: Some("Temperature of x.".into()),
+                kind: MetricType::Gauge,
+                metrics: vec![single(vec![], 1.5, 3)],
+            }]
+        );
+    }
+
+    #[test]
+    fn reads_labels_escapes_comments_and_blank_lines() {
+        let text = "\n  \t\n# a comment\n#\n# HELP  c_total  Line one\\nback\\\\slash  \n\
+                    # TYPE c_total COUNTER\n\
+                    c_total{path=\"C:\\\\x \\\"q\\\"\\nz\",b=\"\"} 7\n\
+                    c_total { a = \"1\" , } 8 1700000000000\n\
+                    #HELP u Set without a space.\n\
+                    u{} -0\nnew:name_1\t+3e2\n\n  ";
+        let families = ok(text);
+        assert_eq!(families.len(), 3);
+        let counter = &families[0];
+        assert_eq!(counter.help.as_deref(), Some("Line one\nback\\slash  "));
+        assert_eq!(counter.kind, MetricType::Counter);
+        assert_eq!(
+            counter.metrics,
+            vec![
+                single(labels(&[("path", "C:\\x \"q\"\nz"), ("b", "")]), 7.0, 7),
+                Metric {
+                    timestamp: Some(Timestamp {
+                        millis: 1_700_000_000_000,
+                        line: 8
+                    }),
+                    ..single(labels(&[("a", "1")]), 8.0, 8)
+                },
+            ]
+        );
+        assert_eq!(families[1].name, "u");
+        assert_eq!(families[1].help.as_deref(), Some("Set without a space."));
+        assert_eq!(families[1].kind, MetricType::Untyped);
+        assert_eq!(families[2].name, "new:name_1");
+        assert_eq!(families[2].metrics, vec![single(vec![], 300.0, 11)]);
+    }
+
+    #[test]
+    fn help_may_follow_the_samples_and_empty_families_are_dropped() {
+        let families = ok(
+            "# TYPE a gauge\na 1\n# HELP a late\n# HELP b nothing\n# TYPE c counter\n# HELP d\n",
+        );
+        assert_eq!(families.len(), 1);
+        assert_eq!(families[0].help.as_deref(), Some("late"));
+    }
+
+    #[test]
+    fn values_are_what_go_parses() {
+        let value = |text: &str| {
+            let families = ok(&format!("v {text}\n"));
+            match families[0].metrics[0].value {
+                Value::Single(v) => v,
+                _ => unreachable!(),
+            }
+        };
+        assert_eq!(value("+Inf"), f64::INFINITY);
+        assert_eq!(value("-inf"), f64::NEG_INFINITY);
+        assert_eq!(value("Infinity"), f64::INFINITY);
+        assert!(value("NaN").is_nan() && value("nan").is_nan());
+        assert_eq!(value(".5"), 0.5);
+        assert_eq!(value("5."), 5.0);
+        assert_eq!(value("1E+5"), 100000.0);
+        assert_eq!(value("1e-400"), 0.0);
+        assert_eq!(value("-0"), 0.0);
+        for bad in [
+            "0x1p3", "0x10", "1_000", "1e400", "+nan", "infin", "1e", ".", "", "abc",
+        ] {
+            assert_eq!(parse_float(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rejections_name_the_line_and_the_problem() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"a 1", "line 1: unexpected end of input stream"),
+            (b"a 1\n# comment", "line 2: unexpected end of input stream"),
+            (b"a 1 \n", "line 1: expected integer as timestamp, got \"\""),
+            (b"a 1\r\n", "line 1: expected float as value, got \"1\\r\""),
+            (
+                b"a 1 1.5\n",
+                "line 1: expected integer as timestamp, got \"1.5\"",
+            ),
+            (
+                b"a 1 2 3\n",
+                "line 1: spurious string after timestamp: \" 3\"",
+            ),
+            (b"a\n", "line 1: expected float as value, got \"\""),
+            (
+                b"\na 0x1p3\n",
+                "line 2: expected float as value, got \"0x1p3\"",
+            ),
+            (b"1a 1\n", "line 1: invalid metric name"),
+            (b"{a=\"1\"} 1\n", "line 1: invalid metric name"),
+            (
+                b"a{1b=\"1\"} 1\n",
+                "line 1: invalid label name for metric \"a\"",
+            ),
+            (
+                b"a{b:c=\"1\"} 1\n",
+                "line 1: expected '=' after label name, found ':'",
+            ),
+            (
+                b"a{b=1} 1\n",
+                "line 1: expected '\"' at start of label value, found '1'",
+            ),
+            (
+                b"a{b=\"1\",b=\"2\"} 1\n",
+                "line 1: duplicate label names for metric \"a\"",
+            ),
+            (
+                b"a{__name__=\"x\"} 1\n",
+                "line 1: label name \"__name__\" is reserved",
+            ),
+            (
+                b"a{b=\"x\\ty\"} 1\n",
+                "line 1: invalid escape sequence '\\t'",
+            ),
+            (
+                b"a{b=\"x\ny\"} 1\n",
+                "line 1: label value \"x\" contains unescaped new-line",
+            ),
+            (
+                b"a{b=\"1\" c=\"2\"} 1\n",
+                "line 1: unexpected end of label value \"1\"",
+            ),
+            (
+                b"a{b=\"\xff\"} 1\n",
+                "line 1: invalid label value \"\\xff\"",
+            ),
+            (b"a{b=\"1", "line 1: unexpected end of input stream"),
+            (b"# HELP a x\\ty\n", "line 1: invalid escape sequence '\\t'"),
+            (
+                b"# HELP a say \\\"hi\\\"\n",
+                "line 1: invalid escape sequence '\\\"'",
+            ),
+            (
+                b"# HELP a x\\\na 1\n",
+                "line 1: invalid escape sequence: '\\' followed by '\\n'",
+            ),
+            (
+                b"# HELP a x\n# HELP a y\n",
+                "line 2: second HELP line for metric name \"a\"",
+            ),
+            (b"# HELP 1a x\n", "line 1: invalid metric name in comment"),
+            (
+                b"a 1\n# TYPE a gauge\n",
+                "line 2: second TYPE line for metric name \"a\", or TYPE reported after samples",
+            ),
+            (
+                b"# TYPE a gauge \n",
+                "line 1: unknown metric type \"gauge \"",
+            ),
+            (
+                b"# TYPE a gauge_histogram\n",
+                "line 1: unknown metric type \"gauge_histogram\"",
+            ),
+            (
+                b"# TYPE s summary\n# TYPE s_count gauge\n",
+                "line 2: second TYPE line for metric name \"s\", or TYPE reported after samples",
+            ),
+            (
+                b"# TYPE s summary\ns{quantile=\"x\"} 1\n",
+                "line 2: expected float as value for 'quantile' label, got \"x\"",
+            ),
+            (
+                b"# TYPE h histogram\nh_bucket{le=\"0x1p-1\"} 1\n",
+                "line 2: expected float as value for 'le' label, got \"0x1p-1\"",
+            ),
+        ];
+        for (text, message) in cases {
+            assert_eq!(err(text), *message, "{:?}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn comments_and_help_need_not_be_utf8() {
+        let families = parse(b"# \xff\n# HELP a x\xffy\na 1\n").unwrap();
+        assert_eq!(families[0].help.as_deref(), Some("x\u{fffd}y"));
+    }
+
+    #[test]
+    fn groups_summaries_by_labels() {
+        let text = "# HELP rpc Summary.\n# TYPE rpc summary\n\
+                    rpc{svc=\"b\",quantile=\"0.5\"} 1\n\
+                    rpc_sum{svc=\"b\"} 10\n\
+                    rpc_count{svc=\"b\"} 5\n\
+                    rpc{quantile=\"0.9\",svc=\"a\"} 3\n\
+                    rpc{svc=\"b\",quantile=\"NaN\"} 8\n\
+                    rpc{svc=\"c\"} 9\n\
+                    rpc{svc=\"b\",quantile=\"0.99\"} 2\n";
+        let families = ok(text);
+        assert_eq!(families.len(), 1);
+        let metrics = &families[0].metrics;
+        assert_eq!(metrics.len(), 3);
+        assert_eq!(metrics[0].labels, labels(&[("svc", "b")]));
+        assert_eq!(
+            metrics[0].value,
+            Value::Summary {
+                count: Some(5.0),
+                sum: Some(10.0),
+                quantiles: vec![(0.5, 1.0), (0.99, 2.0)]
+            }
+        );
+        assert_eq!(metrics[0].line, 3);
+        assert_eq!(
+            metrics[1].value,
+            Value::Summary {
+                count: None,
+                sum: None,
+                quantiles: vec![(0.9, 3.0)]
+            }
+        );
+        assert_eq!(metrics[2].labels, labels(&[("svc", "c")]));
+        assert_eq!(
+            metrics[2].value,
+            Value::Summary {
+                count: None,
+                sum: None,
+                quantiles: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn groups_histograms_and_leaves_other_names_alone() {
+        let text = "x_sum 1\n# TYPE lat histogram\n\
+                    lat_bucket{le=\"0.5\"} 1\nlat{le=\"+Inf\"} 3\nlat_bucket 4\nlat_sum 7.5\nlat_count 3\n\
+                    lat_bucket{x=\"1\",le=\"1e3\"} 2\n\
+                    # TYPE x summary\nx{quantile=\"0.5\"} 2\n\
+                    # TYPE g gauge\ng_count 1\n";
+        let families = ok(text);
+        let names: Vec<(&str, MetricType)> =
+            families.iter().map(|f| (f.name.as_str(), f.kind)).collect();
+        assert_eq!(
+            names,
+            vec![
+                ("x_sum", MetricType::Untyped),
+                ("lat", MetricType::Histogram),
+                ("x", MetricType::Summary),
+                ("g_count", MetricType::Untyped),
+            ]
+        );
+        let lat = &families[1].metrics;
+        assert_eq!(
+            lat[0].value,
+            Value::Histogram {
+                count: Some(3.0),
+                sum: Some(7.5),
+                buckets: vec![(0.5, 1.0), (f64::INFINITY, 3.0)]
+            }
+        );
+        assert_eq!(lat[1].labels, labels(&[("x", "1")]));
+        assert_eq!(
+            lat[1].value,
+            Value::Histogram {
+                count: None,
+                sum: None,
+                buckets: vec![(1000.0, 2.0)]
+            }
+        );
+    }
+}
