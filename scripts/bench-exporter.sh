@@ -33,16 +33,21 @@ FILTERS=(
     '--collector.netdev.device-exclude=^$'
     '--collector.filesystem.mount-points-exclude=^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)'
     '--collector.filesystem.fs-types-exclude=^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$'
+    # Debian's node_exporter reads /var/lib/prometheus/node-exporter by default.
+    '--collector.textfile.directory='
 )
-# edge-exporter's default collector set; netdev stays in netlink mode (the default).
+# edge-exporter's default collector set but processes (node_exporter has no
+# equivalent; scripts/bench-processes.sh measures it); netdev stays in netlink mode.
 NODE_EXPORTER_COLLECTORS=(
     --collector.disable-defaults
     --collector.cpu --collector.cpu.info --collector.cpufreq --collector.loadavg
     --collector.meminfo --collector.stat --collector.uname --collector.os
     --collector.time --collector.diskstats --collector.filesystem
     --collector.netdev --collector.netdev.address-info --collector.netclass
+    --collector.hwmon --collector.thermal_zone --collector.textfile
     --web.disable-exporter-metrics
 )
+EDGE_EXPORTER_COLLECTORS=(--no-collector.processes)
 
 logs=$(mktemp -d)
 pids=()
@@ -104,7 +109,7 @@ node_pid=$started_pid node_url="http://127.0.0.1:$port/metrics"
 
 port=$(free_port)
 start edge-exporter "$EDGE_EXPORTER" "--web.listen-address=127.0.0.1:$port" \
-    --node-name bench "${FILTERS[@]}"
+    --node-name bench "${EDGE_EXPORTER_COLLECTORS[@]}" "${FILTERS[@]}"
 edge_pid=$started_pid edge_url="http://127.0.0.1:$port/metrics"
 
 echo "node_exporter $("$NODE_EXPORTER" --version 2>&1 | head -n1 | cut -d' ' -f3) pid $node_pid $node_url"
