@@ -17,7 +17,6 @@
 pub mod cli;
 pub mod collector;
 pub mod collectors;
-pub mod duration;
 pub mod error;
 pub mod exposition;
 pub mod metrics;

@@ -26,7 +26,7 @@ use procfs::FromRead;
 use super::meminfo::parse_meminfo;
 use super::stat::parse_proc_stat;
 use crate::collector::{BuildContext, Collector, CollectorSpec};
-use crate::duration::parse_go_duration;
+use edge_common::duration::parse_go_duration;
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;

@@ -22,7 +22,7 @@ use clap::Arg;
 use regex_lite::Regex;
 
 use crate::collector::{BuildContext, Collector, CollectorSpec};
-use crate::duration::parse_go_duration;
+use edge_common::duration::parse_go_duration;
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;

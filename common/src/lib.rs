@@ -1,0 +1,7 @@
+//! edge-common: small pieces the edge-metrics programs share, so a flag or a value
+//! means the same in each. Not a place for program logic.
+//!
+//! - `duration` — Go-style durations (`500ms`, `10s`, `1m30s`), as node_exporter's
+//!   flags and the sidecar's `nodes.conf` spell them.
+
+pub mod duration;
