@@ -231,7 +231,7 @@ pub fn clean_metric_name(raw: &[u8]) -> String {
                 cleaned.push('_');
             }
         }
-        cleaned.extend(std::iter::repeat('_').take(chunk.invalid().len()));
+        cleaned.extend(std::iter::repeat_n('_', chunk.invalid().len()));
     }
     cleaned.trim_matches('_').to_string()
 }
