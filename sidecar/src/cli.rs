@@ -1,0 +1,207 @@
+//! The command line and what `--check` prints.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use edge_common::duration::parse_go_duration;
+
+use crate::config::{self, SourceKind};
+use crate::i2c::I2cSource;
+
+/// Everything the sidecar runs with, from the flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: PathBuf,
+    pub scripts_dir: PathBuf,
+    pub output: PathBuf,
+    pub prefix: String,
+    pub default_interval: Duration,
+    pub timeout: Duration,
+    pub kill_grace: Duration,
+    pub stale_after: u32,
+    pub node_name: String,
+    pub listen: Option<String>,
+    pub reload_poll: Duration,
+    pub check: bool,
+    pub log_level: tracing::Level,
+}
+
+pub fn command() -> Command {
+    Command::new("edge-sidecar")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Runs this node's key=value scripts and I2C sensor reads from nodes.conf and writes their values to a .prom file for the textfile collector.")
+        .arg(Arg::new("config").long("config").default_value("/etc/edge-sidecar/nodes.conf").help("nodes.conf: lines node=script[:interval][,…] (reloaded live)."))
+        .arg(Arg::new("scripts-dir").long("scripts-dir").help("Directory of the scripts (<name>.sh) and sensor files (default: the config's directory). Nothing outside it is ever run."))
+        .arg(Arg::new("output").long("output").default_value("/var/lib/edge-metrics/textfile/custom_metrics.prom").help("The .prom file to write (atomically) for the textfile collector."))
+        .arg(Arg::new("prefix").long("prefix").default_value("edge_").help("Prefix of the gauges made from the scripts' keys."))
+        .arg(Arg::new("default-interval").long("default-interval").default_value("15s").help("Interval of a source listed without one."))
+        .arg(Arg::new("timeout").long("timeout").default_value("10s").help("Longest a script run may take; then its process group gets SIGTERM, and SIGKILL after --kill-grace."))
+        .arg(Arg::new("kill-grace").long("kill-grace").default_value("2s").help("Time between SIGTERM and SIGKILL for a script past its timeout."))
+        .arg(Arg::new("stale-after").long("stale-after").default_value("3").help("How many of its intervals a source's last good values stay in the file while its runs fail."))
+        .arg(Arg::new("node-name").long("node-name").env("NODE_NAME").help("This node's name in nodes.conf (default: $NODE_NAME, else the hostname)."))
+        .arg(Arg::new("listen").long("listen").help("Also serve the same metrics on http://<addr>/metrics (e.g. 127.0.0.1:9101)."))
+        .arg(Arg::new("reload-poll").long("reload-poll").default_value("1m").help("Re-read nodes.conf at least this often, besides watching it."))
+        .arg(Arg::new("check").long("check").action(ArgAction::SetTrue).help("Check nodes.conf, the scripts and the sensor files, print what would run on this node, and exit 0 (all fine) or 1."))
+        .arg(Arg::new("log.level").long("log.level").default_value("info").value_parser(["debug", "info", "warn", "error"]).help("Only log messages with the given severity or above."))
+}
+
+/// A flag value the sidecar cannot run with (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("--{flag}: {message}")]
+pub struct FlagError {
+    pub flag: &'static str,
+    pub message: String,
+}
+
+fn flag_error(flag: &'static str, message: impl ToString) -> FlagError {
+    FlagError {
+        flag,
+        message: message.to_string(),
+    }
+}
+
+fn text(matches: &ArgMatches, id: &str) -> String {
+    matches.get_one::<String>(id).cloned().unwrap_or_default()
+}
+
+fn duration(matches: &ArgMatches, flag: &'static str) -> Result<Duration, FlagError> {
+    let value = parse_go_duration(&text(matches, flag)).map_err(|e| flag_error(flag, e))?;
+    if value.is_zero() {
+        return Err(flag_error(flag, "must be longer than 0"));
+    }
+    Ok(value)
+}
+
+pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
+    let config = PathBuf::from(text(matches, "config"));
+    let scripts_dir = match matches.get_one::<String>("scripts-dir") {
+        Some(dir) => PathBuf::from(dir),
+        None => config
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    let prefix = text(matches, "prefix");
+    let prefix_ok = prefix.bytes().enumerate().all(|(i, b)| {
+        b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
+    });
+    if prefix.is_empty() || !prefix_ok {
+        return Err(flag_error(
+            "prefix",
+            format!("{prefix:?} is not the start of a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"),
+        ));
+    }
+    let stale_after: u32 = text(matches, "stale-after")
+        .parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| {
+            flag_error(
+                "stale-after",
+                "must be a whole number of intervals, at least 1",
+            )
+        })?;
+    let output = PathBuf::from(text(matches, "output"));
+    if output.file_name().is_none() || output.extension().is_none_or(|e| e != "prom") {
+        return Err(flag_error(
+            "output",
+            format!(
+                "{}: the textfile collector reads only *.prom files",
+                output.display()
+            ),
+        ));
+    }
+    let node_name = match matches.get_one::<String>("node-name") {
+        Some(name) if !name.trim().is_empty() => name.trim().to_string(),
+        _ => nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| {
+                flag_error(
+                    "node-name",
+                    "empty, and neither $NODE_NAME nor the hostname is set",
+                )
+            })?,
+    };
+    let log_level = match text(matches, "log.level").as_str() {
+        "debug" => tracing::Level::DEBUG,
+        "warn" => tracing::Level::WARN,
+        "error" => tracing::Level::ERROR,
+        _ => tracing::Level::INFO,
+    };
+    Ok(Settings {
+        config,
+        scripts_dir,
+        output,
+        prefix,
+        default_interval: duration(matches, "default-interval")?,
+        timeout: duration(matches, "timeout")?,
+        kill_grace: duration(matches, "kill-grace")?,
+        stale_after,
+        node_name,
+        listen: matches.get_one::<String>("listen").cloned(),
+        reload_poll: duration(matches, "reload-poll")?,
+        check: matches.get_flag("check"),
+        log_level,
+    })
+}
+
+/// `--check`: what would run on this node; `Err` lists every problem found.
+pub fn check(settings: &Settings) -> Result<String, String> {
+    let conf =
+        config::load(&settings.config, settings.default_interval).map_err(|e| e.to_string())?;
+    let mut report = format!(
+        "node {}: {} ({})\n",
+        settings.node_name,
+        settings.config.display(),
+        settings.scripts_dir.display()
+    );
+    let mut problems = Vec::new();
+    let sources = conf.sources_for(&settings.node_name);
+    if sources.is_empty() {
+        report.push_str("  no sources: only the sidecar's own status is written\n");
+    }
+    for source in sources {
+        let line = match config::resolve(&settings.scripts_dir, &source.kind) {
+            Ok(path) => match &source.kind {
+                SourceKind::Script(_) => format!(
+                    "  {} every {:?}: bash {}",
+                    source.kind,
+                    source.interval,
+                    path.display()
+                ),
+                SourceKind::I2c(_) => match I2cSource::load(&path) {
+                    Ok(_) => format!(
+                        "  {} every {:?}: {}",
+                        source.kind,
+                        source.interval,
+                        path.display()
+                    ),
+                    Err(error) => {
+                        problems.push(error.to_string());
+                        format!(
+                            "  {} every {:?}: INVALID: {error}",
+                            source.kind, source.interval
+                        )
+                    }
+                },
+            },
+            Err(error) => {
+                problems.push(error.clone());
+                format!(
+                    "  {} every {:?}: MISSING: {error}",
+                    source.kind, source.interval
+                )
+            }
+        };
+        report.push_str(&line);
+        report.push('\n');
+    }
+    if problems.is_empty() {
+        Ok(report)
+    } else {
+        Err(format!("{report}{} problem(s)", problems.len()))
+    }
+}

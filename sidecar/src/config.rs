@@ -1,0 +1,320 @@
+//! `nodes.conf`: which sources run on which node, and how often.
+//!
+//! The existing format, kept: one `node=script:interval` per line (the script's name
+//! without `.sh`, looked up in the scripts directory), `#` comments and blank lines.
+//! A node mapped to `default`, or not listed, runs no source. Compatible extensions:
+//! several sources per node (`node=a:10s,b:30s`), the interval may be left out
+//! (`--default-interval`), and native I2C reads are sources too:
+//! `node=i2c:<sensor file>[:interval]` (a TOML file in the scripts directory, see
+//! I2C.md). Durations are Go's (`500ms`, `10s`, `1m`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use edge_common::duration::parse_go_duration;
+
+/// The shortest interval accepted: a script every few milliseconds is a mistake.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What a source reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceKind {
+    /// `<scripts dir>/<name>.sh`, run with bash.
+    Script(String),
+    /// `<scripts dir>/<file>`, a sensor file read over /dev/i2c-N.
+    I2c(String),
+}
+
+impl SourceKind {
+    /// The `source` label of the sidecar's own families.
+    pub fn label(&self) -> &str {
+        match self {
+            SourceKind::Script(name) | SourceKind::I2c(name) => name,
+        }
+    }
+
+    /// The `kind` label: `script` or `i2c`.
+    pub fn kind_label(&self) -> &'static str {
+        match self {
+            SourceKind::Script(_) => "script",
+            SourceKind::I2c(_) => "i2c",
+        }
+    }
+
+    /// The file this source reads, in the scripts directory.
+    pub fn file_name(&self) -> String {
+        match self {
+            SourceKind::Script(name) => format!("{name}.sh"),
+            SourceKind::I2c(file) => file.clone(),
+        }
+    }
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceKind::Script(name) => write!(f, "script {name}"),
+            SourceKind::I2c(file) => write!(f, "i2c {file}"),
+        }
+    }
+}
+
+/// One scheduled source of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub kind: SourceKind,
+    pub interval: Duration,
+}
+
+/// A parsed `nodes.conf`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodesConf {
+    nodes: BTreeMap<String, Vec<Source>>,
+}
+
+/// A `nodes.conf` that cannot be used, with the place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}:{line}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl NodesConf {
+    /// The sources of `node`, in file order; none for `default` or an unlisted node.
+    pub fn sources_for(&self, node: &str) -> &[Source] {
+        self.nodes.get(node).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = (&String, &Vec<Source>)> {
+        self.nodes.iter()
+    }
+}
+
+/// Reads and parses `path`.
+pub fn load(path: &Path, default_interval: Duration) -> Result<NodesConf, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        path: path.display().to_string(),
+        line: 0,
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(&text, &path.display().to_string(), default_interval)
+}
+
+pub fn parse(
+    text: &str,
+    origin: &str,
+    default_interval: Duration,
+) -> Result<NodesConf, ConfigError> {
+    let mut conf = NodesConf::default();
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let err = |message: String| ConfigError {
+            path: origin.to_string(),
+            line: index + 1,
+            message,
+        };
+        let (node, entries) = line
+            .split_once('=')
+            .ok_or_else(|| err(format!("expected node=source[:interval][,…], got {line:?}")))?;
+        let node = node.trim();
+        if node.is_empty() || node.contains(char::is_whitespace) {
+            return Err(err(format!("bad node name {node:?}")));
+        }
+        if conf.nodes.contains_key(node) {
+            return Err(err(format!("node {node:?} is listed twice")));
+        }
+        let entries = entries.trim();
+        let sources = if entries == "default" {
+            Vec::new()
+        } else {
+            let mut sources: Vec<Source> = Vec::new();
+            for entry in entries.split(',') {
+                let source = parse_entry(entry.trim(), default_interval).map_err(&err)?;
+                if sources.iter().any(|s| s.kind == source.kind) {
+                    return Err(err(format!("{} is listed twice for {node}", source.kind)));
+                }
+                sources.push(source);
+            }
+            sources
+        };
+        conf.nodes.insert(node.to_string(), sources);
+    }
+    Ok(conf)
+}
+
+fn parse_entry(entry: &str, default_interval: Duration) -> Result<Source, String> {
+    let parts: Vec<&str> = entry.split(':').map(str::trim).collect();
+    let (kind, interval) = match parts.as_slice() {
+        ["i2c", file] => (SourceKind::I2c(check_file_name(file, false)?), None),
+        ["i2c", file, interval] => (
+            SourceKind::I2c(check_file_name(file, false)?),
+            Some(*interval),
+        ),
+        [script] => (SourceKind::Script(check_file_name(script, true)?), None),
+        [script, interval] => (
+            SourceKind::Script(check_file_name(script, true)?),
+            Some(*interval),
+        ),
+        _ => {
+            return Err(format!(
+                "{entry:?}: expected script[:interval] or i2c:file[:interval]"
+            ))
+        }
+    };
+    let interval = match interval {
+        None => default_interval,
+        Some(text) => parse_go_duration(text).map_err(|e| format!("{entry:?}: {e}"))?,
+    };
+    if interval < MIN_INTERVAL {
+        return Err(format!(
+            "{entry:?}: interval {interval:?} is shorter than {MIN_INTERVAL:?}"
+        ));
+    }
+    Ok(Source { kind, interval })
+}
+
+/// A script or sensor file name: a plain name in the scripts directory, nothing
+/// that could leave it (`/`, `..`) or hide (`.name`, ConfigMap's `..data`).
+fn check_file_name(name: &str, is_script: bool) -> Result<String, String> {
+    let valid = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if !valid {
+        return Err(format!(
+            "{name:?}: a {} name is letters, digits, '_', '-' and '.', not starting with '.'",
+            if is_script { "script" } else { "sensor file" }
+        ));
+    }
+    let name = if is_script {
+        name.strip_suffix(".sh").unwrap_or(name)
+    } else {
+        name
+    };
+    Ok(name.to_string())
+}
+
+/// The real path of `kind`'s file, if it exists and resolves (through symlinks such
+/// as ConfigMap's `..data`) to a file inside `scripts_dir`.
+pub fn resolve(scripts_dir: &Path, kind: &SourceKind) -> Result<PathBuf, String> {
+    let dir = scripts_dir
+        .canonicalize()
+        .map_err(|e| format!("scripts directory {}: {e}", scripts_dir.display()))?;
+    let path = scripts_dir.join(kind.file_name());
+    let real = path
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if !real.starts_with(&dir) {
+        return Err(format!(
+            "{} resolves to {}, outside the scripts directory {}: refused",
+            path.display(),
+            real.display(),
+            dir.display()
+        ));
+    }
+    if !real.is_file() {
+        return Err(format!("{} is not a file", path.display()));
+    }
+    Ok(real)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    fn script(name: &str, secs: u64) -> Source {
+        Source {
+            kind: SourceKind::Script(name.into()),
+            interval: Duration::from_secs(secs),
+        }
+    }
+
+    #[test]
+    fn parses_the_existing_format_and_the_extensions() {
+        let text = "# node=script:interval\n\nbupt-a=space_server:10s\nedge-node-01=jetson_nano:30s\nlow-power=default\nmulti = a:10s, b:1m ,c\nsensors=i2c:sht31.toml:500ms,i2c:bmp280.toml\n";
+        let conf = parse(text, "nodes.conf", 15 * S).unwrap();
+        assert_eq!(conf.sources_for("bupt-a"), &[script("space_server", 10)]);
+        assert_eq!(
+            conf.sources_for("edge-node-01"),
+            &[script("jetson_nano", 30)]
+        );
+        assert_eq!(conf.sources_for("low-power"), &[]);
+        assert_eq!(conf.sources_for("not-listed"), &[]);
+        assert_eq!(
+            conf.sources_for("multi"),
+            &[script("a", 10), script("b", 60), script("c", 15)]
+        );
+        assert_eq!(
+            conf.sources_for("sensors"),
+            &[
+                Source {
+                    kind: SourceKind::I2c("sht31.toml".into()),
+                    interval: Duration::from_millis(500)
+                },
+                Source {
+                    kind: SourceKind::I2c("bmp280.toml".into()),
+                    interval: 15 * S
+                },
+            ]
+        );
+        // A script given with its .sh is the same script.
+        let conf = parse("n=probe.sh:5s\n", "x", S).unwrap();
+        assert_eq!(conf.sources_for("n"), &[script("probe", 5)]);
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_read_with_the_place() {
+        let cases = [
+            ("n=a:10s\nbroken line\n", "nodes.conf:2: expected node=source[:interval][,…], got \"broken line\""),
+            ("n=a:10x\n", "nodes.conf:1: \"a:10x\": unknown unit \"x\" in duration \"10x\""),
+            ("n=a:10ms\n", "nodes.conf:1: \"a:10ms\": interval 10ms is shorter than 100ms"),
+            ("n=../etc/passwd:1s\n", "nodes.conf:1: \"../etc/passwd\": a script name is letters, digits, '_', '-' and '.', not starting with '.'"),
+            ("n=/bin/sh\n", "nodes.conf:1: \"/bin/sh\": a script name is letters, digits, '_', '-' and '.', not starting with '.'"),
+            ("n=i2c:..data:1s\n", "nodes.conf:1: \"..data\": a sensor file name is letters, digits, '_', '-' and '.', not starting with '.'"),
+            ("n=a\nn=b\n", "nodes.conf:2: node \"n\" is listed twice"),
+            ("n=a:1s,a:2s\n", "nodes.conf:1: script a is listed twice for n"),
+            ("my node=a\n", "nodes.conf:1: bad node name \"my node\""),
+            ("n=a:1s:2s\n", "nodes.conf:1: \"a:1s:2s\": expected script[:interval] or i2c:file[:interval]"),
+        ];
+        for (text, message) in cases {
+            let err = parse(text, "nodes.conf", S).unwrap_err();
+            assert_eq!(err.to_string(), message, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn resolve_refuses_files_outside_the_scripts_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let scripts = root.path().join("scripts");
+        std::fs::create_dir(&scripts).unwrap();
+        std::fs::write(scripts.join("ok.sh"), "echo a=1\n").unwrap();
+        std::fs::write(root.path().join("evil.sh"), "echo pwned=1\n").unwrap();
+        std::os::unix::fs::symlink("../evil.sh", scripts.join("escape.sh")).unwrap();
+        // ConfigMap layout: name -> ..data/name, ..data -> ..2024_01_01
+        let data = scripts.join("..2024_01_01");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("cm.sh"), "echo b=2\n").unwrap();
+        std::os::unix::fs::symlink("..2024_01_01", scripts.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/cm.sh", scripts.join("cm.sh")).unwrap();
+
+        let ok = resolve(&scripts, &SourceKind::Script("ok".into())).unwrap();
+        assert!(ok.ends_with("scripts/ok.sh"));
+        assert!(resolve(&scripts, &SourceKind::Script("cm".into()))
+            .unwrap()
+            .ends_with("..2024_01_01/cm.sh"));
+        let err = resolve(&scripts, &SourceKind::Script("escape".into())).unwrap_err();
+        assert!(err.contains("outside the scripts directory"), "{err}");
+        let err = resolve(&scripts, &SourceKind::Script("missing".into())).unwrap_err();
+        assert!(err.contains("missing.sh"), "{err}");
+    }
+}

@@ -1,0 +1,58 @@
+//! `--listen`: the same metrics the file holds, on `/metrics`, for a scraper that
+//! talks to the sidecar directly.
+
+use std::sync::Arc;
+
+use axum::http::header;
+use axum::routing::get;
+use axum::Router;
+
+use crate::output::Published;
+
+/// Binds `address` now (so a bad address is an error at start) and serves on a
+/// thread of its own.
+pub fn serve_in_background(address: &str, published: Published) -> std::io::Result<()> {
+    let listener = std::net::TcpListener::bind(address)?;
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    std::thread::Builder::new()
+        .name("listener".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        tracing::error!(%error, "listener");
+                        return;
+                    }
+                };
+                let app = Router::new()
+                    .route("/healthz", get(|| async { "ok\n" }))
+                    .route(
+                        "/metrics",
+                        get(move || {
+                            let published = Arc::clone(&published);
+                            async move {
+                                let body = published
+                                    .lock()
+                                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                                    .clone();
+                                (
+                                    [(
+                                        header::CONTENT_TYPE,
+                                        "text/plain; version=0.0.4; charset=utf-8",
+                                    )],
+                                    body,
+                                )
+                            }
+                        }),
+                    );
+                if let Err(error) = axum::serve(listener, app).await {
+                    tracing::error!(%error, "listener stopped");
+                }
+            });
+        })?;
+    Ok(())
+}

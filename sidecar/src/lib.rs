@@ -1,0 +1,27 @@
+//! edge-sidecar: runs this node's `key=value` scripts and native I2C sensor reads on
+//! their schedules from `nodes.conf`, and writes the values atomically to a `.prom`
+//! file that edge-exporter's (or node_exporter's) textfile collector reads.
+//!
+//! - `config` — `nodes.conf` and the flags: what runs on this node, how often.
+//! - `runner` — one script run: own process group, timeout, capped output, reaping.
+//! - `parse` — a run's `key=value` output into values; bad lines dropped and counted.
+//! - `i2c` — sensor files, the generic reader and chip drivers over i2cdev.
+//! - `writer` — the `.prom` text (nothing from a script can inject text) and the
+//!   atomic temp-file-and-rename write.
+//! - `schedule` — a thread per source on its interval; the board of their results.
+//! - `output` — the board as families (stale values dropped), the writer thread.
+//! - `watch` — live reload of `nodes.conf` (ConfigMap `..data` swaps), with polling.
+//! - `cli`, `http` — flags and `--check`; the optional `--listen` endpoint.
+//!
+//! It never runs anything outside its scripts directory.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod i2c;
+pub mod output;
+pub mod parse;
+pub mod runner;
+pub mod schedule;
+pub mod watch;
+pub mod writer;

@@ -1,0 +1,107 @@
+//! edge-sidecar's entry point: parse flags, then wire the scheduler, the writer,
+//! the reloader and the optional listener together. The work lives in the library.
+
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use edge_sidecar::cli;
+use edge_sidecar::output::{remove_stale_temp_files, run_writer, OutputSettings};
+use edge_sidecar::runner::start_orphan_reaper_if_pid1;
+use edge_sidecar::schedule::{Board, RunSettings, Scheduler};
+use edge_sidecar::watch::Reloader;
+
+fn main() -> ExitCode {
+    let matches = cli::command().get_matches();
+    let settings = match cli::settings(&matches) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("edge-sidecar: error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(settings.log_level)
+        .with_writer(std::io::stderr)
+        .init();
+    if settings.check {
+        return match cli::check(&settings) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(report) => {
+                println!("{report}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    start_orphan_reaper_if_pid1();
+    remove_stale_temp_files(&settings.output);
+
+    let board = Arc::new(Board::default());
+    let scheduler = Scheduler::new(
+        Arc::clone(&board),
+        RunSettings {
+            scripts_dir: settings.scripts_dir.clone(),
+            node_name: settings.node_name.clone(),
+            timeout: settings.timeout,
+            grace: settings.kill_grace,
+            output_limit: 1 << 20,
+            stderr_limit: 4 << 10,
+        },
+    );
+    let mut reloader = Reloader {
+        config_path: settings.config.clone(),
+        default_interval: settings.default_interval,
+        node_name: settings.node_name.clone(),
+        board: Arc::clone(&board),
+        scheduler,
+    };
+    reloader.reload();
+
+    let published = Arc::new(Mutex::new(String::new()));
+    let output = OutputSettings {
+        path: settings.output.clone(),
+        prefix: settings.prefix.clone(),
+        node_name: settings.node_name.clone(),
+        stale_after: settings.stale_after,
+    };
+    let spawned = [
+        std::thread::Builder::new().name("writer".into()).spawn({
+            let (board, published) = (Arc::clone(&board), Arc::clone(&published));
+            move || run_writer(board, output, published)
+        }),
+        std::thread::Builder::new()
+            .name("reloader".into())
+            .spawn(move || reloader.watch(settings.reload_poll)),
+    ];
+    for result in spawned {
+        if let Err(error) = result {
+            eprintln!("edge-sidecar: error: starting a thread: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(address) = &settings.listen {
+        if let Err(error) = edge_sidecar::http::serve_in_background(address, published) {
+            eprintln!("edge-sidecar: error: --listen {address}: {error}");
+            return ExitCode::from(2);
+        }
+    }
+    tracing::info!(node = %settings.node_name, output = %settings.output.display(), "running");
+
+    match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ]) {
+        Ok(mut signals) => {
+            if let Some(signal) = signals.forever().next() {
+                tracing::info!(signal, "stopping");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("edge-sidecar: error: signal handling: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

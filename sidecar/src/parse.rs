@@ -1,0 +1,374 @@
+//! A script's output, `key=value` per line, into values.
+//!
+//! The contract scripts are written to:
+//! - One `key=value` per line. `\n` or `\r\n` ends a line. Blank lines and lines whose
+//!   first non-blank character is `#` are ignored (not counted).
+//! - The line's surrounding whitespace is trimmed, and so is the value's. The key is
+//!   everything before the first `=`, taken as it is: `a b=1` and `a =1` are rejected
+//!   (the key has a space), `a= 1` is `a` = 1.
+//! - Keys are ASCII letters, digits and `_`, not starting with a digit.
+//! - Values are what Prometheus itself reads: decimal numbers (`42`, `-0.5`, `1e3`,
+//!   `.5`), `NaN` and `Inf`, `+Inf`, `-Inf`, `Infinity` in any case. Not hex, not `_`
+//!   separators, not a number too large for an f64.
+//! - Anything else (no `=`, a bad key, a bad value, a line that is not UTF-8) is
+//!   skipped and counted in [`ParsedOutput::rejected`]; the caller logs
+//!   [`ParsedOutput::first_problem`] once per run.
+//! - A key seen again replaces the earlier value and is counted in
+//!   [`ParsedOutput::duplicates`].
+//!
+//! Only validated keys and parsed numbers leave this module, so nothing a script prints
+//! can reach the `.prom` file as text: no newline, brace, quote or `#`.
+
+use std::collections::HashMap;
+
+/// What one run of a script printed, once read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParsedOutput {
+    /// Validated keys and their values, in the order each key first appeared; for a
+    /// repeated key the last value.
+    pub values: Vec<(String, f64)>,
+    /// Lines skipped: no `=`, a bad key, a bad value, not UTF-8. Blank lines and `#`
+    /// comments are not counted.
+    pub rejected: usize,
+    /// Lines whose key had been seen before (their value replaced the earlier one).
+    pub duplicates: usize,
+    /// The first rejected or repeated line and why, e.g. `line 3: key "a b" has a
+    /// space`: one line (control characters escaped, long text cut) for the log.
+    pub first_problem: Option<String>,
+}
+
+/// Reads a script's whole output. Never fails: every line is a value, ignored, or
+/// rejected and counted.
+pub fn parse_key_values(output: &[u8]) -> ParsedOutput {
+    let mut parsed = ParsedOutput::default();
+    // Each key's index in `values` and the line it was last set on.
+    let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
+    for (index, raw) in output.split(|&b| b == b'\n').enumerate() {
+        let number = index + 1;
+        let line = raw.trim_ascii();
+        if line.is_empty() || line.starts_with(b"#") {
+            continue;
+        }
+        let (key, value) = match parse_line(line) {
+            Ok(pair) => pair,
+            Err(why) => {
+                parsed.rejected += 1;
+                parsed
+                    .first_problem
+                    .get_or_insert_with(|| format!("line {number}: {why}"));
+                continue;
+            }
+        };
+        match seen.get_mut(key) {
+            Some((slot, previous)) => {
+                parsed.duplicates += 1;
+                parsed.first_problem.get_or_insert_with(|| {
+                    format!(
+                        "line {number}: key {} repeats line {previous}; the last value wins",
+                        quote(key)
+                    )
+                });
+                parsed.values[*slot].1 = value;
+                *previous = number;
+            }
+            None => {
+                seen.insert(key.to_string(), (parsed.values.len(), number));
+                parsed.values.push((key.to_string(), value));
+            }
+        }
+    }
+    parsed
+}
+
+/// Whether `key` may be printed by a script: ASCII letters, digits and `_`, not
+/// starting with a digit, not empty.
+pub fn is_valid_key(key: &str) -> bool {
+    let mut bytes = key.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// One trimmed, non-blank, non-comment line into its key and value, or why not.
+fn parse_line(line: &[u8]) -> Result<(&str, f64), String> {
+    let line = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string())?;
+    let Some((key, value)) = line.split_once('=') else {
+        return Err(format!("no '=' in {}", quote(line)));
+    };
+    if key.is_empty() {
+        return Err("no key before '='".to_string());
+    }
+    if key.contains(|c: char| c.is_whitespace()) {
+        return Err(format!("key {} has a space", quote(key)));
+    }
+    if !is_valid_key(key) {
+        return Err(format!(
+            "key {} is not letters, digits and _ (not starting with a digit)",
+            quote(key)
+        ));
+    }
+    let value = value.trim_ascii();
+    if value.is_empty() {
+        return Err(format!("key {} has no value", quote(key)));
+    }
+    let number = parse_value(value).ok_or_else(|| {
+        format!(
+            "value {} of key {} is not a number",
+            quote(value),
+            quote(key)
+        )
+    })?;
+    Ok((key, number))
+}
+
+/// A value as Prometheus's text parser reads one (Go's `strconv.ParseFloat` without
+/// its hex and `_` forms): the same rule as the exporter's textfile parser.
+fn parse_value(text: &str) -> Option<f64> {
+    let negative = text.starts_with('-');
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
+        return Some(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    // Go takes no sign before NaN.
+    if text.eq_ignore_ascii_case("nan") {
+        return Some(f64::NAN);
+    }
+    // Rust's parser also takes "+nan" and "infinity" spelled other ways: keep to digits.
+    let decimal = unsigned
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        && unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    if !decimal {
+        return None;
+    }
+    let value: f64 = text.parse().ok()?;
+    // Go rejects a decimal out of an f64's range; Rust rounds it to infinity.
+    value.is_finite().then_some(value)
+}
+
+/// Quotes script text for a log line: control characters escaped, cut after
+/// `MAX_QUOTED` characters so a megabyte of garbage makes a short message.
+fn quote(text: &str) -> String {
+    const MAX_QUOTED: usize = 64;
+    let mut out = String::from("\"");
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_QUOTED {
+            out.push('…');
+            break;
+        }
+        match c {
+            '"' => out.push_str("\\\""),
+            c => out.extend(c.escape_debug()),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(pairs: &[(&str, f64)]) -> Vec<(String, f64)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn reads_keys_and_every_kind_of_value() {
+        let parsed = parse_key_values(
+            b"temp=42\nfan_rpm=1e3\n_offset=-0.5\nA1=.5\nb=5.\nc=+3\nd=1E-2\n\
+              nan=NaN\nup=+Inf\ndown=-Inf\ne=inf\nf=-infinity\ng=nan\nh=-0\n",
+        );
+        assert_eq!(parsed.rejected, 0);
+        assert_eq!(parsed.duplicates, 0);
+        assert_eq!(parsed.first_problem, None);
+        let keys: Vec<&str> = parsed.values.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "temp", "fan_rpm", "_offset", "A1", "b", "c", "d", "nan", "up", "down", "e", "f",
+                "g", "h"
+            ]
+        );
+        let v: Vec<f64> = parsed.values.iter().map(|(_, v)| *v).collect();
+        assert_eq!(v[..7], [42.0, 1000.0, -0.5, 0.5, 5.0, 3.0, 0.01]);
+        assert!(v[7].is_nan());
+        assert_eq!(v[8], f64::INFINITY);
+        assert_eq!(v[9], f64::NEG_INFINITY);
+        assert_eq!(v[10], f64::INFINITY);
+        assert_eq!(v[11], f64::NEG_INFINITY);
+        assert!(v[12].is_nan());
+        assert_eq!(v[13], 0.0);
+    }
+
+    #[test]
+    fn whitespace_crlf_blank_lines_and_comments() {
+        let parsed = parse_key_values(
+            b"  a=1  \r\n\tb= 2\t\r\nc=3\r\n\r\n   \n# a comment\n  #x=9\n#\nd =4\ne=5",
+        );
+        assert_eq!(
+            parsed.values,
+            values(&[("a", 1.0), ("b", 2.0), ("c", 3.0), ("e", 5.0)])
+        );
+        assert_eq!(parsed.rejected, 1);
+        assert_eq!(
+            parsed.first_problem.as_deref(),
+            Some("line 9: key \"d \" has a space")
+        );
+        assert_eq!(parse_key_values(b"").values, vec![]);
+        assert_eq!(parse_key_values(b"\n\n\r\n").rejected, 0);
+    }
+
+    #[test]
+    fn rejects_bad_lines_and_says_why() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"a b=1", "line 1: key \"a b\" has a space"),
+            (b"a\tb=1", "line 1: key \"a\\tb\" has a space"),
+            (b"temp", "line 1: no '=' in \"temp\""),
+            (b"temp 42", "line 1: no '=' in \"temp 42\""),
+            (b"=1", "line 1: no key before '='"),
+            (b"x=", "line 1: key \"x\" has no value"),
+            (b"x=  ", "line 1: key \"x\" has no value"),
+            (
+                b"1a=1",
+                "line 1: key \"1a\" is not letters, digits and _ (not starting with a digit)",
+            ),
+            (
+                b"a-b=1",
+                "line 1: key \"a-b\" is not letters, digits and _ (not starting with a digit)",
+            ),
+            (
+                b"a.b=1",
+                "line 1: key \"a.b\" is not letters, digits and _ (not starting with a digit)",
+            ),
+            (
+                "t\u{e9}mp=1".as_bytes(),
+                "line 1: key \"t\u{e9}mp\" is not letters, digits and _ (not starting with a digit)",
+            ),
+            (b"x=abc", "line 1: value \"abc\" of key \"x\" is not a number"),
+            (b"x=1 2", "line 1: value \"1 2\" of key \"x\" is not a number"),
+            (b"x==1", "line 1: value \"=1\" of key \"x\" is not a number"),
+            (b"x=1=2", "line 1: value \"1=2\" of key \"x\" is not a number"),
+            (b"x=0x10", "line 1: value \"0x10\" of key \"x\" is not a number"),
+            (b"x=1_000", "line 1: value \"1_000\" of key \"x\" is not a number"),
+            (b"x=1e400", "line 1: value \"1e400\" of key \"x\" is not a number"),
+            (b"x=+nan", "line 1: value \"+nan\" of key \"x\" is not a number"),
+            (b"x=infin", "line 1: value \"infin\" of key \"x\" is not a number"),
+            (b"x=\"1\"", "line 1: value \"\\\"1\\\"\" of key \"x\" is not a number"),
+            (
+                b"x=1 # note",
+                "line 1: value \"1 # note\" of key \"x\" is not a number",
+            ),
+            (b"x=1e", "line 1: value \"1e\" of key \"x\" is not a number"),
+            (b"x=.", "line 1: value \".\" of key \"x\" is not a number"),
+            (b"\n\nx=\x00", "line 3: value \"\\0\" of key \"x\" is not a number"),
+            (b"\xff=1", "line 1: not UTF-8"),
+            (b"x=\xfe", "line 1: not UTF-8"),
+        ];
+        for (text, message) in cases {
+            let parsed = parse_key_values(text);
+            let shown = String::from_utf8_lossy(text);
+            assert_eq!(parsed.values, vec![], "{shown:?}");
+            assert_eq!(parsed.rejected, 1, "{shown:?}");
+            assert_eq!(parsed.duplicates, 0, "{shown:?}");
+            assert_eq!(parsed.first_problem.as_deref(), Some(*message), "{shown:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_lines_are_rejected_and_the_rest_kept() {
+        let parsed = parse_key_values(b"a=1\n\xff\xfe=2\nb=\xc3\x28\nc=3\n\xe2\x82=4\n");
+        assert_eq!(parsed.values, values(&[("a", 1.0), ("c", 3.0)]));
+        assert_eq!(parsed.rejected, 3);
+        assert_eq!(parsed.first_problem.as_deref(), Some("line 2: not UTF-8"));
+    }
+
+    #[test]
+    fn the_last_value_of_a_repeated_key_wins_in_first_seen_order() {
+        let parsed = parse_key_values(b"a=1\nb=2\na=3\nc=4\na=5\nb=bad\n");
+        assert_eq!(parsed.values, values(&[("a", 5.0), ("b", 2.0), ("c", 4.0)]));
+        assert_eq!(parsed.duplicates, 2);
+        assert_eq!(parsed.rejected, 1);
+        assert_eq!(
+            parsed.first_problem.as_deref(),
+            Some("line 3: key \"a\" repeats line 1; the last value wins")
+        );
+        // The message names the line the key was last set on.
+        let parsed = parse_key_values(b"a=1\na=2\na=3\n");
+        assert_eq!(parsed.values, values(&[("a", 3.0)]));
+        assert_eq!(parsed.duplicates, 2);
+        // Keys are case-sensitive.
+        assert_eq!(parse_key_values(b"a=1\nA=2").duplicates, 0);
+    }
+
+    #[test]
+    fn the_first_problem_is_the_first_line_with_one() {
+        let parsed = parse_key_values(b"ok=1\nbad line\nok=2\n1x=3\n");
+        assert_eq!(parsed.rejected, 2);
+        assert_eq!(parsed.duplicates, 1);
+        assert_eq!(
+            parsed.first_problem.as_deref(),
+            Some("line 2: no '=' in \"bad line\"")
+        );
+    }
+
+    #[test]
+    fn problems_are_one_short_log_line() {
+        let long = format!("{}\u{7}x", "y".repeat(200));
+        let parsed = parse_key_values(long.as_bytes());
+        let problem = parsed.first_problem.unwrap();
+        assert_eq!(
+            problem,
+            format!("line 1: no '=' in \"{}…\"", "y".repeat(64))
+        );
+        let parsed = parse_key_values(b"k\x1b[2J=1");
+        assert_eq!(
+            parsed.first_problem.as_deref(),
+            Some("line 1: key \"k\\u{1b}[2J\" is not letters, digits and _ (not starting with a digit)")
+        );
+    }
+
+    #[test]
+    fn injection_attempts_are_rejected() {
+        let attempts: &[&[u8]] = &[
+            b"x{a=\"1\"}=1",
+            b"x}=1",
+            b"x\"=1",
+            b"x#=1",
+            b"x=1}",
+            b"x=1\" ",
+            b"x=1 # TYPE x counter",
+            b"x=1\rinjected 2",
+            b"x\\n=1",
+        ];
+        for text in attempts {
+            let parsed = parse_key_values(text);
+            assert_eq!(
+                (parsed.values.len(), parsed.rejected),
+                (0, 1),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn valid_keys() {
+        for key in ["a", "_", "_1", "temp_c", "A_b9", "__x"] {
+            assert!(is_valid_key(key), "{key:?}");
+        }
+        for key in [
+            "", "1", "9a", "a-b", "a b", "a:b", "a.b", "é", "a\n", "a{", "a\"", "a#",
+        ] {
+            assert!(!is_valid_key(key), "{key:?}");
+        }
+    }
+}

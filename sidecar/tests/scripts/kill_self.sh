@@ -1,0 +1,2 @@
+# Dies of a signal of its own.
+kill -KILL $$
