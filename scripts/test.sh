@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, installing first what the tests need:
 # Debian's prometheus-node-exporter (the reference exporter the compatibility tests
-# compare against) and prometheus (for promtool). Safe to run again.
+# compare against), prometheus (for promtool) and shellcheck (for the scripts).
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_packages=()
 [ -x /usr/bin/prometheus-node-exporter ] || need_packages+=(prometheus-node-exporter)
 command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
+command -v shellcheck >/dev/null 2>&1 || need_packages+=(shellcheck)
 if [ ${#need_packages[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)

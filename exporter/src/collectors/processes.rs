@@ -26,12 +26,12 @@ use procfs::FromRead;
 use super::meminfo::parse_meminfo;
 use super::stat::parse_proc_stat;
 use crate::collector::{BuildContext, Collector, CollectorSpec};
-use edge_common::duration::parse_go_duration;
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
 use crate::read::read_table_string;
 use crate::sources::Sources;
+use edge_common::duration::parse_go_duration;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "processes",

@@ -22,11 +22,11 @@ use clap::Arg;
 use regex_lite::Regex;
 
 use crate::collector::{BuildContext, Collector, CollectorSpec};
-use edge_common::duration::parse_go_duration;
 use crate::error::{CollectError, ConfigError};
 use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
 use crate::sources::Sources;
+use edge_common::duration::parse_go_duration;
 
 pub use statfs::{FsUsage, Outcome, StatFs, StatFsRunner, SystemStatFs};
 
