@@ -3,5 +3,7 @@
 //!
 //! - `duration` — Go-style durations (`500ms`, `10s`, `1m30s`), as node_exporter's
 //!   flags and the sidecar's `nodes.conf` spell them.
+//! - `text` — Prometheus text-format values and escaping, written and read alike.
 
 pub mod duration;
+pub mod text;

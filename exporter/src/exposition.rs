@@ -6,9 +6,9 @@
 //! HELP and prints infinities as `inf`. One model rendered twice keeps both formats
 //! identical in content.
 
-use std::fmt::Write;
+use edge_common::text::{escape_help, escape_label_value, write_value};
 
-use crate::metrics::{escape_label_value, Family, MetricKind, MetricSet};
+use crate::metrics::{Family, MetricKind, MetricSet};
 
 /// A wire format for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +87,7 @@ fn render_text_family(family: &Family, out: &mut String) {
     out.push_str("# HELP ");
     out.push_str(&family.name);
     out.push(' ');
-    escape_help_text(&family.help, out);
+    escape_help(&family.help, out);
     out.push_str("\n# TYPE ");
     out.push_str(&family.name);
     out.push(' ');
@@ -138,35 +138,6 @@ fn render_sample(labels: &str, value: f64, out: &mut String) {
     out.push(' ');
     write_value(value, out);
     out.push('\n');
-}
-
-/// 0.0.4 HELP escapes only backslash and newline.
-fn escape_help_text(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Writes a float the way both formats accept: integers without a fraction,
-/// otherwise the shortest representation that round-trips.
-pub fn write_value(value: f64, out: &mut String) {
-    if value.is_nan() {
-        out.push_str("NaN");
-    } else if value.is_infinite() {
-        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
-    } else if value.fract() == 0.0 && value.abs() < 1e15 {
-        // Exact: |value| < 2^53, so the cast loses nothing.
-        let _ = write!(out, "{}", value as i64);
-    } else if value != 0.0 && (value.abs() >= 1e15 || value.abs() < 1e-5) {
-        // Display would spell out every digit of 1e300; the exponent form is shorter.
-        let _ = write!(out, "{value:e}");
-    } else {
-        let _ = write!(out, "{value}");
-    }
 }
 
 #[cfg(test)]
@@ -220,27 +191,6 @@ mod tests {
         ));
         assert!(out.contains("# HELP odd_info Help with \\\\ and\\nnewline.\n"));
         assert!(out.ends_with("# EOF\n"));
-    }
-
-    #[test]
-    fn values_are_written_exactly() {
-        let cases = [
-            (0.0, "0"),
-            (-3.0, "-3"),
-            (1548288.0, "1548288"),
-            (154.17, "154.17"),
-            (2.70553174016e11, "270553174016"),
-            (1e300, "1e300"),
-            (1.5e16, "1.5e16"),
-            (1e-7, "1e-7"),
-            (f64::NEG_INFINITY, "-Inf"),
-            (f64::NAN, "NaN"),
-        ];
-        for (value, text) in cases {
-            let mut out = String::new();
-            write_value(value, &mut out);
-            assert_eq!(out, text, "value {value}");
-        }
     }
 
     #[test]

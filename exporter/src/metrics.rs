@@ -4,6 +4,8 @@
 //! the set as Prometheus text 0.0.4 or OpenMetrics.
 
 use std::borrow::Cow;
+
+use edge_common::text::escape_label_value;
 use std::collections::HashSet;
 
 /// The Prometheus type of a family.
@@ -125,22 +127,6 @@ impl Family {
             }
         }
         dropped
-    }
-}
-
-/// Label values (both formats) and OpenMetrics HELP escape backslash, quote and newline.
-pub fn escape_label_value(text: &str, out: &mut String) {
-    if !text.contains(['\\', '"', '\n']) {
-        out.push_str(text);
-        return;
-    }
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
     }
 }
 

@@ -112,7 +112,7 @@ fn parse_line(line: &[u8]) -> Result<(&str, f64), String> {
     if value.is_empty() {
         return Err(format!("key {} has no value", quote(key)));
     }
-    let number = parse_value(value).ok_or_else(|| {
+    let number = edge_common::text::parse_value(value).ok_or_else(|| {
         format!(
             "value {} of key {} is not a number",
             quote(value),
@@ -120,38 +120,6 @@ fn parse_line(line: &[u8]) -> Result<(&str, f64), String> {
         )
     })?;
     Ok((key, number))
-}
-
-/// A value as Prometheus's text parser reads one (Go's `strconv.ParseFloat` without
-/// its hex and `_` forms): the same rule as the exporter's textfile parser.
-fn parse_value(text: &str) -> Option<f64> {
-    let negative = text.starts_with('-');
-    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
-        return Some(if negative {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    }
-    // Go takes no sign before NaN.
-    if text.eq_ignore_ascii_case("nan") {
-        return Some(f64::NAN);
-    }
-    // Rust's parser also takes "+nan" and "infinity" spelled other ways: keep to digits.
-    let decimal = unsigned
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_digit() || b == b'.')
-        && unsigned
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
-    if !decimal {
-        return None;
-    }
-    let value: f64 = text.parse().ok()?;
-    // Go rejects a decimal out of an f64's range; Rust rounds it to infinity.
-    value.is_finite().then_some(value)
 }
 
 /// Quotes script text for a log line: control characters escaped, cut after

@@ -14,11 +14,13 @@
 
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::fs::{File, Permissions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use edge_common::text::{escape_help, escape_label_value, write_value};
 
 /// The Prometheus type of a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,47 +149,6 @@ fn is_label_name(name: &str) -> bool {
             .next()
             .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-/// 0.0.4 HELP escapes only backslash and newline.
-fn escape_help(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Label values escape backslash, quote and newline.
-fn escape_label_value(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// A value as the exporter writes one: `NaN`, `+Inf`, `-Inf`, integers without a
-/// fraction, otherwise the shortest form that reads back the same.
-fn write_value(value: f64, out: &mut String) {
-    if value.is_nan() {
-        out.push_str("NaN");
-    } else if value.is_infinite() {
-        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
-    } else if value.fract() == 0.0 && value.abs() < 1e15 {
-        // Exact: |value| < 2^53, so the cast loses nothing.
-        let _ = write!(out, "{}", value as i64);
-    } else if value != 0.0 && (value.abs() >= 1e15 || value.abs() < 1e-5) {
-        // Display would spell out every digit of 1e300; the exponent form is shorter.
-        let _ = write!(out, "{value:e}");
-    } else {
-        let _ = write!(out, "{value}");
-    }
 }
 
 /// The step of [`write_atomic`] that failed.

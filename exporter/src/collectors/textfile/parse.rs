@@ -145,36 +145,8 @@ pub fn parse(input: &[u8]) -> Result<Vec<MetricFamily>, ParseError> {
         .collect())
 }
 
-/// Parses a sample value as expfmt does: Go's `strconv.ParseFloat` without its hex
-/// and `_` forms. A decimal too large for an f64 is an error, not infinity.
-pub fn parse_float(text: &str) -> Option<f64> {
-    let negative = text.starts_with('-');
-    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
-        return Some(if negative {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    }
-    // Go takes no sign before NaN.
-    if text.eq_ignore_ascii_case("nan") {
-        return Some(f64::NAN);
-    }
-    // Rust's parser also takes "+nan" and "infinity" spelled other ways: keep to digits.
-    let decimal = unsigned
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_digit() || b == b'.')
-        && unsigned
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
-    if !decimal {
-        return None;
-    }
-    let value: f64 = text.parse().ok()?;
-    value.is_finite().then_some(value)
-}
+/// Parses a sample value as expfmt does (see [`edge_common::text::parse_value`]).
+pub use edge_common::text::parse_value as parse_float;
 
 /// A family while it is being read: its type is unset until a TYPE line or a sample.
 struct FamilyState {
