@@ -37,7 +37,6 @@
 //!   HELP are node_exporter's. Only the `# TYPE` lines differ.
 
 pub mod glob;
-pub mod parse;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
@@ -52,7 +51,7 @@ use crate::collector::{BuildContext, Collector, CollectorSpec};
 use crate::error::CollectError;
 use crate::metrics::{MetricKind, MetricSet};
 use crate::sources::Sources;
-use parse::{MetricFamily, MetricType, Value};
+use edge_common::textparse::{self as parse, MetricFamily, MetricType, Value};
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "textfile",

@@ -145,8 +145,8 @@ pub fn parse(input: &[u8]) -> Result<Vec<MetricFamily>, ParseError> {
         .collect())
 }
 
-/// Parses a sample value as expfmt does (see [`edge_common::text::parse_value`]).
-pub use edge_common::text::parse_value as parse_float;
+/// Parses a sample value as expfmt does (see [`crate::text::parse_value`]).
+pub use crate::text::parse_value as parse_float;
 
 /// A family while it is being read: its type is unset until a TYPE line or a sample.
 struct FamilyState {

@@ -1,0 +1,264 @@
+//! The JSON contract atlhyper_web reads (../shared/reference/atlhyper-node-metrics.md),
+//! field by field: snake_case keys, percentages 0–100, byte counts as integers, rates
+//! per second, RFC 3339 timestamps, arrays always arrays (never null).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One node's hardware state at `timestamp`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeMetricsSnapshot {
+    pub node_name: String,
+    pub timestamp: DateTime<Utc>,
+    pub hostname: String,
+    /// PRETTY_NAME of os-release, else "Linux".
+    pub os: String,
+    pub kernel: String,
+    /// Seconds since boot.
+    pub uptime: i64,
+    pub cpu: CpuMetrics,
+    pub memory: MemoryMetrics,
+    pub disks: Vec<DiskMetrics>,
+    pub networks: Vec<NetworkMetrics>,
+    pub temperature: TemperatureMetrics,
+    pub processes: Vec<ProcessMetrics>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CpuMetrics {
+    /// 100 − idle share; iowait counts as busy.
+    pub usage_percent: f64,
+    /// user + nice.
+    pub user_percent: f64,
+    pub system_percent: f64,
+    pub idle_percent: f64,
+    pub iowait_percent: f64,
+    /// Usage per logical CPU, in CPU order.
+    pub per_core: Vec<f64>,
+    pub load_1: f64,
+    pub load_5: f64,
+    pub load_15: f64,
+    pub model: String,
+    /// Physical cores.
+    pub cores: i64,
+    /// Logical CPUs.
+    pub threads: i64,
+    /// MHz.
+    pub frequency: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemoryMetrics {
+    pub total: u64,
+    /// total − MemAvailable.
+    pub used: u64,
+    pub available: u64,
+    pub free: u64,
+    pub usage_percent: f64,
+    pub cached: u64,
+    pub buffers: u64,
+    pub swap_total: u64,
+    pub swap_used: u64,
+    pub swap_free: u64,
+    pub swap_percent: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DiskMetrics {
+    /// e.g. `/dev/sda1`.
+    pub device: String,
+    pub mount_point: String,
+    pub fs_type: String,
+    pub total: u64,
+    pub used: u64,
+    pub available: u64,
+    pub usage_percent: f64,
+    /// Cumulative.
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    /// Bytes per second.
+    pub read_rate: f64,
+    pub write_rate: f64,
+    pub read_iops: f64,
+    pub write_iops: f64,
+    /// Percent of time busy.
+    pub io_util: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkMetrics {
+    pub interface: String,
+    /// First IPv4 address.
+    pub ip_address: String,
+    pub mac_address: String,
+    /// operstate.
+    pub status: String,
+    /// Mbps.
+    pub speed: i64,
+    pub mtu: i64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    /// Bytes per second.
+    pub rx_rate: f64,
+    pub tx_rate: f64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_dropped: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TemperatureMetrics {
+    /// °C.
+    pub cpu_temp: f64,
+    /// Critical, else max, else a default.
+    pub cpu_temp_max: f64,
+    pub sensors: Vec<SensorTemperature>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SensorTemperature {
+    /// Chip.
+    pub name: String,
+    pub label: String,
+    pub current: f64,
+    pub max: f64,
+    pub critical: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessMetrics {
+    pub pid: i64,
+    /// comm.
+    pub name: String,
+    pub cmdline: String,
+    pub user: String,
+    /// One letter: R, S, D, Z, T.
+    pub status: String,
+    pub cpu_percent: f64,
+    pub mem_percent: f64,
+    /// Bytes.
+    pub mem_rss: u64,
+    pub threads: i64,
+    /// Unix seconds.
+    pub start_time: i64,
+}
+
+/// One point of a node's history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsDataPoint {
+    pub timestamp: DateTime<Utc>,
+    pub node_name: String,
+    pub cpu_usage: f64,
+    pub memory_usage: f64,
+    /// The primary disk: the one mounted at `/`, else the first.
+    pub disk_usage: f64,
+    pub disk_io_read: f64,
+    pub disk_io_write: f64,
+    /// The primary interface: the first that is up and not lo.
+    pub network_rx: f64,
+    pub network_tx: f64,
+    pub cpu_temp: f64,
+    pub load_1: f64,
+}
+
+/// The cluster overview of the list route.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterMetricsSummary {
+    pub total_nodes: i64,
+    pub online_nodes: i64,
+    pub offline_nodes: i64,
+    pub avg_cpu_usage: f64,
+    pub avg_memory_usage: f64,
+    pub avg_disk_usage: f64,
+    pub max_cpu_usage: f64,
+    pub max_memory_usage: f64,
+    pub max_disk_usage: f64,
+    /// Over nodes that have a CPU temperature.
+    pub avg_cpu_temp: f64,
+    pub max_cpu_temp: f64,
+    pub total_memory: u64,
+    pub used_memory: u64,
+    pub total_disk: u64,
+    pub used_disk: u64,
+    pub total_network_rx: f64,
+    pub total_network_tx: f64,
+    /// CPU ≥ 80, memory ≥ 80 or CPU temperature ≥ 75 (thresholds are flags).
+    pub warning_nodes: i64,
+    pub warning_node_names: Vec<String>,
+}
+
+/// A node in the list route: its last snapshot plus whether it still reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedNode {
+    #[serde(flatten)]
+    pub snapshot: NodeMetricsSnapshot,
+    /// `online` or `offline`.
+    pub status: String,
+    pub last_seen: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_the_contracts_and_arrays_are_never_null() {
+        let snapshot = NodeMetricsSnapshot {
+            node_name: "n1".into(),
+            ..NodeMetricsSnapshot::default()
+        };
+        let json = serde_json::to_value(&snapshot).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in [
+            "node_name",
+            "timestamp",
+            "hostname",
+            "os",
+            "kernel",
+            "uptime",
+            "cpu",
+            "memory",
+            "disks",
+            "networks",
+            "temperature",
+            "processes",
+        ] {
+            assert!(keys.contains(&key), "missing {key}");
+        }
+        assert_eq!(json["disks"], serde_json::json!([]));
+        assert_eq!(json["cpu"]["per_core"], serde_json::json!([]));
+        assert_eq!(json["temperature"]["sensors"], serde_json::json!([]));
+        assert_eq!(json["timestamp"], "1970-01-01T00:00:00Z");
+        // A pushed snapshot without some fields still reads, with defaults.
+        let pushed: NodeMetricsSnapshot =
+            serde_json::from_str(r#"{"node_name":"n2","timestamp":"2026-11-22T10:00:00+08:00","cpu":{"usage_percent":12.5}}"#).unwrap();
+        assert_eq!(pushed.cpu.usage_percent, 12.5);
+        assert_eq!(pushed.timestamp.to_rfc3339(), "2026-11-22T02:00:00+00:00");
+        let listed = ListedNode {
+            snapshot,
+            status: "offline".into(),
+            last_seen: DateTime::<Utc>::default(),
+        };
+        let json = serde_json::to_value(&listed).unwrap();
+        assert_eq!(json["status"], "offline");
+        assert_eq!(json["node_name"], "n1");
+    }
+}
