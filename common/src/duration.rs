@@ -93,3 +93,37 @@ mod tests {
         assert!(parse_go_duration("99999999999999999999h").is_err());
     }
 }
+
+/// A Go duration, or a whole number of days (`7d`, `30d`) as retention flags spell
+/// them (Go's durations stop at hours).
+pub fn parse_duration_or_days(text: &str) -> Result<Duration, String> {
+    match text.strip_suffix('d') {
+        Some(days) if !days.is_empty() && days.bytes().all(|b| b.is_ascii_digit()) => {
+            let days: u64 = days
+                .parse()
+                .map_err(|_| format!("invalid duration {text:?}"))?;
+            days.checked_mul(86_400)
+                .map(Duration::from_secs)
+                .ok_or_else(|| format!("invalid duration {text:?}"))
+        }
+        _ => parse_go_duration(text),
+    }
+}
+
+#[cfg(test)]
+mod day_tests {
+    use super::*;
+
+    #[test]
+    fn days_or_go_durations() {
+        assert_eq!(
+            parse_duration_or_days("30d"),
+            Ok(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(parse_duration_or_days("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration_or_days("10s"), Ok(Duration::from_secs(10)));
+        assert!(parse_duration_or_days("d").is_err());
+        assert!(parse_duration_or_days("1.5d").is_err());
+        assert!(parse_duration_or_days("x").is_err());
+    }
+}

@@ -25,6 +25,23 @@ pub struct NodeMetricsSnapshot {
     pub processes: Vec<ProcessMetrics>,
 }
 
+impl NodeMetricsSnapshot {
+    /// The reference's primary disk: the one mounted at `/`, else the first.
+    pub fn primary_disk(&self) -> Option<&DiskMetrics> {
+        self.disks
+            .iter()
+            .find(|disk| disk.mount_point == "/")
+            .or_else(|| self.disks.first())
+    }
+
+    /// The reference's primary interface: the first that is up and not `lo`.
+    pub fn primary_interface(&self) -> Option<&NetworkMetrics> {
+        self.networks
+            .iter()
+            .find(|net| net.status.eq_ignore_ascii_case("up") && net.interface != "lo")
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CpuMetrics {

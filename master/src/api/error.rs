@@ -1,0 +1,96 @@
+//! The API's one error type: every failure becomes a status and a `{"error": "…"}` body
+//! (no envelope, as atlhyper_web reads it), including axum's own extractor rejections.
+
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::node_store::NodeStoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A query parameter, path segment or body the API cannot use; the message says why.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The push route wants a bearer token and got none or another one.
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// An extractor refused the request (e.g. a body over the limit): its status, our body.
+    #[error("{message}")]
+    Rejected { status: StatusCode, message: String },
+    #[error("store: {0}")]
+    Store(#[source] NodeStoreError),
+    /// `/readyz`: the store cannot take writes.
+    #[error("not ready: {0}")]
+    NotReady(#[source] NodeStoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Rejected { status, .. } => *status,
+            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = self.to_string();
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), error = %message, "api request failed");
+        }
+        let body = Json(json!({ "error": message }));
+        if matches!(self, ApiError::Unauthorized) {
+            return (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response();
+        }
+        (status, body).into_response()
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::Rejected {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::Rejected {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!(
+                "request body is larger than {} bytes",
+                super::push::PUSH_BODY_LIMIT
+            )
+        } else {
+            rejection.body_text()
+        };
+        ApiError::Rejected { status, message }
+    }
+}

@@ -1,0 +1,133 @@
+//! The read side of the API, shared by the cluster-scoped routes and the older
+//! `?cluster_id=` ones: a cluster's nodes with their status and the summary, one node,
+//! one node's history. Each read is one trip to the store's blocking thread.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::node_store::{with_store, LatestSnapshot, NodeStore};
+use super::summary::{node_status, summarize};
+use super::AppState;
+use crate::model::{ClusterMetricsSummary, ListedNode, MetricsDataPoint};
+
+/// The body of the list routes.
+#[derive(Debug, Serialize)]
+pub struct NodeList {
+    pub summary: ClusterMetricsSummary,
+    pub nodes: Vec<ListedNode>,
+}
+
+/// A node's history over a window ending now.
+#[derive(Debug)]
+pub struct NodeHistory {
+    pub node_name: String,
+    pub hours: u32,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub points: Vec<MetricsDataPoint>,
+}
+
+pub async fn list(state: &AppState, cluster: String) -> Result<NodeList, ApiError> {
+    let configured = state.settings.cluster_id.clone();
+    let latest = with_store(&state.store, move |store| {
+        let latest = store.latest(&cluster).map_err(ApiError::Store)?;
+        if latest.is_empty() {
+            require_cluster(store, &cluster, &configured)?;
+        }
+        Ok(latest)
+    })
+    .await?;
+    let now = Utc::now();
+    let mut nodes: Vec<ListedNode> = latest
+        .into_iter()
+        .map(|latest| listed(latest, now, state))
+        .collect();
+    nodes.sort_by(|a, b| a.snapshot.node_name.cmp(&b.snapshot.node_name));
+    Ok(NodeList {
+        summary: summarize(&nodes, &state.settings.warning_thresholds()),
+        nodes,
+    })
+}
+
+pub async fn node(state: &AppState, cluster: String, node: String) -> Result<ListedNode, ApiError> {
+    let configured = state.settings.cluster_id.clone();
+    let latest = with_store(&state.store, move |store| {
+        find_node(store, &cluster, &node, &configured)
+    })
+    .await?;
+    Ok(listed(latest, Utc::now(), state))
+}
+
+pub async fn history(
+    state: &AppState,
+    cluster: String,
+    node: String,
+    hours: u32,
+) -> Result<NodeHistory, ApiError> {
+    let end = Utc::now();
+    let start = TimeDelta::try_hours(i64::from(hours))
+        .and_then(|span| end.checked_sub_signed(span))
+        .ok_or_else(|| ApiError::BadRequest(format!("hours={hours} reaches before year 1")))?;
+    let configured = state.settings.cluster_id.clone();
+    let node_name = node.clone();
+    let points = with_store(&state.store, move |store| {
+        find_node(store, &cluster, &node, &configured)?;
+        store
+            .history(&cluster, &node, start, end)
+            .map_err(ApiError::Store)
+    })
+    .await?;
+    Ok(NodeHistory {
+        node_name,
+        hours,
+        start,
+        end,
+        points,
+    })
+}
+
+fn listed(
+    (snapshot, last_seen): LatestSnapshot,
+    now: DateTime<Utc>,
+    state: &AppState,
+) -> ListedNode {
+    ListedNode {
+        snapshot,
+        status: node_status(last_seen, now, state.settings.offline_after).to_owned(),
+        last_seen,
+    }
+}
+
+fn find_node(
+    store: &dyn NodeStore,
+    cluster: &str,
+    node: &str,
+    configured: &str,
+) -> Result<LatestSnapshot, ApiError> {
+    match store.latest_node(cluster, node).map_err(ApiError::Store)? {
+        Some(latest) => Ok(latest),
+        None => {
+            require_cluster(store, cluster, configured)?;
+            Err(ApiError::NotFound(format!(
+                "node {node:?} not found in cluster {cluster:?}"
+            )))
+        }
+    }
+}
+
+/// A cluster exists when it is the one this master serves (even before its first
+/// snapshot: its list is then empty, not missing) or when the store has nodes of it.
+fn require_cluster(store: &dyn NodeStore, cluster: &str, configured: &str) -> Result<(), ApiError> {
+    if cluster == configured
+        || store
+            .clusters()
+            .map_err(ApiError::Store)?
+            .iter()
+            .any(|known| known == cluster)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("cluster {cluster:?} not found")))
+    }
+}

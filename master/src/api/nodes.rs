@@ -1,0 +1,203 @@
+//! Handlers of the six read routes: the cluster-scoped ones of atlhyper's design and
+//! the older `?cluster_id=` ones its shipped web client calls. They read the path and
+//! query, call `node_metrics`, and shape the body; nothing else.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::node_metrics::{self, NodeHistory, NodeList};
+use super::AppState;
+use crate::model::{ListedNode, MetricsDataPoint};
+
+/// History window when `hours` is not given.
+pub const DEFAULT_HOURS: u32 = 24;
+
+type PathParams<T> = Result<Path<T>, PathRejection>;
+type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// `GET /api/v2/clusters/{cluster_id}/node-metrics`
+pub async fn cluster_list(
+    State(state): State<Arc<AppState>>,
+    path: PathParams<String>,
+) -> Result<Json<NodeList>, ApiError> {
+    let Path(cluster) = path?;
+    Ok(Json(node_metrics::list(&state, cluster).await?))
+}
+
+/// `GET /api/v2/clusters/{cluster_id}/node-metrics/{node_name}`
+pub async fn cluster_node(
+    State(state): State<Arc<AppState>>,
+    path: PathParams<(String, String)>,
+) -> Result<Json<ListedNode>, ApiError> {
+    let Path((cluster, node)) = path?;
+    Ok(Json(node_metrics::node(&state, cluster, node).await?))
+}
+
+/// The body of the cluster-scoped history route.
+#[derive(Debug, Serialize)]
+pub struct HistoryBody {
+    pub node_name: String,
+    pub hours: u32,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub history: Vec<MetricsDataPoint>,
+}
+
+/// `GET /api/v2/clusters/{cluster_id}/node-metrics/{node_name}/history?hours=N`
+pub async fn cluster_history(
+    State(state): State<Arc<AppState>>,
+    path: PathParams<(String, String)>,
+    query: QueryParams,
+) -> Result<Json<HistoryBody>, ApiError> {
+    let Path((cluster, node)) = path?;
+    let Query(params) = query?;
+    let hours = hours(&params, state.settings.max_history_hours())?;
+    let history = node_metrics::history(&state, cluster, node, hours).await?;
+    Ok(Json(HistoryBody {
+        node_name: history.node_name,
+        hours: history.hours,
+        start: history.start,
+        end: history.end,
+        history: history.points,
+    }))
+}
+
+/// `GET /api/v2/node-metrics?cluster_id=X`
+pub async fn legacy_list(
+    State(state): State<Arc<AppState>>,
+    query: QueryParams,
+) -> Result<Json<NodeList>, ApiError> {
+    let Query(params) = query?;
+    let cluster = cluster_id(&params)?;
+    Ok(Json(node_metrics::list(&state, cluster).await?))
+}
+
+/// `GET /api/v2/node-metrics/{node_name}?cluster_id=X`
+pub async fn legacy_node(
+    State(state): State<Arc<AppState>>,
+    path: PathParams<String>,
+    query: QueryParams,
+) -> Result<Json<ListedNode>, ApiError> {
+    let Path(node) = path?;
+    let Query(params) = query?;
+    let cluster = cluster_id(&params)?;
+    Ok(Json(node_metrics::node(&state, cluster, node).await?))
+}
+
+/// The body of the older history route: `data`, and no `hours`.
+#[derive(Debug, Serialize)]
+pub struct LegacyHistoryBody {
+    pub node_name: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub data: Vec<MetricsDataPoint>,
+}
+
+/// `GET /api/v2/node-metrics/{node_name}/history?cluster_id=X&hours=N`
+pub async fn legacy_history(
+    State(state): State<Arc<AppState>>,
+    path: PathParams<String>,
+    query: QueryParams,
+) -> Result<Json<LegacyHistoryBody>, ApiError> {
+    let Path(node) = path?;
+    let Query(params) = query?;
+    let cluster = cluster_id(&params)?;
+    let hours = hours(&params, state.settings.max_history_hours())?;
+    let NodeHistory {
+        node_name,
+        start,
+        end,
+        points,
+        ..
+    } = node_metrics::history(&state, cluster, node, hours).await?;
+    Ok(Json(LegacyHistoryBody {
+        node_name,
+        start,
+        end,
+        data: points,
+    }))
+}
+
+fn cluster_id(params: &HashMap<String, String>) -> Result<String, ApiError> {
+    match params.get("cluster_id") {
+        Some(cluster) if !cluster.is_empty() => Ok(cluster.clone()),
+        _ => Err(ApiError::BadRequest(
+            "missing query parameter cluster_id".to_owned(),
+        )),
+    }
+}
+
+/// `hours`: a whole number from 1 to `max` (the retention), 24 when absent. Anything
+/// else is refused rather than silently replaced.
+fn hours(params: &HashMap<String, String>, max: u32) -> Result<u32, ApiError> {
+    let Some(text) = params.get("hours") else {
+        return Ok(DEFAULT_HOURS.min(max));
+    };
+    let hours = text
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| text.parse::<u32>().ok())
+        .flatten()
+        .filter(|hours| (1..=max).contains(hours));
+    hours.ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "query parameter hours must be a whole number of hours from 1 to {max}, got {text:?}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn hours_are_whole_numbers_within_retention() {
+        assert_eq!(hours(&query(&[]), 720).ok(), Some(24));
+        assert_eq!(hours(&query(&[]), 12).ok(), Some(12));
+        assert_eq!(hours(&query(&[("hours", "1")]), 720).ok(), Some(1));
+        assert_eq!(hours(&query(&[("hours", "720")]), 720).ok(), Some(720));
+        for bad in [
+            "0",
+            "721",
+            "abc",
+            "1e3",
+            "-1",
+            "+5",
+            "1.5",
+            "",
+            " 2",
+            "99999999999",
+        ] {
+            let error = hours(&query(&[("hours", bad)]), 720).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                message.contains("hours") && message.contains("1 to 720"),
+                "{bad}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn cluster_id_is_required_and_not_empty() {
+        assert_eq!(
+            cluster_id(&query(&[("cluster_id", "edge")])).ok(),
+            Some("edge".to_owned())
+        );
+        assert!(cluster_id(&query(&[])).is_err());
+        assert!(cluster_id(&query(&[("cluster_id", "")])).is_err());
+    }
+}

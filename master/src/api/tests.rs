@@ -1,0 +1,818 @@
+//! The router end to end, through `tower::ServiceExt::oneshot`, on an in-memory fake
+//! store (and once on the real SQLite store).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use super::*;
+use crate::model::{
+    CpuMetrics, DiskMetrics, MemoryMetrics, MetricsDataPoint, NodeMetricsSnapshot,
+    TemperatureMetrics,
+};
+
+#[derive(Default)]
+struct FakeStore {
+    latest: BTreeMap<(String, String), LatestSnapshot>,
+    points: Vec<(String, MetricsDataPoint)>,
+    unwritable: bool,
+    broken: bool,
+}
+
+impl FakeStore {
+    fn fail_if_broken(&self) -> Result<(), NodeStoreError> {
+        if self.broken {
+            return Err(NodeStoreError::new("database disk image is malformed"));
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, cluster: &str, snapshot: NodeMetricsSnapshot, last_seen: DateTime<Utc>) {
+        self.latest.insert(
+            (cluster.to_owned(), snapshot.node_name.clone()),
+            (snapshot, last_seen),
+        );
+    }
+}
+
+impl NodeStore for FakeStore {
+    fn write_round(
+        &mut self,
+        cluster: &str,
+        round: &[LatestSnapshot],
+        _sample_interval: Duration,
+    ) -> Result<(), NodeStoreError> {
+        self.fail_if_broken()?;
+        for (snapshot, seen) in round {
+            self.points.push((
+                cluster.to_owned(),
+                MetricsDataPoint {
+                    timestamp: snapshot.timestamp,
+                    node_name: snapshot.node_name.clone(),
+                    cpu_usage: snapshot.cpu.usage_percent,
+                    ..MetricsDataPoint::default()
+                },
+            ));
+            self.put(cluster, snapshot.clone(), *seen);
+        }
+        Ok(())
+    }
+
+    fn clusters(&self) -> Result<Vec<String>, NodeStoreError> {
+        self.fail_if_broken()?;
+        let clusters: BTreeSet<String> = self.latest.keys().map(|(c, _)| c.clone()).collect();
+        Ok(clusters.into_iter().collect())
+    }
+
+    fn latest(&self, cluster: &str) -> Result<Vec<LatestSnapshot>, NodeStoreError> {
+        self.fail_if_broken()?;
+        Ok(self
+            .latest
+            .iter()
+            .filter(|((c, _), _)| c == cluster)
+            .map(|(_, latest)| latest.clone())
+            .collect())
+    }
+
+    fn latest_node(
+        &self,
+        cluster: &str,
+        node: &str,
+    ) -> Result<Option<LatestSnapshot>, NodeStoreError> {
+        self.fail_if_broken()?;
+        Ok(self
+            .latest
+            .get(&(cluster.to_owned(), node.to_owned()))
+            .cloned())
+    }
+
+    fn history(
+        &self,
+        cluster: &str,
+        node: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<MetricsDataPoint>, NodeStoreError> {
+        self.fail_if_broken()?;
+        let mut points: Vec<MetricsDataPoint> = self
+            .points
+            .iter()
+            .filter(|(c, p)| {
+                c == cluster && p.node_name == node && p.timestamp >= from && p.timestamp <= to
+            })
+            .map(|(_, p)| p.clone())
+            .collect();
+        points.sort_by_key(|p| p.timestamp);
+        Ok(points)
+    }
+
+    fn check_writable(&self) -> Result<(), NodeStoreError> {
+        if self.unwritable {
+            return Err(NodeStoreError::new("attempt to write a readonly database"));
+        }
+        Ok(())
+    }
+}
+
+const CLUSTER: &str = "edge";
+
+/// Scrapes every 10 s (offline after 30 s), 30 days of retention (hours up to 720).
+fn settings() -> ApiSettings {
+    ApiSettings::new(
+        CLUSTER.to_owned(),
+        Duration::from_secs(30 * 24 * 3600),
+        Duration::from_secs(10),
+    )
+}
+
+struct Api {
+    router: Router,
+    store: Arc<Mutex<FakeStore>>,
+    own_metrics: Arc<OwnMetrics>,
+}
+
+impl Api {
+    fn new(settings: ApiSettings) -> Api {
+        let store = Arc::new(Mutex::new(FakeStore::default()));
+        let own_metrics = Arc::new(OwnMetrics::new());
+        let shared: SharedStore = store.clone();
+        Api {
+            router: router(shared, settings, Arc::clone(&own_metrics)),
+            store,
+            own_metrics,
+        }
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, FakeStore> {
+        self.store.lock().unwrap()
+    }
+
+    async fn get(&self, uri: &str) -> Reply {
+        self.call(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    async fn push(&self, body: impl Into<Body>, token: Option<&str>) -> Reply {
+        let mut request =
+            Request::post("/metrics/node").header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.call(request.body(body.into()).unwrap()).await
+    }
+
+    async fn call(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    text: String,
+    json: Value,
+}
+
+impl Reply {
+    /// The `{"error": "…"}` body of a failure, and only that key.
+    fn error(&self) -> &str {
+        assert_eq!(keys(&self.json), ["error"], "body {}", self.text);
+        self.json["error"].as_str().unwrap()
+    }
+}
+
+fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .map(|object| object.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    keys
+}
+
+fn sorted<'a>(keys: &[&'a str]) -> Vec<&'a str> {
+    let mut keys = keys.to_vec();
+    keys.sort_unstable();
+    keys
+}
+
+const SNAPSHOT_KEYS: [&str; 12] = [
+    "node_name",
+    "timestamp",
+    "hostname",
+    "os",
+    "kernel",
+    "uptime",
+    "cpu",
+    "memory",
+    "disks",
+    "networks",
+    "temperature",
+    "processes",
+];
+
+const SUMMARY_KEYS: [&str; 19] = [
+    "total_nodes",
+    "online_nodes",
+    "offline_nodes",
+    "avg_cpu_usage",
+    "avg_memory_usage",
+    "avg_disk_usage",
+    "max_cpu_usage",
+    "max_memory_usage",
+    "max_disk_usage",
+    "avg_cpu_temp",
+    "max_cpu_temp",
+    "total_memory",
+    "used_memory",
+    "total_disk",
+    "used_disk",
+    "total_network_rx",
+    "total_network_tx",
+    "warning_nodes",
+    "warning_node_names",
+];
+
+fn listed_node_keys() -> Vec<&'static str> {
+    let mut keys = SNAPSHOT_KEYS.to_vec();
+    keys.extend(["status", "last_seen"]);
+    sorted(&keys)
+}
+
+fn snapshot(name: &str, cpu: f64, memory: f64, temp: f64) -> NodeMetricsSnapshot {
+    NodeMetricsSnapshot {
+        node_name: name.to_owned(),
+        timestamp: Utc::now(),
+        cpu: CpuMetrics {
+            usage_percent: cpu,
+            ..CpuMetrics::default()
+        },
+        memory: MemoryMetrics {
+            usage_percent: memory,
+            total: 100,
+            used: memory as u64,
+            ..MemoryMetrics::default()
+        },
+        disks: vec![DiskMetrics {
+            mount_point: "/".into(),
+            usage_percent: 50.0,
+            ..DiskMetrics::default()
+        }],
+        temperature: TemperatureMetrics {
+            cpu_temp: temp,
+            ..TemperatureMetrics::default()
+        },
+        ..NodeMetricsSnapshot::default()
+    }
+}
+
+#[tokio::test]
+async fn the_served_cluster_lists_empty_before_its_first_snapshot() {
+    let api = Api::new(settings());
+    for uri in [
+        "/api/v2/clusters/edge/node-metrics",
+        "/api/v2/node-metrics?cluster_id=edge",
+    ] {
+        let reply = api.get(uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text);
+        assert_eq!(
+            reply.headers[header::CONTENT_TYPE],
+            "application/json",
+            "{uri}"
+        );
+        assert_eq!(keys(&reply.json), ["nodes", "summary"]);
+        assert_eq!(reply.json["nodes"], json!([]));
+        assert_eq!(keys(&reply.json["summary"]), sorted(&SUMMARY_KEYS));
+        assert_eq!(reply.json["summary"]["warning_node_names"], json!([]));
+        assert_eq!(reply.json["summary"]["total_nodes"], 0);
+    }
+}
+
+#[tokio::test]
+async fn nodes_are_listed_by_name_with_status_and_last_seen() {
+    let api = Api::new(settings());
+    let now = Utc::now();
+    api.store()
+        .put(CLUSTER, snapshot("b", 10.0, 20.0, 40.0), now);
+    api.store()
+        .put(CLUSTER, snapshot("a", 30.0, 40.0, 50.0), now);
+    api.store().put("other", snapshot("z", 1.0, 1.0, 1.0), now);
+
+    let new = api.get("/api/v2/clusters/edge/node-metrics").await;
+    let old = api.get("/api/v2/node-metrics?cluster_id=edge").await;
+    assert_eq!(new.status, StatusCode::OK);
+    assert_eq!(new.json, old.json);
+    let nodes = new.json["nodes"].as_array().unwrap();
+    let names: Vec<&str> = nodes
+        .iter()
+        .map(|n| n["node_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    for node in nodes {
+        assert_eq!(keys(node), listed_node_keys());
+        assert_eq!(node["status"], "online");
+        assert_eq!(node["processes"], json!([]));
+        assert_eq!(node["networks"], json!([]));
+        assert_eq!(node["cpu"]["per_core"], json!([]));
+        assert_eq!(node["temperature"]["sensors"], json!([]));
+        let last_seen: DateTime<Utc> = node["last_seen"].as_str().unwrap().parse().unwrap();
+        assert_eq!(last_seen, now);
+    }
+    let summary = &new.json["summary"];
+    assert_eq!(summary["total_nodes"], 2);
+    assert_eq!(summary["online_nodes"], 2);
+    assert_eq!(summary["avg_cpu_usage"], 20.0);
+    assert_eq!(summary["max_cpu_temp"], 50.0);
+
+    // Another cluster the store knows.
+    let other = api.get("/api/v2/clusters/other/node-metrics").await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert_eq!(other.json["nodes"][0]["node_name"], "z");
+}
+
+#[tokio::test]
+async fn one_node_is_its_snapshot_with_status_and_last_seen() {
+    let api = Api::new(settings());
+    api.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), Utc::now());
+    let new = api.get("/api/v2/clusters/edge/node-metrics/n1").await;
+    let old = api.get("/api/v2/node-metrics/n1?cluster_id=edge").await;
+    assert_eq!(new.status, StatusCode::OK, "{}", new.text);
+    assert_eq!(new.json, old.json);
+    assert_eq!(keys(&new.json), listed_node_keys());
+    assert_eq!(new.json["node_name"], "n1");
+    assert_eq!(new.json["status"], "online");
+    assert_eq!(new.json["cpu"]["usage_percent"], 10.0);
+}
+
+#[tokio::test]
+async fn unknown_clusters_and_nodes_are_404_json() {
+    let api = Api::new(settings());
+    api.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), Utc::now());
+    for (uri, says) in [
+        ("/api/v2/clusters/nope/node-metrics", "cluster \"nope\""),
+        ("/api/v2/node-metrics?cluster_id=nope", "cluster \"nope\""),
+        ("/api/v2/clusters/nope/node-metrics/n1", "cluster \"nope\""),
+        (
+            "/api/v2/node-metrics/n1?cluster_id=nope",
+            "cluster \"nope\"",
+        ),
+        ("/api/v2/clusters/edge/node-metrics/n2", "node \"n2\""),
+        ("/api/v2/node-metrics/n2?cluster_id=edge", "node \"n2\""),
+        (
+            "/api/v2/clusters/edge/node-metrics/n2/history",
+            "node \"n2\"",
+        ),
+        (
+            "/api/v2/node-metrics/n2/history?cluster_id=edge&hours=1",
+            "node \"n2\"",
+        ),
+        (
+            "/api/v2/clusters/nope/node-metrics/n1/history",
+            "cluster \"nope\"",
+        ),
+        ("/api/v3/anything", "no route"),
+        ("/", "no route"),
+    ] {
+        let reply = api.get(uri).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}: {}", reply.text);
+        assert!(reply.error().contains(says), "{uri}: {}", reply.text);
+    }
+}
+
+#[tokio::test]
+async fn history_has_the_window_and_the_points_in_both_shapes() {
+    let api = Api::new(settings());
+    let now = Utc::now();
+    {
+        let mut store = api.store();
+        store.put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), now);
+        for (minutes_ago, cpu) in [(5, 1.0), (90, 2.0), (25 * 60, 3.0)] {
+            store.points.push((
+                CLUSTER.to_owned(),
+                MetricsDataPoint {
+                    timestamp: now - TimeDelta::minutes(minutes_ago),
+                    node_name: "n1".into(),
+                    cpu_usage: cpu,
+                    ..MetricsDataPoint::default()
+                },
+            ));
+        }
+    }
+
+    let new = api
+        .get("/api/v2/clusters/edge/node-metrics/n1/history")
+        .await;
+    assert_eq!(new.status, StatusCode::OK, "{}", new.text);
+    assert_eq!(
+        keys(&new.json),
+        ["end", "history", "hours", "node_name", "start"]
+    );
+    assert_eq!(new.json["node_name"], "n1");
+    assert_eq!(new.json["hours"], 24);
+    let start: DateTime<Utc> = new.json["start"].as_str().unwrap().parse().unwrap();
+    let end: DateTime<Utc> = new.json["end"].as_str().unwrap().parse().unwrap();
+    assert_eq!(end - start, TimeDelta::hours(24));
+    let cpu: Vec<f64> = new.json["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["cpu_usage"].as_f64().unwrap())
+        .collect();
+    assert_eq!(cpu, [2.0, 1.0], "ascending, within 24 h");
+
+    let old = api
+        .get("/api/v2/node-metrics/n1/history?cluster_id=edge&hours=48")
+        .await;
+    assert_eq!(old.status, StatusCode::OK, "{}", old.text);
+    assert_eq!(keys(&old.json), ["data", "end", "node_name", "start"]);
+    assert_eq!(old.json["data"].as_array().unwrap().len(), 3);
+
+    let one_hour = api
+        .get("/api/v2/clusters/edge/node-metrics/n1/history?hours=1")
+        .await;
+    assert_eq!(one_hour.json["hours"], 1);
+    assert_eq!(one_hour.json["history"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn history_without_points_is_an_empty_array() {
+    let api = Api::new(settings());
+    api.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), Utc::now());
+    let new = api
+        .get("/api/v2/clusters/edge/node-metrics/n1/history?hours=2")
+        .await;
+    assert_eq!(new.json["history"], json!([]));
+    let old = api
+        .get("/api/v2/node-metrics/n1/history?cluster_id=edge")
+        .await;
+    assert_eq!(old.json["data"], json!([]));
+}
+
+#[tokio::test]
+async fn bad_hours_and_missing_cluster_id_are_400_saying_what_is_allowed() {
+    let api = Api::new(settings());
+    api.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), Utc::now());
+    for hours in [
+        "abc",
+        "0",
+        "1e3",
+        "721",
+        "-1",
+        "2.5",
+        "",
+        "%20",
+        "99999999999999999999",
+    ] {
+        for uri in [
+            format!("/api/v2/clusters/edge/node-metrics/n1/history?hours={hours}"),
+            format!("/api/v2/node-metrics/n1/history?cluster_id=edge&hours={hours}"),
+        ] {
+            let reply = api.get(&uri).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
+            let error = reply.error();
+            assert!(
+                error.contains("hours") && error.contains("from 1 to 720"),
+                "{uri}: {error}"
+            );
+        }
+    }
+    for uri in [
+        "/api/v2/node-metrics",
+        "/api/v2/node-metrics?cluster_id=",
+        "/api/v2/node-metrics?clusterId=edge",
+        "/api/v2/node-metrics/n1",
+        "/api/v2/node-metrics/n1/history?hours=2",
+    ] {
+        let reply = api.get(uri).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(reply.error().contains("cluster_id"), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn hours_are_bounded_by_the_retention() {
+    let mut short = settings();
+    short.retention = Duration::from_secs(6 * 3600);
+    let api = Api::new(short);
+    api.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), Utc::now());
+    let default = api
+        .get("/api/v2/clusters/edge/node-metrics/n1/history")
+        .await;
+    assert_eq!(default.json["hours"], 6);
+    let reply = api
+        .get("/api/v2/clusters/edge/node-metrics/n1/history?hours=7")
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.error().contains("from 1 to 6"));
+}
+
+#[tokio::test]
+async fn other_methods_are_405_json() {
+    let api = Api::new(settings());
+    for (method, uri) in [
+        (Method::POST, "/api/v2/node-metrics?cluster_id=edge"),
+        (Method::DELETE, "/api/v2/clusters/edge/node-metrics/n1"),
+        (Method::PUT, "/api/v2/node-metrics/n1/history"),
+        (Method::GET, "/metrics/node"),
+        (Method::POST, "/healthz"),
+    ] {
+        let reply = api
+            .call(
+                Request::builder()
+                    .method(method.clone())
+                    .uri(uri)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {uri}"
+        );
+        assert_eq!(reply.error(), "method not allowed");
+        assert!(reply.headers.contains_key(header::ALLOW), "{method} {uri}");
+    }
+}
+
+#[tokio::test]
+async fn a_pushed_snapshot_is_listed() {
+    let api = Api::new(settings());
+    let body = json!({"node_name": "pushed", "cpu": {"usage_percent": 12.5}}).to_string();
+    let reply = api.push(body, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json, json!({"status": "ok"}));
+
+    let list = api.get("/api/v2/clusters/edge/node-metrics").await;
+    assert_eq!(list.json["nodes"][0]["node_name"], "pushed");
+    assert_eq!(list.json["nodes"][0]["status"], "online");
+    assert_eq!(list.json["nodes"][0]["cpu"]["usage_percent"], 12.5);
+    // Pushed without a timestamp: taken as of the push, so it is in the history.
+    let history = api
+        .get("/api/v2/clusters/edge/node-metrics/pushed/history?hours=1")
+        .await;
+    assert_eq!(history.json["history"][0]["cpu_usage"], 12.5);
+    assert_eq!(list.json["summary"]["online_nodes"], 1);
+    assert_eq!(
+        api.own_metrics
+            .render()
+            .lines()
+            .find(|l| l.starts_with("edge_master_store_write_duration_seconds_count")),
+        Some("edge_master_store_write_duration_seconds_count 1")
+    );
+}
+
+#[tokio::test]
+async fn pushes_without_a_node_name_or_json_are_400() {
+    let api = Api::new(settings());
+    for body in [
+        "",
+        "{",
+        "not json",
+        "[]",
+        "{}",
+        r#"{"node_name": ""}"#,
+        r#"{"node_name": 5}"#,
+    ] {
+        let reply = api.push(body, None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body:?}");
+        let error = reply.error();
+        assert!(
+            error.contains("node_name") || error.contains("JSON"),
+            "{body:?}: {error}"
+        );
+    }
+    assert!(api.store().latest.is_empty());
+}
+
+#[tokio::test]
+async fn pushes_over_one_mib_are_413() {
+    let api = Api::new(settings());
+    let padding = "x".repeat(PUSH_BODY_LIMIT);
+    let body = format!(r#"{{"node_name":"big","hostname":"{padding}"}}"#);
+    let reply = api.push(body, None).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(reply.error().contains("larger than"));
+    // Just under the limit is fine.
+    let padding = "x".repeat(PUSH_BODY_LIMIT - 100);
+    let body = format!(r#"{{"node_name":"big","hostname":"{padding}"}}"#);
+    assert_eq!(api.push(body, None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pushes_need_the_token_when_one_is_set() {
+    let mut with_token = settings();
+    with_token.push_token = Some("s3cret".into());
+    let api = Api::new(with_token);
+    let body = || json!({"node_name": "n1"}).to_string();
+    for token in [None, Some("wrong"), Some("s3cre"), Some("")] {
+        let reply = api.push(body(), token).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{token:?}");
+        assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
+        reply.error();
+    }
+    // Checked before the body: an unauthorised oversized push is still 401.
+    let reply = api
+        .push("x".repeat(2 * PUSH_BODY_LIMIT), Some("nope"))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(api.store().latest.is_empty());
+    assert_eq!(
+        api.push(body(), Some("s3cret")).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn nodes_not_seen_for_offline_after_are_offline_and_counted() {
+    let api = Api::new(settings());
+    let now = Utc::now();
+    api.store()
+        .put(CLUSTER, snapshot("fresh", 10.0, 10.0, 40.0), now);
+    api.store().put(
+        CLUSTER,
+        snapshot("gone", 99.0, 99.0, 99.0),
+        now - TimeDelta::seconds(31),
+    );
+    let list = api.get("/api/v2/clusters/edge/node-metrics").await;
+    let nodes = list.json["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "offline nodes stay listed");
+    assert_eq!(nodes[0]["status"], "online");
+    assert_eq!(nodes[1]["node_name"], "gone");
+    assert_eq!(nodes[1]["status"], "offline");
+    assert_eq!(nodes[1]["cpu"]["usage_percent"], 99.0, "last snapshot kept");
+    let summary = &list.json["summary"];
+    assert_eq!(summary["total_nodes"], 2);
+    assert_eq!(summary["online_nodes"], 1);
+    assert_eq!(summary["offline_nodes"], 1);
+    assert_eq!(summary["max_cpu_usage"], 10.0, "offline values are stale");
+    assert_eq!(summary["warning_nodes"], 0);
+
+    let one = api.get("/api/v2/node-metrics/gone?cluster_id=edge").await;
+    assert_eq!(one.json["status"], "offline");
+}
+
+#[tokio::test]
+async fn warning_nodes_are_named_with_the_configured_thresholds() {
+    let now = Utc::now();
+    let fill = |api: &Api| {
+        let mut store = api.store();
+        store.put(CLUSTER, snapshot("busy", 80.0, 10.0, 40.0), now);
+        store.put(CLUSTER, snapshot("calm", 79.9, 79.9, 74.9), now);
+        store.put(CLUSTER, snapshot("full", 10.0, 85.0, 40.0), now);
+        store.put(CLUSTER, snapshot("hot", 10.0, 10.0, 75.0), now);
+    };
+    let api = Api::new(settings());
+    fill(&api);
+    let summary = api.get("/api/v2/clusters/edge/node-metrics").await.json["summary"].clone();
+    assert_eq!(summary["warning_nodes"], 3);
+    assert_eq!(
+        summary["warning_node_names"],
+        json!(["busy", "full", "hot"])
+    );
+
+    let mut strict = settings();
+    strict.warn_cpu = 50.0;
+    strict.warn_memory = 90.0;
+    strict.warn_temp = 70.0;
+    let api = Api::new(strict);
+    fill(&api);
+    let summary = api.get("/api/v2/clusters/edge/node-metrics").await.json["summary"].clone();
+    assert_eq!(
+        summary["warning_node_names"],
+        json!(["busy", "calm", "hot"])
+    );
+}
+
+#[tokio::test]
+async fn health_readiness_and_own_metrics() {
+    let api = Api::new(settings());
+    let health = api.get("/healthz").await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.json, json!({"status": "ok"}));
+    let ready = api.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK);
+
+    api.store().unwritable = true;
+    let not_ready = api.get("/readyz").await;
+    assert_eq!(not_ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(not_ready.error().contains("readonly"));
+    // Health does not depend on the store.
+    assert_eq!(api.get("/healthz").await.status, StatusCode::OK);
+
+    api.get("/api/v2/node-metrics").await;
+    api.get("/api/v2/node-metrics/some-node?cluster_id=edge")
+        .await;
+    api.get("/no/such/path").await;
+    let metrics = api.get("/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert_eq!(metrics.headers[header::CONTENT_TYPE], TEXT_FORMAT);
+    for line in [
+        "edge_master_http_requests_total{route=\"/healthz\",code=\"200\"} 2",
+        "edge_master_http_requests_total{route=\"/readyz\",code=\"200\"} 1",
+        "edge_master_http_requests_total{route=\"/readyz\",code=\"503\"} 1",
+        "edge_master_http_requests_total{route=\"/api/v2/node-metrics\",code=\"400\"} 1",
+        "edge_master_http_requests_total{route=\"/api/v2/node-metrics/{node_name}\",code=\"404\"} 1",
+        "edge_master_http_requests_total{route=\"unmatched\",code=\"404\"} 1",
+    ] {
+        assert!(
+            metrics.text.lines().any(|l| l == line),
+            "missing {line} in\n{}",
+            metrics.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn store_failures_are_500_json() {
+    let api = Api::new(settings());
+    api.store().broken = true;
+    for uri in [
+        "/api/v2/clusters/edge/node-metrics",
+        "/api/v2/node-metrics/n1?cluster_id=edge",
+        "/api/v2/clusters/edge/node-metrics/n1/history",
+    ] {
+        let reply = api.get(uri).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
+        assert!(reply.error().contains("malformed"), "{uri}");
+    }
+    let reply = api.push(json!({"node_name": "n1"}).to_string(), None).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    reply.error();
+}
+
+#[tokio::test]
+async fn odd_paths_do_not_panic() {
+    let api = Api::new(settings());
+    for uri in [
+        "/api/v2/node-metrics/%FF%FE?cluster_id=edge",
+        "/api/v2/clusters/%FF/node-metrics",
+        "/api/v2/node-metrics/n1/history?cluster_id=%FF&hours=%FF",
+        "/api/v2/node-metrics?cluster_id=edge&cluster_id=other",
+        "/api/v2/clusters/edge/node-metrics/a%2Fb",
+    ] {
+        let reply = api.get(uri).await;
+        assert!(
+            reply.status.is_client_error(),
+            "{uri}: {} {}",
+            reply.status,
+            reply.text
+        );
+        reply.error();
+    }
+}
+
+#[tokio::test]
+async fn the_real_store_serves_the_same_routes() {
+    let store = crate::store::Store::open_in_memory().unwrap();
+    let shared: SharedStore = Arc::new(Mutex::new(store));
+    let router = router(shared, settings(), Arc::new(OwnMetrics::new()));
+    let api = Api {
+        router,
+        store: Arc::new(Mutex::new(FakeStore::default())),
+        own_metrics: Arc::new(OwnMetrics::new()),
+    };
+    let body = serde_json::to_string(&snapshot("real", 42.0, 21.0, 55.0)).unwrap();
+    assert_eq!(api.push(body, None).await.status, StatusCode::OK);
+    let node = api.get("/api/v2/clusters/edge/node-metrics/real").await;
+    assert_eq!(node.status, StatusCode::OK, "{}", node.text);
+    assert_eq!(node.json["cpu"]["usage_percent"], 42.0);
+    assert_eq!(node.json["status"], "online");
+    let history = api
+        .get("/api/v2/node-metrics/real/history?cluster_id=edge&hours=1")
+        .await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.text);
+    assert_eq!(history.json["data"][0]["cpu_usage"], 42.0);
+    assert_eq!(api.get("/readyz").await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/v2/node-metrics?cluster_id=elsewhere")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}

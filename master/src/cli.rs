@@ -1,0 +1,256 @@
+//! edge-master's command line: each flag, its default, and the one-line error (exit
+//! code 2) for a value it cannot run with.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use edge_common::duration::{parse_duration_or_days, parse_go_duration};
+
+use crate::source::targets::{parse_target, DnsDiscovery, Target};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub db: PathBuf,
+    pub cluster_id: String,
+    pub targets: Vec<Target>,
+    pub targets_file: Option<PathBuf>,
+    pub discover_dns: Option<String>,
+    pub dns_refresh: Duration,
+    pub scrape_interval: Duration,
+    pub scrape_timeout: Duration,
+    pub scrape_concurrency: usize,
+    pub sample_interval: Duration,
+    pub retention: Duration,
+    pub latest_retention: Duration,
+    pub cleanup_interval: Duration,
+    pub offline_after_missed: u32,
+    pub warn_cpu: f64,
+    pub warn_memory: f64,
+    pub warn_temp: f64,
+    pub push_token: Option<String>,
+    pub log_level: tracing::Level,
+}
+
+pub fn command() -> Command {
+    let arg = |name: &'static str, default: Option<&'static str>, help: &'static str| {
+        let arg = Arg::new(name).long(name).help(help);
+        match default {
+            Some(default) => arg.default_value(default),
+            None => arg,
+        }
+    };
+    Command::new("edge-master")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Scrapes edge-exporters (or node_exporters) into SQLite and serves atlhyper's node-metrics API.")
+        .arg(arg("listen", Some("0.0.0.0:8080"), "Address of the API (host:port)."))
+        .arg(arg("db", Some("edge-master.db"), "The SQLite database file (created and migrated)."))
+        .arg(arg("cluster-id", Some("default"), "The cluster this master's nodes belong to (the API's clusterId)."))
+        .arg(arg("target", None, "An exporter to scrape: NAME=URL or URL (host:port means http://host:port/metrics). Repeatable.").action(ArgAction::Append))
+        .arg(arg("targets-file", None, "A file of targets, one NAME=URL or URL per line, re-read every round."))
+        .arg(arg("discover-dns", None, "HOST:PORT whose addresses are scraped (a headless Service over the exporter DaemonSet)."))
+        .arg(arg("dns-refresh", Some("30s"), "How often --discover-dns is resolved again."))
+        .arg(arg("scrape-interval", Some("5s"), "How often every target is scraped."))
+        .arg(arg("scrape-timeout", Some("4s"), "Longest one scrape may take."))
+        .arg(arg("scrape-concurrency", Some("16"), "Targets scraped at once."))
+        .arg(arg("sample-interval", Some("5m"), "Spacing of history points per node."))
+        .arg(arg("retention", Some("30d"), "How long history is kept (10s, 5m, 7d…); older than 7 days is kept hourly."))
+        .arg(arg("latest-retention", Some("24h"), "How long a node that stopped reporting stays listed."))
+        .arg(arg("cleanup-interval", Some("1h"), "How often retention and downsampling run (and once at start)."))
+        .arg(arg("offline-after", Some("3"), "Missed scrape intervals after which a node is offline."))
+        .arg(arg("warn-cpu", Some("80"), "CPU usage % from which a node counts as a warning node."))
+        .arg(arg("warn-memory", Some("80"), "Memory usage % from which a node counts as a warning node."))
+        .arg(arg("warn-temp", Some("75"), "CPU temperature °C from which a node counts as a warning node."))
+        .arg(arg("push-token", None, "Bearer token required by POST /metrics/node (default: none required).").env("EDGE_MASTER_PUSH_TOKEN"))
+        .arg(arg("log.level", Some("info"), "Only log messages with the given severity or above.").value_parser(["debug", "info", "warn", "error"]))
+}
+
+/// A flag value edge-master cannot run with.
+#[derive(Debug, thiserror::Error)]
+#[error("--{flag}: {message}")]
+pub struct FlagError {
+    pub flag: &'static str,
+    pub message: String,
+}
+
+fn fail(flag: &'static str, message: impl ToString) -> FlagError {
+    FlagError {
+        flag,
+        message: message.to_string(),
+    }
+}
+
+fn text(matches: &ArgMatches, id: &str) -> String {
+    matches.get_one::<String>(id).cloned().unwrap_or_default()
+}
+
+fn positive(
+    matches: &ArgMatches,
+    flag: &'static str,
+    parse: fn(&str) -> Result<Duration, String>,
+) -> Result<Duration, FlagError> {
+    let value = parse(&text(matches, flag)).map_err(|e| fail(flag, e))?;
+    if value.is_zero() {
+        return Err(fail(flag, "must be longer than 0"));
+    }
+    Ok(value)
+}
+
+fn number<T: std::str::FromStr + PartialOrd>(
+    matches: &ArgMatches,
+    flag: &'static str,
+    range: std::ops::RangeInclusive<T>,
+    what: &str,
+) -> Result<T, FlagError> {
+    let raw = text(matches, flag);
+    raw.parse::<T>()
+        .ok()
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| fail(flag, format!("{raw:?}: must be {what}")))
+}
+
+pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
+    let listen = text(matches, "listen");
+    if listen
+        .rsplit_once(':')
+        .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+    {
+        return Err(fail("listen", format!("{listen:?}: expected host:port")));
+    }
+    let targets = matches
+        .get_many::<String>("target")
+        .into_iter()
+        .flatten()
+        .map(|t| parse_target(t).map_err(|e| fail("target", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let discover_dns = matches.get_one::<String>("discover-dns").cloned();
+    let dns_refresh = positive(matches, "dns-refresh", parse_go_duration)?;
+    if let Some(host_port) = &discover_dns {
+        DnsDiscovery::new(host_port, dns_refresh).map_err(|e| fail("discover-dns", e))?;
+    }
+    let cluster_id = text(matches, "cluster-id");
+    if cluster_id.trim().is_empty() {
+        return Err(fail("cluster-id", "must not be empty"));
+    }
+    let retention = positive(matches, "retention", parse_duration_or_days)?;
+    if retention < Duration::from_secs(3600) {
+        return Err(fail(
+            "retention",
+            "must be at least 1h (the history API's smallest window)",
+        ));
+    }
+    let log_level = match text(matches, "log.level").as_str() {
+        "debug" => tracing::Level::DEBUG,
+        "warn" => tracing::Level::WARN,
+        "error" => tracing::Level::ERROR,
+        _ => tracing::Level::INFO,
+    };
+    Ok(Settings {
+        listen,
+        db: PathBuf::from(text(matches, "db")),
+        cluster_id,
+        targets,
+        targets_file: matches.get_one::<String>("targets-file").map(PathBuf::from),
+        discover_dns,
+        dns_refresh,
+        scrape_interval: positive(matches, "scrape-interval", parse_go_duration)?,
+        scrape_timeout: positive(matches, "scrape-timeout", parse_go_duration)?,
+        scrape_concurrency: number(
+            matches,
+            "scrape-concurrency",
+            1..=256,
+            "a whole number from 1 to 256",
+        )?,
+        sample_interval: positive(matches, "sample-interval", parse_duration_or_days)?,
+        retention,
+        latest_retention: positive(matches, "latest-retention", parse_duration_or_days)?,
+        cleanup_interval: positive(matches, "cleanup-interval", parse_duration_or_days)?,
+        offline_after_missed: number(
+            matches,
+            "offline-after",
+            1..=1000,
+            "a whole number of intervals from 1 to 1000",
+        )?,
+        warn_cpu: number(
+            matches,
+            "warn-cpu",
+            0.0..=100.0,
+            "a percentage from 0 to 100",
+        )?,
+        warn_memory: number(
+            matches,
+            "warn-memory",
+            0.0..=100.0,
+            "a percentage from 0 to 100",
+        )?,
+        warn_temp: number(matches, "warn-temp", -50.0..=200.0, "°C from -50 to 200")?,
+        push_token: matches
+            .get_one::<String>("push-token")
+            .filter(|t| !t.is_empty())
+            .cloned(),
+        log_level,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, String> {
+        let matches = command()
+            .try_get_matches_from(std::iter::once("edge-master").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        settings(&matches).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let s = parse(&[
+            "--target=n1=127.0.0.1:9100",
+            "--target=127.0.0.1:9200",
+            "--retention=7d",
+        ])
+        .unwrap();
+        assert_eq!(s.targets.len(), 2);
+        assert_eq!(s.targets[0].name.as_deref(), Some("n1"));
+        assert_eq!(s.retention, Duration::from_secs(7 * 86_400));
+        assert_eq!(s.scrape_interval, Duration::from_secs(5));
+        assert_eq!(s.sample_interval, Duration::from_secs(300));
+        assert_eq!(s.offline_after_missed, 3);
+        assert_eq!(s.cluster_id, "default");
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        for (args, expected) in [
+            (
+                vec!["--retention=10x"],
+                "--retention: unknown unit \"x\" in duration \"10x\"",
+            ),
+            (
+                vec!["--scrape-interval=0s"],
+                "--scrape-interval: must be longer than 0",
+            ),
+            (
+                vec!["--target=https://x"],
+                "--target: \"https://x\": only http:// is supported",
+            ),
+            (
+                vec!["--warn-cpu=120"],
+                "--warn-cpu: \"120\": must be a percentage from 0 to 100",
+            ),
+            (
+                vec!["--listen=8080"],
+                "--listen: \"8080\": expected host:port",
+            ),
+            (
+                vec!["--discover-dns=svc"],
+                "--discover-dns: \"svc\": expected HOST:PORT",
+            ),
+        ] {
+            let err = parse(&args).unwrap_err();
+            assert!(err.starts_with(expected), "{args:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Builds a [`NodeMetricsSnapshot`] from one scrape of an exporter (edge-exporter, or a
+//! plain node_exporter 1.5) and, for rates, the previous scrape of the same target.
+//!
+//! Parse, then record: [`Scrape::parse`] turns the exposition into families once,
+//! [`series::Series`] indexes them by name, and one small module per section of the
+//! snapshot reads what it needs from the index. Whatever an exporter does not serve
+//! stays at its default (0, "" or `[]`); nothing else is affected.
+//!
+//! Counters become rates over the two scrapes: the increase divided by the seconds
+//! between them. Before there are two scrapes, across a counter that went down (a
+//! reset) and after a reboot, a rate is 0 for that interval rather than a guess.
+
+mod cpu;
+mod disks;
+mod host;
+mod memory;
+mod networks;
+mod processes;
+mod series;
+mod temperature;
+
+use chrono::{DateTime, Utc};
+use edge_common::textparse::{self, MetricFamily};
+
+use crate::model::NodeMetricsSnapshot;
+use series::{Series, Window};
+
+/// One scrape of one target: when it was taken and what it returned.
+#[derive(Debug, Clone)]
+pub struct Scrape {
+    pub at: DateTime<Utc>,
+    pub families: Vec<MetricFamily>,
+}
+
+impl Scrape {
+    /// Parses a Prometheus text 0.0.4 body. The error names the line that is wrong.
+    pub fn parse(text: &[u8], at: DateTime<Utc>) -> Result<Scrape, String> {
+        let families = textparse::parse(text).map_err(|e| format!("invalid exposition: {e}"))?;
+        Ok(Scrape { at, families })
+    }
+
+    /// The number of series in the scrape.
+    pub fn sample_count(&self) -> usize {
+        self.families.iter().map(|f| f.metrics.len()).sum()
+    }
+}
+
+/// The node name a target reports: edge_node_info{node_name}, else node_uname_info{nodename}.
+pub fn reported_node_name(scrape: &Scrape) -> Option<String> {
+    let series = Series::new(&scrape.families);
+    [
+        ("edge_node_info", "node_name"),
+        ("node_uname_info", "nodename"),
+    ]
+    .into_iter()
+    .find_map(|(family, label)| {
+        series
+            .samples(family)
+            .find_map(|s| s.label(label).filter(|name| !name.is_empty()))
+    })
+    .map(str::to_string)
+}
+
+/// The snapshot from this scrape and, for rates, the previous one of the same target.
+pub fn build_snapshot(
+    node_name: &str,
+    current: &Scrape,
+    previous: Option<&Scrape>,
+) -> NodeMetricsSnapshot {
+    let window = Window::new(current, previous);
+    let host = host::record(&window.now, current.at);
+    NodeMetricsSnapshot {
+        node_name: node_name.to_string(),
+        timestamp: current.at,
+        hostname: host.hostname,
+        os: host.os,
+        kernel: host.kernel,
+        uptime: host.uptime,
+        cpu: cpu::record(&window),
+        memory: memory::record(&window.now),
+        disks: disks::record(&window),
+        networks: networks::record(&window),
+        temperature: temperature::record(&window.now),
+        processes: processes::record(&window.now),
+    }
+}
+
+/// Inputs shared by the section tests: the exporter's real outputs on its fixture tree.
+#[cfg(test)]
+pub(crate) mod testdata {
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use super::Scrape;
+
+    /// edge-exporter on the fixture tree, without its live families (filesystem sizes,
+    /// uname, time, network addresses, processes).
+    pub const EDGE: &str =
+        include_str!("../../../exporter/tests/fixtures/edge_exporter_output.txt");
+    /// node_exporter 1.5 on the same tree (no uname or time either).
+    pub const NODE_EXPORTER: &str =
+        include_str!("../../../exporter/tests/fixtures/node_exporter_1.5_output.txt");
+
+    /// A scrape time, `seconds` after an arbitrary start.
+    pub fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_100_000 + seconds, 0).unwrap()
+    }
+
+    pub fn scrape(text: &str, seconds: i64) -> Scrape {
+        Scrape::parse(text.as_bytes(), at(seconds)).unwrap()
+    }
+
+    /// `text` with the value of the sample line `series` (name and labels, as written)
+    /// replaced by `value`.
+    pub fn with_value(text: &str, series: &str, value: f64) -> String {
+        let prefix = format!("{series} ");
+        let mut found = false;
+        let out: String = text
+            .lines()
+            .map(|line| match line.strip_prefix(&prefix) {
+                Some(_) => {
+                    found = true;
+                    format!("{prefix}{value}\n")
+                }
+                None => format!("{line}\n"),
+            })
+            .collect();
+        assert!(found, "no sample line {series}");
+        out
+    }
+
+    /// `text` without the sample line `series`.
+    pub fn without(text: &str, series: &str) -> String {
+        let prefix = format!("{series} ");
+        let out: String = text
+            .lines()
+            .filter(|line| !line.starts_with(&prefix))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert_ne!(out.len(), text.len(), "no sample line {series}");
+        out
+    }
+
+    /// Asserts two floats agree to 1e-9 (shares and averages are not exact in binary).
+    #[track_caller]
+    pub fn assert_close(actual: f64, expected: f64) {
+        assert!(
+            (actual - expected).abs() < 1e-9,
+            "{actual} is not {expected}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testdata::*;
+    use super::*;
+
+    #[test]
+    fn parse_errors_name_the_line() {
+        let error = Scrape::parse(b"a 1\nb{ 2\n", at(0)).unwrap_err();
+        assert!(error.contains("line 2"), "{error}");
+        let scrape = scrape(EDGE, 0);
+        assert_eq!(scrape.at, at(0));
+        assert_eq!(
+            scrape.sample_count(),
+            EDGE.lines().filter(|l| !l.starts_with('#')).count()
+        );
+    }
+
+    #[test]
+    fn node_name_from_edge_node_info_else_uname() {
+        assert_eq!(
+            reported_node_name(&scrape(EDGE, 0)).as_deref(),
+            Some("fixture-node")
+        );
+        // The plain node_exporter fixture has neither (uname is a live family).
+        assert_eq!(reported_node_name(&scrape(NODE_EXPORTER, 0)), None);
+        let uname = r##"node_uname_info{domainname="(none)",machine="aarch64",nodename="pi-1",release="6.1.0",sysname="Linux",version="#1"} 1
+"##;
+        assert_eq!(
+            reported_node_name(&scrape(uname, 0)).as_deref(),
+            Some("pi-1")
+        );
+        let both = format!("edge_node_info{{node_name=\"k8s-pi-1\"}} 1\n{uname}");
+        assert_eq!(
+            reported_node_name(&scrape(&both, 0)).as_deref(),
+            Some("k8s-pi-1")
+        );
+        let empty = "edge_node_info{node_name=\"\"} 1\n".to_string() + uname;
+        assert_eq!(
+            reported_node_name(&scrape(&empty, 0)).as_deref(),
+            Some("pi-1")
+        );
+    }
+
+    #[test]
+    fn edge_exporter_snapshot_has_every_section() {
+        let before = scrape(EDGE, 0);
+        let text = with_value(
+            EDGE,
+            r#"node_network_receive_bytes_total{device="eth0"}"#,
+            987654321.0 + 1_250_000.0,
+        );
+        let snapshot = build_snapshot("n1", &scrape(&text, 10), Some(&before));
+        assert_eq!(snapshot.node_name, "n1");
+        assert_eq!(snapshot.timestamp, at(10));
+        assert_eq!(snapshot.os, "Raspbian GNU/Linux 12 (bookworm)");
+        assert_eq!(snapshot.cpu.threads, 4);
+        assert_eq!(snapshot.memory.total, 16653041664);
+        // The fixture output leaves out filesystem sizes (live values): no disks.
+        assert!(snapshot.disks.is_empty());
+        assert_eq!(snapshot.networks.len(), 2);
+        assert_eq!(snapshot.networks[0].rx_rate, 125_000.0);
+        assert_eq!(snapshot.temperature.cpu_temp, 51.54);
+        // No NaN anywhere: serde_json would write it as null.
+        let json = serde_json::to_string(&snapshot).unwrap();
+        assert!(!json.contains("null"), "{json}");
+    }
+
+    #[test]
+    fn plain_node_exporter_snapshot_has_what_it_serves() {
+        let snapshot = build_snapshot("n1", &scrape(NODE_EXPORTER, 0), None);
+        assert!(snapshot.processes.is_empty());
+        assert_eq!(snapshot.hostname, "");
+        assert_eq!(snapshot.kernel, "");
+        assert_eq!(snapshot.os, "Raspbian GNU/Linux 12 (bookworm)");
+        // Boot time 1.7e9; no node_time_seconds, so the scrape time stands in.
+        assert_eq!(snapshot.uptime, 100_000);
+        assert_eq!(
+            snapshot.cpu.model,
+            "Intel(R) Core(TM) i3-7100U CPU @ 2.40GHz"
+        );
+        assert_eq!((snapshot.cpu.cores, snapshot.cpu.threads), (2, 4));
+        assert_eq!(snapshot.cpu.per_core, vec![0.0; 4]);
+        assert_eq!(snapshot.memory.available, 12641974272);
+        let mounts: Vec<&str> = snapshot
+            .disks
+            .iter()
+            .map(|d| d.mount_point.as_str())
+            .collect();
+        assert_eq!(mounts, ["/data", "/boot", "/", "/mnt/my disk"]);
+        let interfaces: Vec<&str> = snapshot
+            .networks
+            .iter()
+            .map(|n| n.interface.as_str())
+            .collect();
+        assert_eq!(interfaces, ["eth0", "wlan0"]);
+        // node_exporter 1.5 leaves address-info off by default: no IP.
+        assert_eq!(snapshot.networks[0].ip_address, "");
+        assert_eq!(snapshot.temperature.cpu_temp, 51.54);
+        assert_eq!(snapshot.temperature.sensors.len(), 10);
+    }
+}
