@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_max_level(settings.log_level)
         .with_writer(std::io::stderr)
+        .with_ansi(false)
         .init();
     if settings.check {
         return match cli::check(&settings) {
