@@ -416,9 +416,8 @@ pub(crate) fn quoted<'s>(names: impl Iterator<Item = &'s str>) -> String {
 
 /// A metric-name suffix: `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub(crate) fn is_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    // The same rule as a script's keys: both become `<prefix><name>` gauges.
+    crate::parse::is_valid_key(name)
 }
 
 /// Parses one sensor file into a source.
