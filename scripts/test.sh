@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, installing first what the tests need:
 # Debian's prometheus-node-exporter (the reference exporter the compatibility tests
-# compare against), prometheus (for promtool) and shellcheck (for the scripts).
+# compare against), prometheus (for promtool), shellcheck (for the scripts) and
+# chromium with chromium-driver (the dashboard's browser tests, master/tests/web.rs).
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,8 @@ need_packages=()
 [ -x /usr/bin/prometheus-node-exporter ] || need_packages+=(prometheus-node-exporter)
 command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
 command -v shellcheck >/dev/null 2>&1 || need_packages+=(shellcheck)
+[ -x /usr/bin/chromium ] || need_packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_packages+=(chromium-driver)
 if [ ${#need_packages[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)

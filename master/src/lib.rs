@@ -12,3 +12,4 @@ pub mod model;
 pub mod snapshot;
 pub mod source;
 pub mod store;
+pub mod web;

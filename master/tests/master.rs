@@ -4,54 +4,18 @@
 //! sound database.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod support;
+use support::{edge_exporter, free_port, spawn, Server};
+
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-fn spawn(program: &str, args: &[String]) -> Server {
-    Server(
-        Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program}: {e}")),
-    )
-}
-
-/// The edge-exporter binary of this workspace (built by cargo test for the workspace).
-fn edge_exporter() -> String {
-    let path = Path::new(env!("CARGO_BIN_EXE_edge-master")).with_file_name("edge-exporter");
-    assert!(
-        path.exists(),
-        "{} is missing: run the workspace's tests (scripts/test.sh builds every binary)",
-        path.display()
-    );
-    path.display().to_string()
-}
 
 /// (status, body) of an HTTP/1.0 request.
 fn request(

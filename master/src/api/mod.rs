@@ -154,6 +154,7 @@ pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMet
                     .layer(middleware::from_fn_with_state(counted, count_request)),
             )
         })
+        .merge(crate::web::routes(&state.settings))
         .fallback(not_found)
         .with_state(state)
 }

@@ -393,7 +393,7 @@ async fn unknown_clusters_and_nodes_are_404_json() {
             "cluster \"nope\"",
         ),
         ("/api/v3/anything", "no route"),
-        ("/", "no route"),
+        ("/system", "no route"),
     ] {
         let reply = api.get(uri).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}: {}", reply.text);

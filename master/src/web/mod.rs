@@ -1,0 +1,220 @@
+//! The dashboard: one page at `/system/metrics` (and `/` redirects there) that reads
+//! the node-metrics API from the browser. Plain HTML, CSS and JS, embedded in the
+//! binary with `include_str!`: no CDN, nothing fetched at run time but the API.
+//!
+//! The page learns the cluster it shows from `?cluster=`, else from the master's
+//! `--cluster-id`, written into the HTML when the router is built; and the largest
+//! history window the API accepts (the retention), so that its 30-day button asks for
+//! no more than that.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::api::ApiSettings;
+
+/// Where the page lives.
+pub const PAGE_PATH: &str = "/system/metrics";
+
+const INDEX_HTML: &str = include_str!("static/index.html");
+const APP_JS: &str = include_str!("static/app.js");
+const APP_CSS: &str = include_str!("static/app.css");
+
+/// Placeholders of `index.html`, replaced once when the router is built.
+const CLUSTER_PLACEHOLDER: &str = "__CLUSTER_ID__";
+const MAX_HOURS_PLACEHOLDER: &str = "__MAX_HOURS__";
+
+/// The page's routes, to merge into the API's router (any state: they use none).
+pub fn routes<S>(settings: &ApiSettings) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let page = index_html(&settings.cluster_id, settings.max_history_hours());
+    Router::new()
+        .route("/", get(|| async { Redirect::to(PAGE_PATH) }))
+        .route(
+            PAGE_PATH,
+            get(move || async move { asset("text/html; charset=utf-8", page) }),
+        )
+        .route(
+            "/system/metrics/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/system/metrics/app.css",
+            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
+        )
+}
+
+/// `index.html` with the cluster id (HTML-escaped: it is an attribute value) and the
+/// history limit filled in.
+fn index_html(cluster_id: &str, max_hours: u32) -> String {
+    INDEX_HTML
+        .replace(CLUSTER_PLACEHOLDER, &escape_html(cluster_id))
+        .replace(MAX_HOURS_PLACEHOLDER, &max_hours.to_string())
+}
+
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// An embedded file. `no-cache`: a new binary serves new files without a stale page.
+fn asset(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        body.into(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::api::{router, OwnMetrics, SharedStore};
+    use crate::store::Store;
+
+    fn settings(cluster_id: &str, retention_hours: u64) -> ApiSettings {
+        ApiSettings::new(
+            cluster_id.to_owned(),
+            Duration::from_secs(retention_hours * 3600),
+            Duration::from_secs(10),
+        )
+    }
+
+    /// The whole master router, as `main` serves it.
+    fn app(settings: ApiSettings) -> Router {
+        let store: SharedStore = Arc::new(Mutex::new(Store::open_in_memory().unwrap()));
+        router(store, settings, Arc::new(OwnMetrics::new()))
+    }
+
+    async fn call(app: &Router, method: Method, uri: &str) -> (StatusCode, String, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let location = headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = location.unwrap_or_else(|| String::from_utf8(bytes.to_vec()).unwrap());
+        (status, content_type, body)
+    }
+
+    #[tokio::test]
+    async fn the_root_redirects_to_the_page() {
+        let app = app(settings("default", 720));
+        let (status, _, location) = call(&app, Method::GET, "/").await;
+        assert!(status.is_redirection(), "{status}");
+        assert!(matches!(status.as_u16(), 302 | 303), "{status}");
+        assert_eq!(location, PAGE_PATH);
+    }
+
+    #[tokio::test]
+    async fn the_page_and_its_assets_have_their_content_types() {
+        let app = app(settings("default", 720));
+        let (status, content_type, html) = call(&app, Method::GET, PAGE_PATH).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "text/html; charset=utf-8");
+        assert!(html.contains("/system/metrics/app.js"));
+        assert!(html.contains("/system/metrics/app.css"));
+        assert!(html.contains(r#"data-cluster="default""#));
+        assert!(html.contains(r#"data-max-hours="720""#));
+        assert!(!html.contains(CLUSTER_PLACEHOLDER) && !html.contains(MAX_HOURS_PLACEHOLDER));
+
+        let (status, content_type, js) = call(&app, Method::GET, "/system/metrics/app.js").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "text/javascript; charset=utf-8");
+        assert_eq!(js, APP_JS);
+
+        let (status, content_type, css) = call(&app, Method::GET, "/system/metrics/app.css").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "text/css; charset=utf-8");
+        assert_eq!(css, APP_CSS);
+    }
+
+    #[tokio::test]
+    async fn the_cluster_id_is_html_escaped() {
+        let app = app(settings(r#"a"><script>alert('x')</script>&b"#, 1));
+        let (_, _, html) = call(&app, Method::GET, PAGE_PATH).await;
+        assert!(html.contains(
+            r#"data-cluster="a&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;b""#
+        ));
+        assert!(!html.contains("<script>alert"));
+        assert!(html.contains(r#"data-max-hours="1""#));
+    }
+
+    #[tokio::test]
+    async fn the_api_keeps_its_json_404_and_405() {
+        let app = app(settings("default", 720));
+        let (status, content_type, body) = call(&app, Method::GET, "/api/v2/nope").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+        assert!(body.contains("error"));
+        let (status, content_type, _) =
+            call(&app, Method::POST, "/api/v2/clusters/default/node-metrics").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+        let (status, _, body) =
+            call(&app, Method::GET, "/api/v2/clusters/default/node-metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("summary"));
+    }
+
+    #[test]
+    fn the_page_references_only_embedded_files() {
+        // No CDN: every src/href is the page's own or a data: URL.
+        for attr in ["src=\"", "href=\""] {
+            for (at, _) in INDEX_HTML.match_indices(attr) {
+                let value = &INDEX_HTML[at + attr.len()..];
+                assert!(
+                    value.starts_with("/system/metrics/") || value.starts_with("data:"),
+                    "{}",
+                    &value[..value.len().min(40)]
+                );
+            }
+        }
+    }
+}

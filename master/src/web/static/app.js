@@ -1,0 +1,917 @@
+// edge-master's dashboard: reads the node-metrics API of this master and draws the
+// cluster overview, one row per node, and on demand a node's details and history.
+// No framework, no build step: the file is served as is.
+(function () {
+  'use strict';
+
+  var RANGES = [
+    { hours: 1, label: '1h' },
+    { hours: 6, label: '6h' },
+    { hours: 24, label: '24h' },
+    { hours: 168, label: '7d' },
+    { hours: 720, label: '30d' }
+  ];
+  var DEFAULT_HOURS = 1;
+  var SERIES = [
+    { key: 'cpu', field: 'cpu_usage', label: 'CPU', unit: '%' },
+    { key: 'memory', field: 'memory_usage', label: 'Memory', unit: '%' },
+    { key: 'disk', field: 'disk_usage', label: 'Disk', unit: '%' },
+    { key: 'temp', field: 'cpu_temp', label: 'CPU temp', unit: '°C' }
+  ];
+  var SORT_FIELDS = { cpu: 'cpu_percent', memory: 'mem_percent', rss: 'mem_rss', pid: 'pid' };
+  var NODE_COLUMNS = 7;
+  var FETCH_TIMEOUT_MS = 10000;
+  var SVG_NS = 'http://www.w3.org/2000/svg';
+
+  var body = document.body;
+  var params = new URLSearchParams(window.location.search);
+  var injectedCluster = body.getAttribute('data-cluster') || '';
+  var cluster = params.get('cluster') ||
+    (injectedCluster && injectedCluster !== '__CLUSTER_ID__' ? injectedCluster : 'default');
+  var maxHours = parseInt(body.getAttribute('data-max-hours'), 10);
+  if (!(maxHours > 0)) maxHours = 720;
+
+  var el = {
+    lastUpdated: document.getElementById('last-updated'),
+    refresh: document.getElementById('refresh'),
+    interval: document.getElementById('refresh-interval'),
+    banner: document.getElementById('error-banner'),
+    nodes: document.getElementById('nodes'),
+    clusterName: document.getElementById('cluster-name')
+  };
+  var emptyRow = document.createElement('tr');
+  emptyRow.className = 'empty';
+  emptyRow.innerHTML = '<td colspan="' + NODE_COLUMNS + '">No nodes have reported yet.</td>';
+
+  var state = {
+    lastUpdated: null,
+    refreshes: 0,
+    inFlight: false,
+    again: false,
+    timer: null,
+    views: new Map() // node name → its row, detail and page state
+  };
+
+  // ---------- formatting ----------
+
+  function num(value) {
+    var n = Number(value);
+    return isFinite(n) ? n : 0;
+  }
+
+  function esc(value) {
+    return String(value === undefined || value === null ? '' : value)
+      .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  }
+
+  // One decimal, as Rust's `{:.1}` writes it: toFixed rounds exact ties (x.25, x.75,
+  // the only ones a double holds exactly) up, Rust to the even digit.
+  function fixed1(value) {
+    var x = num(value);
+    var quarters = x * 4;
+    if (Number.isInteger(quarters) && quarters % 2 !== 0) {
+      var low = Math.floor(x * 10);
+      return ((low % 2 === 0 ? low : low + 1) / 10).toFixed(1);
+    }
+    return x.toFixed(1);
+  }
+
+  function pct(value) {
+    return fixed1(value) + '%';
+  }
+
+  function celsius(value) {
+    return fixed1(value) + '°C';
+  }
+
+  function bytes(value) {
+    var n = num(value);
+    var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+    var i = 0;
+    while (Math.abs(n) >= 1024 && i < units.length - 1) {
+      n /= 1024;
+      i += 1;
+    }
+    return (i === 0 ? Math.round(n) : n.toFixed(1)) + ' ' + units[i];
+  }
+
+  function rate(value) {
+    return bytes(value) + '/s';
+  }
+
+  function frequency(mhz) {
+    var n = num(mhz);
+    if (n <= 0) return 'N/A';
+    return n >= 1000 ? (n / 1000).toFixed(2) + ' GHz' : n.toFixed(0) + ' MHz';
+  }
+
+  function linkSpeed(mbps) {
+    var n = num(mbps);
+    if (n <= 0) return 'unknown';
+    return n >= 1000 ? (n / 1000) + ' Gb/s' : n + ' Mb/s';
+  }
+
+  function duration(seconds) {
+    var s = Math.max(0, Math.floor(num(seconds)));
+    var d = Math.floor(s / 86400);
+    var h = Math.floor((s % 86400) / 3600);
+    var m = Math.floor((s % 3600) / 60);
+    if (d > 0) return d + 'd ' + h + 'h';
+    if (h > 0) return h + 'h ' + m + 'm';
+    if (m > 0) return m + 'm';
+    return s + 's';
+  }
+
+  function pad(n) {
+    return (n < 10 ? '0' : '') + n;
+  }
+
+  function clock(date) {
+    return pad(date.getHours()) + ':' + pad(date.getMinutes()) + ':' + pad(date.getSeconds());
+  }
+
+  function dateTime(date) {
+    return date.getFullYear() + '-' + pad(date.getMonth() + 1) + '-' + pad(date.getDate()) +
+      ' ' + clock(date);
+  }
+
+  function parseTime(text) {
+    var t = Date.parse(text);
+    return isFinite(t) ? t : null;
+  }
+
+  function ago(text) {
+    var t = parseTime(text);
+    if (t === null) return 'never';
+    var s = Math.round((Date.now() - t) / 1000);
+    if (s < 2) return 'just now';
+    if (s < 60) return s + ' s ago';
+    if (s < 3600) return Math.floor(s / 60) + ' min ago';
+    if (s < 86400) return Math.floor(s / 3600) + ' h ago';
+    return Math.floor(s / 86400) + ' d ago';
+  }
+
+  function usageLevel(p) {
+    p = num(p);
+    return p >= 80 ? 'crit' : p >= 60 ? 'warn' : '';
+  }
+
+  function tempLevel(t) {
+    t = num(t);
+    return t >= 80 ? 'crit' : t >= 65 ? 'warn' : '';
+  }
+
+  function clampPct(p) {
+    return Math.max(0, Math.min(100, num(p)));
+  }
+
+  function bar(percent, level) {
+    return '<span class="meter"><span class="meter-fill ' + (level || '') +
+      '" style="width:' + clampPct(percent).toFixed(1) + '%"></span></span>';
+  }
+
+  // ---------- the snapshot, as the page reads it ----------
+
+  // Fills what a pushed snapshot may lack, so the rest can read without checks.
+  function normalize(node) {
+    node = node && typeof node === 'object' ? node : {};
+    node.node_name = String(node.node_name === undefined ? '' : node.node_name);
+    node.cpu = node.cpu && typeof node.cpu === 'object' ? node.cpu : {};
+    node.cpu.per_core = Array.isArray(node.cpu.per_core) ? node.cpu.per_core : [];
+    node.memory = node.memory && typeof node.memory === 'object' ? node.memory : {};
+    node.temperature = node.temperature && typeof node.temperature === 'object' ? node.temperature : {};
+    node.temperature.sensors = Array.isArray(node.temperature.sensors) ? node.temperature.sensors : [];
+    ['disks', 'networks', 'processes'].forEach(function (key) {
+      node[key] = Array.isArray(node[key]) ? node[key] : [];
+    });
+    return node;
+  }
+
+  function hasTemperature(node) {
+    return num(node.temperature.cpu_temp) > 0;
+  }
+
+  // The one mounted at "/", else the first (as the API picks it).
+  function primaryDisk(node) {
+    for (var i = 0; i < node.disks.length; i += 1) {
+      if (node.disks[i] && node.disks[i].mount_point === '/') return node.disks[i];
+    }
+    return node.disks[0] || null;
+  }
+
+  // ---------- fetching ----------
+
+  function apiBase() {
+    return '/api/v2/clusters/' + encodeURIComponent(cluster) + '/node-metrics';
+  }
+
+  async function fetchJSON(url) {
+    var controller = typeof AbortController === 'function' ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, FETCH_TIMEOUT_MS) : null;
+    try {
+      var response;
+      try {
+        response = await fetch(url, {
+          headers: { Accept: 'application/json' },
+          cache: 'no-store',
+          signal: controller ? controller.signal : undefined
+        });
+      } catch (error) {
+        throw new Error(error && error.name === 'AbortError'
+          ? 'the server did not answer in time'
+          : 'cannot reach the server');
+      }
+      var text = await response.text();
+      var json = null;
+      try {
+        json = text ? JSON.parse(text) : null;
+      } catch (ignored) {
+        json = null;
+      }
+      if (!response.ok) {
+        var message = json && typeof json.error === 'string' ? json.error : response.statusText;
+        throw new Error('HTTP ' + response.status + (message ? ': ' + message : ''));
+      }
+      if (!json || typeof json !== 'object') throw new Error('the server did not answer JSON');
+      return json;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  function errorText(error) {
+    return error && error.message ? error.message : String(error);
+  }
+
+  async function refresh() {
+    if (state.inFlight) {
+      state.again = true;
+      return;
+    }
+    state.inFlight = true;
+    clearTimeout(state.timer);
+    try {
+      var data = await fetchJSON(apiBase());
+      if (!data.summary || typeof data.summary !== 'object' || !Array.isArray(data.nodes)) {
+        throw new Error('unexpected answer from the server');
+      }
+      var nodes = data.nodes.map(normalize);
+      renderCards(data.summary);
+      renderNodes(nodes);
+      state.lastUpdated = new Date();
+      state.refreshes += 1;
+      el.lastUpdated.textContent = 'Last updated ' + clock(state.lastUpdated);
+      el.lastUpdated.setAttribute('datetime', state.lastUpdated.toISOString());
+      el.lastUpdated.setAttribute('data-refreshes', String(state.refreshes));
+      el.banner.hidden = true;
+      el.banner.textContent = '';
+      body.setAttribute('data-state', 'ok');
+      state.views.forEach(function (view) {
+        if (view.expanded && !view.historyLoading) loadHistory(view);
+      });
+    } catch (error) {
+      el.banner.textContent = 'Refresh failed: ' + errorText(error) +
+        (state.lastUpdated ? ' — showing data from ' + clock(state.lastUpdated) + '.' : '.');
+      el.banner.hidden = false;
+      body.setAttribute('data-state', 'error');
+    } finally {
+      state.inFlight = false;
+    }
+    if (state.again) {
+      state.again = false;
+      refresh();
+    } else {
+      schedule();
+    }
+  }
+
+  function schedule() {
+    clearTimeout(state.timer);
+    var seconds = num(el.interval.value);
+    if (seconds > 0) state.timer = setTimeout(refresh, seconds * 1000);
+  }
+
+  // ---------- overview cards ----------
+
+  function setCard(id, value, sub, level) {
+    var card = document.getElementById(id);
+    var valueEl = card.querySelector('.value');
+    valueEl.textContent = value;
+    valueEl.className = 'value' + (level ? ' ' + level : '');
+    card.querySelector('.sub').textContent = sub;
+  }
+
+  function renderCards(s) {
+    var offline = num(s.offline_nodes);
+    setCard('card-nodes', num(s.online_nodes) + '/' + num(s.total_nodes),
+      offline > 0 ? offline + ' offline' : 'all reporting', offline > 0 ? 'warn' : '');
+    setCard('card-cpu', pct(s.avg_cpu_usage), 'max ' + pct(s.max_cpu_usage), usageLevel(s.avg_cpu_usage));
+    setCard('card-memory', pct(s.avg_memory_usage),
+      bytes(s.used_memory) + ' / ' + bytes(s.total_memory), usageLevel(s.avg_memory_usage));
+    if (num(s.max_cpu_temp) > 0) {
+      setCard('card-temp', celsius(s.max_cpu_temp), 'avg ' + celsius(s.avg_cpu_temp), tempLevel(s.max_cpu_temp));
+    } else {
+      setCard('card-temp', 'N/A', 'no sensor', '');
+    }
+    setCard('card-disk', pct(s.avg_disk_usage),
+      'max ' + pct(s.max_disk_usage) + ' · ' + bytes(s.used_disk) + ' / ' + bytes(s.total_disk),
+      usageLevel(s.avg_disk_usage));
+    var warnings = Math.round(num(s.warning_nodes));
+    var names = Array.isArray(s.warning_node_names) ? s.warning_node_names : [];
+    setCard('card-warnings', String(warnings), names.length ? names.join(', ') : 'none',
+      warnings > 0 ? 'crit' : '');
+  }
+
+  // ---------- node rows ----------
+
+  function setCell(row, cls, text, level, title) {
+    var cell = row.querySelector('td.' + cls);
+    cell.textContent = text;
+    cell.className = cls + (level ? ' ' + level : '');
+    if (title) cell.title = title;
+    else cell.removeAttribute('title');
+  }
+
+  function renderNodes(nodes) {
+    var tbody = el.nodes.tBodies[0];
+    var seen = new Set();
+    var wanted = [];
+    nodes.forEach(function (node) {
+      var name = node.node_name;
+      if (seen.has(name)) return;
+      seen.add(name);
+      var view = state.views.get(name);
+      if (!view) {
+        view = createView(name);
+        state.views.set(name, view);
+      }
+      view.node = node;
+      updateRow(view);
+      wanted.push(view.row);
+      if (view.expanded) {
+        updateDetail(view);
+        wanted.push(view.detail);
+      }
+    });
+    state.views.forEach(function (view, name) {
+      if (!seen.has(name)) state.views.delete(name);
+    });
+    if (!wanted.length) wanted.push(emptyRow);
+    // Re-insert only when the order changed: moving a row would blur a focused filter.
+    var current = tbody.children;
+    var same = current.length === wanted.length;
+    for (var i = 0; same && i < wanted.length; i += 1) same = current[i] === wanted[i];
+    if (!same) tbody.replaceChildren.apply(tbody, wanted);
+  }
+
+  function createView(name) {
+    var row = document.createElement('tr');
+    row.className = 'node-row';
+    row.setAttribute('data-node', name);
+    row.setAttribute('aria-expanded', 'false');
+    row.tabIndex = 0;
+    row.innerHTML = '<td class="name"><span class="node-name"></span><small class="last-seen"></small></td>' +
+      '<td class="status"></td><td class="cpu"></td><td class="memory"></td>' +
+      '<td class="temp"></td><td class="load"></td><td class="disk"></td>';
+    row.querySelector('.node-name').textContent = name;
+    var view = {
+      name: name,
+      node: null,
+      row: row,
+      detail: null,
+      expanded: false,
+      hours: DEFAULT_HOURS,
+      sortKey: null,
+      sortDir: 'desc',
+      filter: '',
+      historySeq: 0,
+      historyLoading: false,
+      chart: null
+    };
+    row.addEventListener('click', function () { toggle(view); });
+    row.addEventListener('keydown', function (event) {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        toggle(view);
+      }
+    });
+    return view;
+  }
+
+  function updateRow(view) {
+    var node = view.node;
+    var row = view.row;
+    var status = String(node.status || 'offline');
+    var lastSeen = parseTime(node.last_seen);
+    var seenText = lastSeen === null ? 'never' : dateTime(new Date(lastSeen));
+    setCell(row, 'status', status, status === 'online' ? 'online' : 'offline', 'last seen ' + seenText);
+    var seenEl = row.querySelector('.last-seen');
+    seenEl.textContent = 'seen ' + ago(node.last_seen);
+    seenEl.title = seenText;
+    setCell(row, 'cpu', pct(node.cpu.usage_percent), usageLevel(node.cpu.usage_percent));
+    setCell(row, 'memory', pct(node.memory.usage_percent), usageLevel(node.memory.usage_percent));
+    if (hasTemperature(node)) {
+      setCell(row, 'temp', celsius(node.temperature.cpu_temp), tempLevel(node.temperature.cpu_temp));
+    } else {
+      setCell(row, 'temp', 'N/A', '');
+    }
+    setCell(row, 'load', num(node.cpu.load_1).toFixed(2), '');
+    var disk = primaryDisk(node);
+    if (disk) {
+      setCell(row, 'disk', pct(disk.usage_percent), usageLevel(disk.usage_percent),
+        (disk.mount_point || disk.device || '') + ': ' + bytes(disk.used) + ' / ' + bytes(disk.total));
+    } else {
+      setCell(row, 'disk', 'N/A', '');
+    }
+  }
+
+  function toggle(view) {
+    view.expanded = !view.expanded;
+    view.row.classList.toggle('expanded', view.expanded);
+    view.row.setAttribute('aria-expanded', String(view.expanded));
+    if (view.expanded) {
+      updateDetail(view);
+      view.row.after(view.detail);
+      loadHistory(view);
+    } else if (view.detail) {
+      view.detail.remove();
+    }
+  }
+
+  // ---------- node detail ----------
+
+  function createDetail(view) {
+    var detail = document.createElement('tr');
+    detail.className = 'node-detail';
+    detail.setAttribute('data-node', view.name);
+    var ranges = RANGES.map(function (r) {
+      return '<button type="button" data-hours="' + r.hours + '">' + r.label + '</button>';
+    }).join('');
+    var legend = SERIES.map(function (s) {
+      return '<span class="legend-item series-' + s.key + '"><i></i>' + esc(s.label) + '</span>';
+    }).join('');
+    detail.innerHTML = '<td colspan="' + NODE_COLUMNS + '"><div class="detail">' +
+      '<div class="detail-head"></div>' +
+      '<div class="detail-grid">' +
+      '<section class="panel"><h3>CPU</h3><div class="per-core"></div><dl class="facts cpu-facts"></dl></section>' +
+      '<section class="panel"><h3>Memory</h3><dl class="facts mem-facts"></dl></section>' +
+      '<section class="panel"><h3>Temperature sensors</h3><div class="sensors"></div></section>' +
+      '</div>' +
+      '<section class="panel"><h3>History</h3><div class="ranges" role="group" aria-label="History range">' + ranges + '</div>' +
+      '<div class="chart-wrap"></div><div class="legend">' + legend + '</div><div class="chart-status"></div></section>' +
+      '<section class="panel"><h3>Disks</h3><div class="scroll disks-list"></div></section>' +
+      '<section class="panel"><h3>Network interfaces</h3><div class="scroll nets-list"></div></section>' +
+      '<section class="panel"><h3>Top processes</h3>' +
+      '<input class="process-filter" type="search" placeholder="Filter by name, user or pid" aria-label="Filter processes">' +
+      '<div class="scroll"><table class="processes"><thead><tr>' +
+      '<th data-sort="pid" class="sortable num">PID</th><th>Name</th><th>User</th><th>State</th>' +
+      '<th data-sort="cpu" class="sortable num">CPU</th><th data-sort="memory" class="sortable num">Memory</th>' +
+      '<th data-sort="rss" class="sortable num">RSS</th><th class="num">Threads</th>' +
+      '</tr></thead><tbody></tbody></table></div><p class="process-empty" hidden></p></section>' +
+      '</div></td>';
+
+    detail.querySelectorAll('.ranges button').forEach(function (button) {
+      button.addEventListener('click', function () {
+        view.hours = parseInt(button.getAttribute('data-hours'), 10);
+        markRange(view);
+        loadHistory(view);
+      });
+    });
+    detail.querySelectorAll('th[data-sort]').forEach(function (th) {
+      th.tabIndex = 0;
+      var sort = function () {
+        var key = th.getAttribute('data-sort');
+        if (view.sortKey === key) {
+          view.sortDir = view.sortDir === 'desc' ? 'asc' : 'desc';
+        } else {
+          view.sortKey = key;
+          view.sortDir = 'desc';
+        }
+        renderProcesses(view);
+      };
+      th.addEventListener('click', sort);
+      th.addEventListener('keydown', function (event) {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          sort();
+        }
+      });
+    });
+    var filter = detail.querySelector('input.process-filter');
+    filter.addEventListener('input', function () {
+      view.filter = filter.value;
+      renderProcesses(view);
+    });
+    view.chart = createChart(detail.querySelector('.chart-wrap'));
+    view.detail = detail;
+    markRange(view);
+  }
+
+  function markRange(view) {
+    view.detail.querySelectorAll('.ranges button').forEach(function (button) {
+      var active = parseInt(button.getAttribute('data-hours'), 10) === view.hours;
+      button.classList.toggle('active', active);
+      button.setAttribute('aria-pressed', String(active));
+    });
+  }
+
+  function fact(label, value) {
+    return '<dt>' + esc(label) + '</dt><dd>' + value + '</dd>';
+  }
+
+  function updateDetail(view) {
+    if (!view.detail) createDetail(view);
+    var node = view.node;
+    var d = view.detail;
+    var cpu = node.cpu;
+    var mem = node.memory;
+
+    var head = [node.hostname, node.os, node.kernel].filter(Boolean).map(esc);
+    if (num(node.uptime) > 0) head.push('up ' + esc(duration(node.uptime)));
+    var taken = parseTime(node.timestamp);
+    if (taken !== null) head.push('snapshot ' + esc(dateTime(new Date(taken))));
+    d.querySelector('.detail-head').innerHTML = head.join(' · ');
+
+    d.querySelector('.per-core').innerHTML = cpu.per_core.length
+      ? cpu.per_core.map(function (p, i) {
+        var level = usageLevel(p);
+        return '<div class="bar" title="CPU ' + i + ': ' + pct(p) + '"><span class="bar-fill ' + level +
+          '" style="height:' + clampPct(p).toFixed(1) + '%"></span><span class="bar-label">' + i + '</span></div>';
+      }).join('')
+      : '<span class="muted">No per-core data</span>';
+    d.querySelector('.cpu-facts').innerHTML =
+      fact('Usage', esc(pct(cpu.usage_percent)) + ' <span class="muted">(user ' + esc(pct(cpu.user_percent)) +
+        ', system ' + esc(pct(cpu.system_percent)) + ', iowait ' + esc(pct(cpu.iowait_percent)) + ')</span>') +
+      fact('Load', esc(num(cpu.load_1).toFixed(2) + ' / ' + num(cpu.load_5).toFixed(2) + ' / ' +
+        num(cpu.load_15).toFixed(2))) +
+      fact('Model', esc(cpu.model || 'unknown')) +
+      fact('Cores / threads', esc(num(cpu.cores) + ' / ' + num(cpu.threads))) +
+      fact('Frequency', esc(frequency(cpu.frequency)));
+
+    var swap = num(mem.swap_total) > 0
+      ? esc(bytes(mem.swap_used) + ' / ' + bytes(mem.swap_total) + ' (' + pct(mem.swap_percent) + ')')
+      : 'none';
+    d.querySelector('.mem-facts').innerHTML =
+      fact('Used', bar(mem.usage_percent, usageLevel(mem.usage_percent)) + ' ' +
+        esc(bytes(mem.used) + ' / ' + bytes(mem.total) + ' (' + pct(mem.usage_percent) + ')')) +
+      fact('Available', esc(bytes(mem.available))) +
+      fact('Free', esc(bytes(mem.free))) +
+      fact('Cached', esc(bytes(mem.cached))) +
+      fact('Buffers', esc(bytes(mem.buffers))) +
+      fact('Swap', (num(mem.swap_total) > 0 ? bar(mem.swap_percent, usageLevel(mem.swap_percent)) + ' ' : '') + swap);
+
+    d.querySelector('.sensors').innerHTML = node.temperature.sensors.length
+      ? node.temperature.sensors.map(sensorHtml).join('')
+      : '<span class="muted">No temperature sensors</span>';
+
+    d.querySelector('.disks-list').innerHTML = node.disks.length
+      ? '<table class="grid"><thead><tr><th>Device</th><th>Usage</th><th class="num">Read</th><th class="num">Write</th>' +
+        '<th class="num">IOPS r/w</th><th class="num">Util</th></tr></thead><tbody>' +
+        node.disks.map(function (disk) {
+          return '<tr><td>' + esc(disk.device) + '<br><small class="muted">' + esc(disk.mount_point) + ' ' +
+            esc(disk.fs_type) + '</small></td>' +
+            '<td>' + bar(disk.usage_percent, usageLevel(disk.usage_percent)) + ' ' + esc(pct(disk.usage_percent)) +
+            '<br><small class="muted">' + esc(bytes(disk.used) + ' / ' + bytes(disk.total)) + '</small></td>' +
+            '<td class="num">' + esc(rate(disk.read_rate)) + '</td><td class="num">' + esc(rate(disk.write_rate)) + '</td>' +
+            '<td class="num">' + esc(num(disk.read_iops).toFixed(1) + ' / ' + num(disk.write_iops).toFixed(1)) + '</td>' +
+            '<td class="num ' + usageLevel(disk.io_util) + '">' + esc(pct(disk.io_util)) + '</td></tr>';
+        }).join('') + '</tbody></table>'
+      : '<span class="muted">No disks</span>';
+
+    d.querySelector('.nets-list').innerHTML = node.networks.length
+      ? '<table class="grid"><thead><tr><th>Interface</th><th class="num">RX</th><th class="num">TX</th>' +
+        '<th class="num">Link</th><th class="num">Errors rx/tx</th><th class="num">Drops rx/tx</th></tr></thead><tbody>' +
+        node.networks.map(function (net) {
+          return '<tr><td>' + esc(net.interface) + '<br><small class="muted">' +
+            esc([net.ip_address, net.status].filter(Boolean).join(' · ')) + '</small></td>' +
+            '<td class="num">' + linkRate(net.rx_rate, net.speed) + '</td>' +
+            '<td class="num">' + linkRate(net.tx_rate, net.speed) + '</td>' +
+            '<td class="num">' + esc(linkSpeed(net.speed)) + '</td>' +
+            '<td class="num' + (num(net.rx_errors) + num(net.tx_errors) > 0 ? ' warn' : '') + '">' +
+            esc(num(net.rx_errors) + ' / ' + num(net.tx_errors)) + '</td>' +
+            '<td class="num' + (num(net.rx_dropped) + num(net.tx_dropped) > 0 ? ' warn' : '') + '">' +
+            esc(num(net.rx_dropped) + ' / ' + num(net.tx_dropped)) + '</td></tr>';
+        }).join('') + '</tbody></table>'
+      : '<span class="muted">No interfaces</span>';
+
+    renderProcesses(view);
+  }
+
+  function linkRate(bytesPerSecond, mbps) {
+    var text = esc(rate(bytesPerSecond));
+    if (num(mbps) <= 0) return text;
+    var share = num(bytesPerSecond) * 8 / (num(mbps) * 1e6) * 100;
+    return text + '<br><small class="muted ' + usageLevel(share) + '">' + esc(share.toFixed(1)) +
+      '% of link</small>';
+  }
+
+  function sensorHtml(sensor) {
+    var current = num(sensor.current);
+    var high = num(sensor.max);
+    var critical = num(sensor.critical);
+    var scale = Math.max(100, current, high, critical);
+    var level = critical > 0 && current >= critical ? 'crit'
+      : high > 0 && current >= high ? 'warn' : tempLevel(current);
+    var marks = '';
+    if (high > 0) marks += '<span class="mark mark-high" title="high ' + esc(celsius(high)) + '" style="left:' + (high / scale * 100).toFixed(1) + '%"></span>';
+    if (critical > 0) marks += '<span class="mark mark-crit" title="critical ' + esc(celsius(critical)) + '" style="left:' + (critical / scale * 100).toFixed(1) + '%"></span>';
+    var limits = [];
+    if (high > 0) limits.push('high ' + celsius(high));
+    if (critical > 0) limits.push('crit ' + celsius(critical));
+    var name = [sensor.name, sensor.label].filter(Boolean).join(' ');
+    return '<div class="sensor"><div class="sensor-name">' + esc(name || 'sensor') +
+      ' <span class="sensor-value ' + level + '">' + esc(celsius(current)) + '</span>' +
+      (limits.length ? ' <small class="muted">' + esc(limits.join(' · ')) + '</small>' : '') + '</div>' +
+      '<div class="sensor-bar"><span class="meter-fill ' + level + '" style="width:' +
+      (current / scale * 100).toFixed(1) + '%"></span>' + marks + '</div></div>';
+  }
+
+  function renderProcesses(view) {
+    var d = view.detail;
+    var processes = view.node.processes.slice();
+    var filter = view.filter.trim().toLowerCase();
+    if (filter) {
+      processes = processes.filter(function (p) {
+        return String(p.name || '').toLowerCase().indexOf(filter) >= 0 ||
+          String(p.user || '').toLowerCase().indexOf(filter) >= 0 ||
+          String(p.pid).indexOf(filter) >= 0;
+      });
+    }
+    if (view.sortKey) {
+      var field = SORT_FIELDS[view.sortKey];
+      var dir = view.sortDir === 'asc' ? 1 : -1;
+      processes.sort(function (a, b) {
+        return (num(a[field]) - num(b[field])) * dir || num(a.pid) - num(b.pid);
+      });
+    }
+    d.querySelector('table.processes tbody').innerHTML = processes.map(function (p) {
+      return '<tr data-pid="' + esc(p.pid) + '">' +
+        '<td class="pid num">' + esc(p.pid) + '</td>' +
+        '<td class="name" title="' + esc(p.cmdline || p.name) + '">' + esc(p.name) + '</td>' +
+        '<td class="user">' + esc(p.user) + '</td>' +
+        '<td class="state">' + esc(p.status) + '</td>' +
+        '<td class="cpu num">' + esc(pct(p.cpu_percent)) + '</td>' +
+        '<td class="memory num">' + esc(pct(p.mem_percent)) + '</td>' +
+        '<td class="rss num">' + esc(bytes(p.mem_rss)) + '</td>' +
+        '<td class="threads num">' + esc(num(p.threads)) + '</td></tr>';
+    }).join('');
+    var empty = d.querySelector('.process-empty');
+    empty.hidden = processes.length > 0;
+    empty.textContent = view.node.processes.length ? 'No process matches the filter.' : 'No processes reported.';
+    d.querySelectorAll('th[data-sort]').forEach(function (th) {
+      var key = th.getAttribute('data-sort');
+      var sorted = key === view.sortKey;
+      th.classList.toggle('sorted-desc', sorted && view.sortDir === 'desc');
+      th.classList.toggle('sorted-asc', sorted && view.sortDir === 'asc');
+      th.setAttribute('aria-sort', sorted ? (view.sortDir === 'asc' ? 'ascending' : 'descending') : 'none');
+    });
+  }
+
+  // ---------- history ----------
+
+  async function loadHistory(view) {
+    var seq = ++view.historySeq;
+    var hours = Math.min(view.hours, maxHours);
+    var status = view.detail.querySelector('.chart-status');
+    if (!view.chart.hasData()) status.textContent = 'Loading…';
+    view.historyLoading = true;
+    try {
+      var data = await fetchJSON(apiBase() + '/' + encodeURIComponent(view.name) + '/history?hours=' + hours);
+      if (seq !== view.historySeq) return;
+      var points = Array.isArray(data.history) ? data.history : Array.isArray(data.data) ? data.data : [];
+      view.chart.setData(points, parseTime(data.start), parseTime(data.end), hours);
+      var notes = [];
+      if (!points.length) notes.push('No history in this range yet.');
+      if (hours < view.hours) notes.push('History is kept for ' + maxHours + ' h; showing all of it.');
+      status.textContent = notes.join(' ');
+    } catch (error) {
+      if (seq !== view.historySeq) return;
+      status.textContent = 'History unavailable: ' + errorText(error);
+    } finally {
+      if (seq === view.historySeq) view.historyLoading = false;
+    }
+  }
+
+  function svgEl(name, attrs) {
+    var node = document.createElementNS(SVG_NS, name);
+    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    return node;
+  }
+
+  // A line chart of the four series on one 0–100 (or more, for hot sensors) axis.
+  // The svg and its paths persist; new data only changes their attributes, so a
+  // refresh under the pointer keeps the tooltip.
+  function createChart(container) {
+    var W = 640;
+    var H = 240;
+    var M = { left: 38, right: 12, top: 10, bottom: 24 };
+    var svg = svgEl('svg', {
+      class: 'history-chart',
+      viewBox: '0 0 ' + W + ' ' + H,
+      role: 'img',
+      'aria-label': 'History chart'
+    });
+    var grid = svgEl('g', { class: 'grid-lines' });
+    var axis = svgEl('g', { class: 'axis' });
+    svg.appendChild(grid);
+    svg.appendChild(axis);
+    var paths = {};
+    SERIES.forEach(function (s) {
+      paths[s.key] = svgEl('path', { class: 'series series-' + s.key, 'data-series': s.key, d: '', fill: 'none' });
+      svg.appendChild(paths[s.key]);
+    });
+    var hoverLine = svgEl('line', { class: 'hover-line', y1: M.top, y2: H - M.bottom, visibility: 'hidden' });
+    svg.appendChild(hoverLine);
+    var dots = {};
+    SERIES.forEach(function (s) {
+      dots[s.key] = svgEl('circle', { class: 'hover-dot series-' + s.key, r: 3, visibility: 'hidden' });
+      svg.appendChild(dots[s.key]);
+    });
+    var tooltip = document.createElement('div');
+    tooltip.className = 'chart-tooltip';
+    tooltip.hidden = true;
+    container.appendChild(svg);
+    container.appendChild(tooltip);
+
+    var points = []; // { t, x, values: {key: number}, ys: {key: y} }
+    var hoverX = null; // in viewBox units while the pointer is over the chart
+
+    function fmt(n) {
+      return (Math.round(n * 10) / 10).toString();
+    }
+
+    function setData(raw, start, end, hours) {
+      var parsed = [];
+      raw.forEach(function (p) {
+        var t = p ? parseTime(p.timestamp) : null;
+        if (t === null) return;
+        var values = {};
+        SERIES.forEach(function (s) { values[s.key] = num(p[s.field]); });
+        parsed.push({ t: t, values: values });
+      });
+      parsed.sort(function (a, b) { return a.t - b.t; });
+      if (end === null) end = parsed.length ? parsed[parsed.length - 1].t : Date.now();
+      if (start === null) start = end - hours * 3600 * 1000;
+      if (parsed.length) {
+        start = Math.min(start, parsed[0].t);
+        end = Math.max(end, parsed[parsed.length - 1].t);
+      }
+      if (end <= start) end = start + 1000;
+      var top = 100;
+      parsed.forEach(function (p) {
+        SERIES.forEach(function (s) { top = Math.max(top, p.values[s.key]); });
+      });
+      top = Math.ceil(top / 20) * 20;
+      var plotW = W - M.left - M.right;
+      var plotH = H - M.top - M.bottom;
+      var x = function (t) { return M.left + (t - start) / (end - start) * plotW; };
+      var y = function (v) { return M.top + (1 - Math.max(0, v) / top) * plotH; };
+      parsed.forEach(function (p) {
+        p.x = x(p.t);
+        p.ys = {};
+        SERIES.forEach(function (s) { p.ys[s.key] = y(p.values[s.key]); });
+      });
+
+      // Break the line where points are missing (the master was down): a step over
+      // five times the usual one.
+      var steps = [];
+      for (var i = 1; i < parsed.length; i += 1) steps.push(parsed[i].t - parsed[i - 1].t);
+      steps.sort(function (a, b) { return a - b; });
+      var gap = steps.length ? Math.max(steps[Math.floor(steps.length / 2)] * 5, 1000) : Infinity;
+
+      SERIES.forEach(function (s) {
+        var d = '';
+        var segment = [];
+        var flush = function () {
+          if (segment.length === 1) {
+            // A lone point is drawn as a short dash so it shows.
+            var p = segment[0];
+            d += 'M' + fmt(Math.max(M.left, p.x - 3)) + ' ' + fmt(p.ys[s.key]) +
+              'L' + fmt(Math.min(W - M.right, p.x + 3)) + ' ' + fmt(p.ys[s.key]);
+          } else {
+            segment.forEach(function (p, j) {
+              d += (j ? 'L' : 'M') + fmt(p.x) + ' ' + fmt(p.ys[s.key]);
+            });
+          }
+          segment = [];
+        };
+        parsed.forEach(function (p, j) {
+          if (j > 0 && p.t - parsed[j - 1].t > gap) flush();
+          segment.push(p);
+        });
+        if (segment.length) flush();
+        paths[s.key].setAttribute('d', d);
+      });
+
+      grid.replaceChildren();
+      axis.replaceChildren();
+      for (var k = 0; k <= 4; k += 1) {
+        var value = top * k / 4;
+        var gy = y(value);
+        grid.appendChild(svgEl('line', { x1: M.left, x2: W - M.right, y1: fmt(gy), y2: fmt(gy) }));
+        var label = svgEl('text', { x: M.left - 4, y: fmt(gy + 4), 'text-anchor': 'end' });
+        label.textContent = String(Math.round(value));
+        axis.appendChild(label);
+      }
+      var long = end - start > 36 * 3600 * 1000;
+      for (var m = 0; m <= 4; m += 1) {
+        var t = start + (end - start) * m / 4;
+        var date = new Date(t);
+        var text = svgEl('text', {
+          x: fmt(x(t)),
+          y: H - 6,
+          'text-anchor': m === 0 ? 'start' : m === 4 ? 'end' : 'middle'
+        });
+        text.textContent = long
+          ? pad(date.getMonth() + 1) + '-' + pad(date.getDate()) + ' ' + pad(date.getHours()) + 'h'
+          : pad(date.getHours()) + ':' + pad(date.getMinutes());
+        axis.appendChild(text);
+      }
+      points = parsed;
+      if (hoverX !== null) showAt(hoverX);
+      else hide();
+    }
+
+    function hide() {
+      tooltip.hidden = true;
+      hoverLine.setAttribute('visibility', 'hidden');
+      SERIES.forEach(function (s) { dots[s.key].setAttribute('visibility', 'hidden'); });
+    }
+
+    function showAt(vx) {
+      if (!points.length) {
+        hide();
+        return;
+      }
+      var best = points[0];
+      points.forEach(function (p) {
+        if (Math.abs(p.x - vx) < Math.abs(best.x - vx)) best = p;
+      });
+      hoverLine.setAttribute('x1', fmt(best.x));
+      hoverLine.setAttribute('x2', fmt(best.x));
+      hoverLine.setAttribute('visibility', 'visible');
+      SERIES.forEach(function (s) {
+        dots[s.key].setAttribute('cx', fmt(best.x));
+        dots[s.key].setAttribute('cy', fmt(best.ys[s.key]));
+        dots[s.key].setAttribute('visibility', 'visible');
+      });
+      tooltip.innerHTML = '<div class="tip-time">' + esc(dateTime(new Date(best.t))) + '</div>' +
+        SERIES.map(function (s) {
+          var v = best.values[s.key];
+          var text = s.key === 'temp' ? (v > 0 ? celsius(v) : 'N/A') : pct(v);
+          return '<div class="tip-row series-' + s.key + '" data-series="' + s.key + '"><i></i>' +
+            esc(s.label) + ' <b>' + esc(text) + '</b></div>';
+        }).join('');
+      tooltip.hidden = false;
+      var rect = svg.getBoundingClientRect();
+      var px = rect.width ? best.x / W * rect.width : 0;
+      var onRight = best.x > W / 2;
+      tooltip.style.left = onRight ? '' : (px + 12) + 'px';
+      tooltip.style.right = onRight ? (rect.width - px + 12) + 'px' : '';
+    }
+
+    function onMove(event) {
+      var rect = svg.getBoundingClientRect();
+      var clientX = event.touches && event.touches.length ? event.touches[0].clientX : event.clientX;
+      hoverX = rect.width ? (num(clientX) - rect.left) / rect.width * W : M.left;
+      showAt(hoverX);
+    }
+
+    function onLeave() {
+      hoverX = null;
+      hide();
+    }
+
+    ['mousemove', 'pointermove', 'mouseover'].forEach(function (type) {
+      svg.addEventListener(type, onMove);
+    });
+    svg.addEventListener('touchstart', onMove, { passive: true });
+    svg.addEventListener('mouseleave', onLeave);
+    svg.addEventListener('pointerleave', onLeave);
+
+    return {
+      setData: setData,
+      hasData: function () { return points.length > 0; }
+    };
+  }
+
+  // ---------- wiring ----------
+
+  el.clusterName.textContent = cluster;
+  document.title = 'Node metrics · ' + cluster;
+  var wanted = params.get('refresh');
+  if (wanted !== null && /^\d+$/.test(wanted)) {
+    var exists = Array.prototype.some.call(el.interval.options, function (o) { return o.value === wanted; });
+    if (!exists) {
+      var option = document.createElement('option');
+      option.value = wanted;
+      option.textContent = wanted === '0' ? 'off' : wanted + ' s';
+      el.interval.appendChild(option);
+    }
+    el.interval.value = wanted;
+  }
+  el.interval.addEventListener('change', schedule);
+  el.refresh.addEventListener('click', function () { refresh(); });
+  refresh();
+}());
