@@ -3,10 +3,12 @@
 //!
 //! - `duration` — Go-style durations (`500ms`, `10s`, `1m30s`), as node_exporter's
 //!   flags and the sidecar's `nodes.conf` spell them.
+//! - `flags` — the one-line error for a bad flag value, as the binaries print it.
 //! - `text` — Prometheus text-format values and escaping, written and read alike.
 //! - `textparse` — a strict parser of Prometheus text 0.0.4 (node_exporter's textfile
 //!   rules), for the exporter's textfile collector and the master's scraper.
 
 pub mod duration;
+pub mod flags;
 pub mod text;
 pub mod textparse;

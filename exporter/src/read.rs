@@ -12,13 +12,14 @@ pub const MAX_TABLE_BYTES: u64 = 16 << 20;
 /// sysfs attributes are at most one page.
 const ATTRIBUTE_BYTES: usize = 4096;
 
-/// Reads a whole procfs table (`/proc/stat`, `/proc/diskstats`, …) into `buf`.
-pub fn read_table(path: &Path, buf: &mut String) -> Result<(), CollectError> {
-    buf.clear();
+/// Reads a whole procfs table (`/proc/stat`, `/proc/diskstats`, …); a file larger
+/// than [`MAX_TABLE_BYTES`] is refused, not truncated.
+pub fn read_table_string(path: &Path) -> Result<String, CollectError> {
+    let mut buf = String::new();
     let file = File::open(path).map_err(|e| CollectError::read(path, e))?;
     let read = file
         .take(MAX_TABLE_BYTES + 1)
-        .read_to_string(buf)
+        .read_to_string(&mut buf)
         .map_err(|e| CollectError::read(path, e))?;
     if read as u64 > MAX_TABLE_BYTES {
         return Err(CollectError::parse(
@@ -27,13 +28,6 @@ pub fn read_table(path: &Path, buf: &mut String) -> Result<(), CollectError> {
             format!("larger than {MAX_TABLE_BYTES} bytes"),
         ));
     }
-    Ok(())
-}
-
-/// Reads a procfs table into a new string.
-pub fn read_table_string(path: &Path) -> Result<String, CollectError> {
-    let mut buf = String::new();
-    read_table(path, &mut buf)?;
     Ok(buf)
 }
 

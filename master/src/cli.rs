@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use edge_common::duration::{parse_duration_or_days, parse_go_duration};
+use edge_common::flags::FlagError;
 
 use crate::source::targets::{parse_target, DnsDiscovery, Target};
 
@@ -66,19 +67,8 @@ pub fn command() -> Command {
         .arg(arg("log.level", Some("info"), "Only log messages with the given severity or above.").value_parser(["debug", "info", "warn", "error"]))
 }
 
-/// A flag value edge-master cannot run with.
-#[derive(Debug, thiserror::Error)]
-#[error("--{flag}: {message}")]
-pub struct FlagError {
-    pub flag: &'static str,
-    pub message: String,
-}
-
 fn fail(flag: &'static str, message: impl ToString) -> FlagError {
-    FlagError {
-        flag,
-        message: message.to_string(),
-    }
+    FlagError::new(flag, message)
 }
 
 fn text(matches: &ArgMatches, id: &str) -> String {

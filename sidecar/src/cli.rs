@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use edge_common::duration::parse_go_duration;
+use edge_common::flags::FlagError;
 
 use crate::config::{self, SourceKind};
 use crate::i2c::I2cSource;
@@ -46,19 +47,8 @@ pub fn command() -> Command {
         .arg(Arg::new("log.level").long("log.level").default_value("info").value_parser(["debug", "info", "warn", "error"]).help("Only log messages with the given severity or above."))
 }
 
-/// A flag value the sidecar cannot run with (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("--{flag}: {message}")]
-pub struct FlagError {
-    pub flag: &'static str,
-    pub message: String,
-}
-
 fn flag_error(flag: &'static str, message: impl ToString) -> FlagError {
-    FlagError {
-        flag,
-        message: message.to_string(),
-    }
+    FlagError::new(flag, message)
 }
 
 fn text(matches: &ArgMatches, id: &str) -> String {

@@ -352,14 +352,7 @@ impl Worker {
             output_limit: self.settings.output_limit,
             stderr_limit: self.settings.stderr_limit,
         });
-        if !outcome.stderr.is_empty() {
-            tracing::info!(
-                source = %kind,
-                stderr = %String::from_utf8_lossy(&outcome.stderr).trim_end(),
-                discarded = outcome.stderr_discarded,
-                "script wrote to stderr"
-            );
-        }
+        // The runner logs the script's stderr (and a timeout) itself.
         let parsed = parse_key_values(&outcome.stdout);
         if let Some(problem) = &parsed.first_problem {
             tracing::warn!(
