@@ -965,8 +965,11 @@ mod tests {
         // A re-registered chip (a new class/hwmon entry) is scanned afresh: with no
         // device link and no name left, it is called after its directory.
         let link = root.path().join("class/hwmon/hwmon0");
-        std::fs::remove_file(&link).unwrap();
-        symlink(&dir, &link).unwrap();
+        // Made beside the old link and renamed over it, so the new entry's inode is
+        // allocated while the old one still exists and cannot be the same number.
+        let fresh = link.with_extension("new");
+        symlink(&dir, &fresh).unwrap();
+        std::fs::rename(&fresh, &link).unwrap();
         let set = scrape(&mut hwmon);
         let labels = [("chip", "hwmon0"), ("sensor", "temp1")];
         assert_eq!(set.value("node_hwmon_temp_celsius", &labels), Some(41.0));

@@ -482,8 +482,11 @@ mod tests {
         // A re-created entry is read afresh, and fails as node_exporter does without
         // a policy file.
         let link = root.path().join("class/thermal/thermal_zone0");
-        std::fs::remove_file(&link).unwrap();
-        symlink(&dir, &link).unwrap();
+        // Made beside the old link and renamed over it, so the new entry's inode is
+        // allocated while the old one still exists and cannot be the same number.
+        let fresh = link.with_extension("new");
+        symlink(&dir, &fresh).unwrap();
+        std::fs::rename(&fresh, &link).unwrap();
         let err = scrape(&mut collector).unwrap_err();
         assert!(
             err.to_string()
