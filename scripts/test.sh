@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, installing first what the tests need:
 # Debian's prometheus-node-exporter (the reference exporter the compatibility tests
-# compare against), prometheus (for promtool), shellcheck (for the scripts) and
-# chromium with chromium-driver (the dashboard's browser tests, master/tests/web.rs).
-# Safe to run again.
+# compare against), prometheus (Prometheus 2.x and promtool), victoria-metrics
+# (vmagent, for the pipeline test in deploy/), shellcheck (for the scripts),
+# systemd (systemd-analyze, for the units), chromium with chromium-driver (the
+# dashboard's browser tests, master/tests/web.rs), and PyPI's kubernetes-validate in
+# a virtualenv under target/tools (for the manifests). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,9 @@ need_packages=()
 [ -x /usr/bin/prometheus-node-exporter ] || need_packages+=(prometheus-node-exporter)
 command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
 command -v shellcheck >/dev/null 2>&1 || need_packages+=(shellcheck)
+[ -x /usr/bin/vmagent ] || need_packages+=(victoria-metrics)
+command -v systemd-analyze >/dev/null 2>&1 || need_packages+=(systemd)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_packages+=(python3-venv)
 [ -x /usr/bin/chromium ] || need_packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_packages+=(chromium-driver)
 if [ ${#need_packages[@]} -gt 0 ]; then
@@ -22,9 +27,20 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   # The packages start their own services where systemd runs; the tests start their
   # own instances on free loopback ports and need none of them.
   if [ -d /run/systemd/system ]; then
-    "${sudo[@]}" systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+    "${sudo[@]}" systemctl disable --now prometheus prometheus-node-exporter victoria-metrics \
+      >/dev/null 2>&1 || true
   fi
 fi
+
+# kubernetes-validate from PyPI, pinned, in the project's own virtualenv: Debian's
+# Python refuses pip installs outside one.
+tools=target/tools/venv
+if ! "$tools/bin/kubernetes-validate" --version >/dev/null 2>&1; then
+  echo "== installing kubernetes-validate into $tools"
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install -q --disable-pip-version-check 'kubernetes-validate==1.37.0'
+fi
+export PATH="$PWD/$tools/bin:$PATH"
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
