@@ -191,7 +191,14 @@ fn pipeline_from_script_to_alert_loses_nothing() {
         missing.join("\n"),
         logs(&dir)
     );
+    eprintln!(
+        "every dashboard query has data {:.0} s after vmagent started",
+        started.elapsed().as_secs_f64()
+    );
     let value_series = the_sidecars_value_series(&api);
+    // At least 30 s of samples before the outage, for the gap check's window.
+    let history = Duration::from_secs(30);
+    std::thread::sleep(history.saturating_sub(started.elapsed()));
 
     // 2. edge-2's exporter stops (EdgeNodeDown is checked at the end), then
     //    Prometheus is down for 40 s; vmagent queues on disk meanwhile.
