@@ -8,9 +8,10 @@
 //! - vmagent (Debian's) with the DaemonSet's flags and `manifests/vmagent/scrape.yml`,
 //!   its Kubernetes discovery swapped for static targets carrying the same meta labels;
 //! - Prometheus 2.x (Debian's) with the Deployment's flags and the ConfigMap's
-//!   `prometheus.yml` and `alerts.yml` (remote-write receiver, out-of-order window).
+//!   `prometheus.yml` and `alerts.yml` (remote-write receiver, out-of-order window);
+//! - edge-master with its Deployment's flags, discovering edge-1's exporter by DNS.
 //!
-//! Asserted: every dashboard query (variables filled in as Grafana does) returns
+//! Asserted: edge-master serves edge-1; every dashboard query (variables filled in as Grafana does) returns
 //! data; Prometheus stopped for 40 s and started again leaves no gap in the sidecar's
 //! series, vmagent's disk queue having held the samples; the alert rules load and
 //! EdgeNodeDown fires for the exporter that stopped, and only for it.
@@ -196,6 +197,48 @@ fn pipeline_from_script_to_alert_loses_nothing() {
         started.elapsed().as_secs_f64()
     );
     let value_series = the_sidecars_value_series(&api);
+    // edge-master with the Deployment's flags, discovering edge-1's exporter by DNS
+    // (`localhost` here, the headless Service in the cluster).
+    let master_args = manifest
+        .container_args("Deployment", "edge-master", "edge-master")
+        .unwrap();
+    let cluster = master_args
+        .iter()
+        .find_map(|a| a.strip_prefix("--cluster-id="))
+        .unwrap_or("default")
+        .to_string();
+    let master_port = free_port();
+    let _master = Server::start(
+        "edge-master",
+        Command::new(workspace_binary("edge-master")).args(replace(
+            &master_args,
+            &[
+                ("--listen", format!("127.0.0.1:{master_port}")),
+                ("--db", path(&dir.path().join("edge-master.db"))),
+                ("--discover-dns", format!("localhost:{}", targets[0].1)),
+            ],
+        )),
+        &dir.path().join("edge-master.log"),
+    );
+    wait_until_ok(&format!("http://127.0.0.1:{master_port}/readyz"), &dir);
+    let nodes_url =
+        format!("http://127.0.0.1:{master_port}/api/v2/node-metrics?cluster_id={cluster}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let body: Value = serde_json::from_str(&get(&nodes_url)).unwrap();
+        let online = body["summary"]["online_nodes"].as_u64();
+        if body["nodes"][0]["node_name"] == "edge-1" && online == Some(1) {
+            eprintln!("edge-master serves node edge-1 for cluster {cluster}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "edge-master: {body}\n{}",
+            logs(&dir)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+
     // At least 30 s of samples before the outage, for the gap check's window.
     let history = Duration::from_secs(30);
     std::thread::sleep(history.saturating_sub(started.elapsed()));
