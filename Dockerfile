@@ -40,10 +40,10 @@ VOLUME ["/var/lib/edge-master"]
 ENTRYPOINT ["/usr/local/bin/edge-master"]
 
 # Runs the users' bash scripts, so it carries bash and what the example scripts call:
-# coreutils (cat, tr), mawk (awk) from the base image, i2c-tools (i2cget).
+# coreutils (cat, tr) from the base image, mawk (awk) and i2c-tools (i2cget).
 FROM debian:bookworm-slim AS edge-sidecar
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bash i2c-tools \
+    && apt-get install -y --no-install-recommends bash mawk i2c-tools \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/bin/edge-sidecar /usr/local/bin/edge-sidecar
 # Non-root by default; reading /dev/i2c-* needs the device's group (supplementalGroups)

@@ -102,6 +102,12 @@ impl Manifest {
     }
 }
 
+/// The value of `flag=value` among `args` (`flag` with its dashes).
+pub fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    args.iter()
+        .find_map(|a| a.strip_prefix(flag)?.strip_prefix('='))
+}
+
 /// `args` with the value of each `-flag=value` / `--flag=value` named in `values`
 /// replaced; every flag named must be there once.
 pub fn replace_flag_values(
@@ -168,6 +174,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("document 2: "), "{err}");
+    }
+
+    #[test]
+    fn finds_a_flags_value_by_its_whole_name() {
+        let args: Vec<String> = ["--db=x.db", "--dbx=y", "-a=1=2"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(flag_value(&args, "--db"), Some("x.db"));
+        assert_eq!(flag_value(&args, "-a"), Some("1=2"));
+        assert_eq!(flag_value(&args, "--d"), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 
-use edge_deploy::manifest::Manifest;
+use edge_deploy::manifest::{flag_value, Manifest};
 use edge_deploy::{assemble, dashboard};
 use support::{all_in_one, read, root, succeeds, tool, workspace_binary};
 
@@ -268,12 +268,9 @@ fn our_images_are_the_dockerfiles_targets() {
     }
 }
 
-/// The value of `name=value` among `args`.
+/// The value of `name=value` among `args`, which must be there.
 fn flag<'a>(args: &'a [String], name: &str) -> &'a str {
-    let prefix = format!("{name}=");
-    args.iter()
-        .find_map(|a| a.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("{name} is not among {args:?}"))
+    flag_value(args, name).unwrap_or_else(|| panic!("{name} is not among {args:?}"))
 }
 
 #[test]

@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use edge_common::textparse;
 use edge_deploy::dashboard;
-use edge_deploy::manifest::replace_flag_values;
+use edge_deploy::manifest::{flag_value, replace_flag_values};
 use serde_json::Value;
 use support::{all_in_one, free_port, read, root, tool, workspace_binary, Server};
 
@@ -55,9 +56,8 @@ fn pipeline_from_script_to_alert_loses_nothing() {
         ("--config", path(&config_dir.join("nodes.conf"))),
         ("--output", path(&textfile.join("custom_metrics.prom"))),
     ];
-    let sidecar_listen = format!("127.0.0.1:{}", free_port());
-    if sidecar_args.iter().any(|a| a.starts_with("--listen=")) {
-        sidecar_values.push(("--listen", sidecar_listen));
+    if flag_value(&sidecar_args, "--listen").is_some() {
+        sidecar_values.push(("--listen", format!("127.0.0.1:{}", free_port())));
     }
     let _sidecar = Server::start(
         "edge-sidecar",
@@ -181,16 +181,18 @@ fn pipeline_from_script_to_alert_loses_nothing() {
 
     // 1. Every dashboard query returns data, for each node.
     let started = Instant::now();
-    let mut missing = dashboard_queries_without_data(&api);
-    while !missing.is_empty() && started.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_secs(5));
-        missing = dashboard_queries_without_data(&api);
-    }
-    assert!(
-        missing.is_empty(),
-        "no data for:\n{}\n{}",
-        missing.join("\n"),
-        logs(&dir)
+    let dashboards = dashboards();
+    poll(
+        &dir,
+        Duration::from_secs(120),
+        Duration::from_secs(5),
+        || {
+            let missing = dashboard_queries_without_data(&api, &dashboards);
+            match missing.is_empty() {
+                true => Ok(()),
+                false => Err(format!("no data for:\n{}", missing.join("\n"))),
+            }
+        },
     );
     eprintln!(
         "every dashboard query has data {:.0} s after vmagent started",
@@ -202,9 +204,7 @@ fn pipeline_from_script_to_alert_loses_nothing() {
     let master_args = manifest
         .container_args("Deployment", "edge-master", "edge-master")
         .unwrap();
-    let cluster = master_args
-        .iter()
-        .find_map(|a| a.strip_prefix("--cluster-id="))
+    let cluster = flag_value(&master_args, "--cluster-id")
         .unwrap_or("default")
         .to_string();
     let master_port = free_port();
@@ -223,21 +223,20 @@ fn pipeline_from_script_to_alert_loses_nothing() {
     wait_until_ok(&format!("http://127.0.0.1:{master_port}/readyz"), &dir);
     let nodes_url =
         format!("http://127.0.0.1:{master_port}/api/v2/node-metrics?cluster_id={cluster}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let body: Value = serde_json::from_str(&get(&nodes_url)).unwrap();
-        let online = body["summary"]["online_nodes"].as_u64();
-        if body["nodes"][0]["node_name"] == "edge-1" && online == Some(1) {
-            eprintln!("edge-master serves node edge-1 for cluster {cluster}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "edge-master: {body}\n{}",
-            logs(&dir)
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    poll(
+        &dir,
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+        || {
+            let body: Value = serde_json::from_str(&get(&nodes_url)).unwrap();
+            let online = body["summary"]["online_nodes"].as_u64();
+            match body["nodes"][0]["node_name"] == "edge-1" && online == Some(1) {
+                true => Ok(()),
+                false => Err(format!("edge-master does not serve edge-1 online: {body}")),
+            }
+        },
+    );
+    eprintln!("edge-master serves node edge-1 for cluster {cluster}");
 
     // At least 30 s of samples before the outage, for the gap check's window.
     let history = Duration::from_secs(30);
@@ -252,7 +251,7 @@ fn pipeline_from_script_to_alert_loses_nothing() {
     let stopped_at = unix_now();
     prometheus.stop();
     std::thread::sleep(OUTAGE / 2);
-    let pending = metric_value(
+    let pending = sum_of(
         &get(&format!("{vmagent_base}/metrics")),
         "vm_persistentqueue_bytes_pending",
     );
@@ -264,30 +263,24 @@ fn pipeline_from_script_to_alert_loses_nothing() {
     wait_until_ok(&format!("{}/-/ready", api.base), &dir);
 
     // 3. The replay fills the outage: no gap in the sidecar's series.
-    let deadline = Instant::now() + Duration::from_secs(180);
+    // One deadline for the three: the replay fills them together.
+    let replay = Instant::now() + Duration::from_secs(180);
     for series in [
         value_series.as_str(),
         "edge_sidecar_source_success{instance=\"edge-1\"}",
         "up{instance=\"edge-1\"}",
     ] {
-        loop {
-            let verdict = gap_check(&api, series, stopped_at - 30.0, restarted_at + 20.0);
-            match verdict {
-                Ok(samples) => {
-                    eprintln!(
-                        "{series}: {samples} samples from 30 s before the stop to {:.0} s after \
-                         the restart, none more than {} s apart",
-                        unix_now() - restarted_at,
-                        2 * SCRAPE_INTERVAL
-                    );
-                    break;
-                }
-                Err(why) if Instant::now() > deadline => {
-                    panic!("{series}: {why}\n{}", logs(&dir))
-                }
-                Err(_) => std::thread::sleep(Duration::from_secs(5)),
-            }
-        }
+        let limit = replay.saturating_duration_since(Instant::now());
+        let samples = poll(&dir, limit, Duration::from_secs(5), || {
+            gap_check(&api, series, stopped_at - 30.0, restarted_at + 20.0)
+                .map_err(|why| format!("{series}: {why}"))
+        });
+        eprintln!(
+            "{series}: {samples} samples from 30 s before the stop to {:.0} s after \
+             the restart, none more than {} s apart",
+            unix_now() - restarted_at,
+            2 * SCRAPE_INTERVAL
+        );
     }
 
     // 4. The rules loaded, and the node-down alert fires for edge-2 only.
@@ -310,42 +303,41 @@ fn pipeline_from_script_to_alert_loses_nothing() {
         .collect();
     names.sort();
     assert_eq!(names, expected);
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let alerts = api.get("/api/v1/alerts", &[]);
-        let down: Vec<(String, String)> = alerts["data"]["alerts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|a| a["labels"]["alertname"] == "EdgeNodeDown")
-            .map(|a| {
-                (
-                    a["labels"]["instance"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                    a["state"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        assert!(
-            down.iter().all(|(instance, _)| instance == "edge-2"),
-            "{down:?}"
-        );
-        if down.iter().any(|(_, state)| state == "firing") {
-            eprintln!(
-                "EdgeNodeDown fires for edge-2 {:.0} s after its exporter stopped",
-                edge_2_stopped.elapsed().as_secs_f64()
+    poll(
+        &dir,
+        Duration::from_secs(180),
+        Duration::from_secs(5),
+        || {
+            let alerts = api.get("/api/v1/alerts", &[]);
+            let down: Vec<(String, String)> = alerts["data"]["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["labels"]["alertname"] == "EdgeNodeDown")
+                .map(|a| {
+                    (
+                        a["labels"]["instance"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        a["state"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            assert!(
+                down.iter().all(|(instance, _)| instance == "edge-2"),
+                "{down:?}"
             );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "EdgeNodeDown never fired: {down:?}\n{}",
-            logs(&dir)
-        );
-        std::thread::sleep(Duration::from_secs(5));
-    }
+            match down.iter().any(|(_, state)| state == "firing") {
+                true => Ok(()),
+                false => Err(format!("EdgeNodeDown never fired: {down:?}")),
+            }
+        },
+    );
+    eprintln!(
+        "EdgeNodeDown fires for edge-2 {:.0} s after its exporter stopped",
+        edge_2_stopped.elapsed().as_secs_f64()
+    );
     let health = api.get("/api/v1/rules", &[]);
     for group in health["data"]["groups"].as_array().unwrap() {
         for rule in group["rules"].as_array().unwrap() {
@@ -433,15 +425,21 @@ impl Prometheus {
     }
 }
 
-/// Each dashboard query (and each `label_values` variable) that returns nothing, for
-/// either node.
-fn dashboard_queries_without_data(api: &Prometheus) -> Vec<String> {
-    let mut missing = Vec::new();
-    for file in [
+/// Both dashboards, by file.
+fn dashboards() -> Vec<(&'static str, Value)> {
+    [
         "grafana/dashboards/node-overview.json",
         "grafana/dashboards/edge-sensors.json",
-    ] {
-        let board: Value = serde_json::from_str(&read(file)).unwrap();
+    ]
+    .map(|file| (file, serde_json::from_str(&read(file)).unwrap()))
+    .to_vec()
+}
+
+/// Each dashboard query (and each `label_values` variable) that returns nothing, for
+/// either node.
+fn dashboard_queries_without_data(api: &Prometheus, dashboards: &[(&str, Value)]) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (file, board) in dashboards {
         let nodes: &[&str] = if file.ends_with("edge-sensors.json") {
             &["edge-1"]
         } else {
@@ -473,7 +471,7 @@ fn dashboard_queries_without_data(api: &Prometheus) -> Vec<String> {
                 }
             }
         }
-        for query in dashboard::queries(&board).unwrap() {
+        for query in dashboard::queries(board).unwrap() {
             for node in nodes {
                 let expr = dashboard::substitute(&query.expr, &[("node", node)], "15s", "1m", "1h");
                 if api.query(&expr).is_empty() {
@@ -536,26 +534,49 @@ fn get(url: &str) -> String {
         .unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
-/// The sum of the samples of `name` in Prometheus text.
-fn metric_value(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+/// The sum of the samples of `name` in Prometheus text, read by the project's parser.
+fn sum_of(text: &str, name: &str) -> f64 {
+    let families = textparse::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    families
+        .iter()
+        .filter(|f| f.name == name)
+        .flat_map(|f| &f.metrics)
+        .map(|m| match m.value {
+            textparse::Value::Single(value) => value,
+            ref other => panic!("{name}: {other:?}"),
+        })
         .sum()
 }
 
 fn wait_until_ok(url: &str, dir: &tempfile::TempDir) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    poll(
+        dir,
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || {
+            ureq::get(url)
+                .call()
+                .map(drop)
+                .map_err(|e| format!("{url} never answered: {e}"))
+        },
+    );
+}
+
+/// `attempt` every `every` until it gives Ok, which is returned; past `limit`, a
+/// panic with its last error and the programs' logs.
+fn poll<T>(
+    dir: &tempfile::TempDir,
+    limit: Duration,
+    every: Duration,
+    mut attempt: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + limit;
     loop {
-        if ureq::get(url).call().is_ok() {
-            return;
+        match attempt() {
+            Ok(value) => return value,
+            Err(why) if Instant::now() >= deadline => panic!("{why}\n{}", logs(dir)),
+            Err(_) => std::thread::sleep(every),
         }
-        assert!(
-            Instant::now() < deadline,
-            "{url} never answered\n{}",
-            logs(dir)
-        );
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
