@@ -308,6 +308,28 @@ fn scrapes_edge_exporter_serves_every_route_and_marks_a_stopped_node_offline() {
         .count();
     assert_eq!(node["cpu"]["threads"].as_u64(), Some(cpus as u64));
     assert_eq!(node["cpu"]["per_core"].as_array().map(Vec::len), Some(cpus));
+    // The clock: cpufreq's where the machine has it, else /proc/cpuinfo's `cpu MHz`
+    // (this CI machine, a VM, has no cpufreq).
+    let frequency = node["cpu"]["frequency"].as_f64().unwrap();
+    if !Path::new("/sys/devices/system/cpu/cpu0/cpufreq").exists() {
+        let clocks: Vec<f64> = std::fs::read_to_string("/proc/cpuinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("cpu MHz"))
+            .filter_map(|r| r.trim_start_matches([' ', '\t', ':']).trim().parse().ok())
+            .collect();
+        let expected = if clocks.is_empty() {
+            0.0
+        } else {
+            clocks.iter().sum::<f64>() / clocks.len() as f64
+        };
+        assert!(
+            (frequency - expected).abs() < 1e-6,
+            "frequency {frequency} MHz, /proc/cpuinfo says {expected}"
+        );
+    } else {
+        assert!(frequency > 0.0, "frequency {frequency} with cpufreq");
+    }
     assert_eq!(node["node_name"], "edge-a");
     assert_eq!(node["status"], "online");
     let busy_pid = i64::from(busy.0.id());

@@ -1,6 +1,9 @@
 //! `node_cpu_seconds_total{cpu,mode}`, `node_cpu_guest_seconds_total{cpu,mode}` from
 //! `/proc/stat`, `node_cpu_info` from `/proc/cpuinfo`, the thermal throttle counters
 //! from `<sysfs>/devices/system/cpu/cpuN/thermal_throttle/`, and `node_cpu_isolated`.
+//! With the info: `edge_cpu_clock_hertz{cpu}`, the `cpu MHz` of `/proc/cpuinfo`
+//! (node_exporter has no family for it): the clock of machines without cpufreq (most
+//! VMs), which edge-master falls back to.
 //!
 //! Like node_exporter, counters never go backwards: the kernel's iowait (and, after a
 //! CPU hotplug, idle) can decrease; a decrease keeps the previous value, and an idle
@@ -255,6 +258,20 @@ impl Collector for Cpu {
                     1.0,
                 );
             }
+            let clocks: Vec<(&str, f64)> = info
+                .iter()
+                .filter_map(|cpu| Some((cpu.processor.as_str(), cpu.mhz?)))
+                .collect();
+            if !clocks.is_empty() {
+                let family = out.family(
+                    "edge_cpu_clock_hertz",
+                    "CPU clock from the cpu MHz line of /proc/cpuinfo, read with node_cpu_info (when the set of CPUs changes).",
+                    MetricKind::Gauge,
+                );
+                for (cpu, mhz) in clocks {
+                    family.push(&[("cpu", cpu)], mhz * 1e6);
+                }
+            }
         }
         Ok(())
     }
@@ -341,6 +358,8 @@ pub struct CpuInfo {
     pub cache_size: String,
     pub physical_id: String,
     pub core_id: String,
+    /// `cpu MHz`, where the kernel gives one (x86; not ARM).
+    pub mhz: Option<f64>,
 }
 
 /// Parses `/proc/cpuinfo` as node_exporter's procfs does. x86 keys map one to one.
@@ -387,6 +406,20 @@ pub fn parse_cpuinfo(text: &str, path: &Path) -> Result<Vec<CpuInfo>, CollectErr
             "cache size" => cpu.cache_size = value,
             "physical id" => cpu.physical_id = value,
             "core id" => cpu.core_id = value,
+            "cpu MHz" => {
+                let mhz = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|mhz| mhz.is_finite() && *mhz >= 0.0);
+                if mhz.is_none() {
+                    return Err(CollectError::parse(
+                        path,
+                        index + 1,
+                        format!("cpu MHz: not a clock: {value:?}"),
+                    ));
+                }
+                cpu.mhz = mhz;
+            }
             _ => {}
         }
     }
@@ -442,10 +475,63 @@ mod tests {
                 cache_size: "12288 KB".into(),
                 physical_id: "0".into(),
                 core_id: "3".into(),
+                mhz: Some(800.0),
             }
         );
         assert_eq!(cpus[1].core_id, "4");
         assert_eq!(cpus[1].model_name, "");
+        assert_eq!(cpus[1].mhz, None);
+        let err =
+            parse_cpuinfo("processor : 0\ncpu MHz : fast\n", Path::new("cpuinfo")).unwrap_err();
+        assert_eq!(err.to_string(), "cpuinfo:2: cpu MHz: not a clock: \"fast\"");
+    }
+
+    #[test]
+    fn the_cpuinfo_clock_is_exported_without_cpufreq() {
+        // A machine without cpufreq (a VM): /proc only, no sysfs CPU directory.
+        let dir = tempfile::tempdir().unwrap();
+        let proc_dir = dir.path().join("proc");
+        std::fs::create_dir_all(&proc_dir).unwrap();
+        std::fs::write(
+            proc_dir.join("stat"),
+            "cpu0 1 0 1 10 0 0 0 0 0 0\ncpu1 1 0 1 10 0 0 0 0 0 0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            proc_dir.join("cpuinfo"),
+            "processor\t: 0\ncpu MHz\t\t: 2299.998\n\nprocessor\t: 1\ncpu MHz\t\t: 1800.5\n",
+        )
+        .unwrap();
+        let paths = Paths {
+            procfs: proc_dir.clone(),
+            sysfs: dir.path().join("sys"),
+            ..Paths::default()
+        };
+        let options = CpuOptions {
+            guest: false,
+            info: true,
+        };
+        let mut out = MetricSet::new();
+        Cpu::new(&paths, options)
+            .unwrap()
+            .update(&mut Sources::default(), &mut out)
+            .unwrap();
+        let clock = |cpu: &str| out.value("edge_cpu_clock_hertz", &[("cpu", cpu)]);
+        assert_eq!(clock("0"), Some(2_299_998_000.0));
+        assert_eq!(clock("1"), Some(1_800_500_000.0));
+        // ARM's cpuinfo has no clock: no family at all.
+        std::fs::write(
+            proc_dir.join("cpuinfo"),
+            "processor\t: 0\nBogoMIPS\t: 108.00\n\nprocessor\t: 1\n",
+        )
+        .unwrap();
+        let mut out = MetricSet::new();
+        Cpu::new(&paths, options)
+            .unwrap()
+            .update(&mut Sources::default(), &mut out)
+            .unwrap();
+        assert!(out.get("edge_cpu_clock_hertz").is_none());
+        assert!(out.get("node_cpu_info").is_some());
     }
 
     #[test]

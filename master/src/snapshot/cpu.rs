@@ -118,12 +118,14 @@ fn cores(series: &Series) -> Option<i64> {
     (!pairs.is_empty()).then_some(pairs.len() as i64)
 }
 
-/// The average current frequency in MHz: the kernel's (scaling) value, else the
-/// hardware's, else 0.
+/// The average current frequency in MHz: cpufreq's kernel (scaling) value, else its
+/// hardware value, else the clock `/proc/cpuinfo` reports (machines without cpufreq,
+/// most VMs; edge-exporter only), else 0.
 fn frequency_mhz(series: &Series) -> f64 {
     [
         "node_cpu_scaling_frequency_hertz",
         "node_cpu_frequency_hertz",
+        "edge_cpu_clock_hertz",
     ]
     .into_iter()
     .find_map(|name| {
@@ -225,6 +227,24 @@ mod tests {
         expected[10] = 100.0;
         assert_eq!(metrics.per_core, expected);
         assert_eq!(metrics.usage_percent, 100.0);
+    }
+
+    #[test]
+    fn without_cpufreq_the_frequency_is_cpuinfos_clock() {
+        // The edge fixture's exporter output with cpufreq's families taken out, as on
+        // a machine without cpufreq: edge-exporter's cpuinfo clock is what is left.
+        let text: String = EDGE
+            .lines()
+            .filter(|line| {
+                !line.contains("node_cpu_scaling_frequency_hertz")
+                    && !line.contains("node_cpu_frequency_hertz")
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert!(text.contains("edge_cpu_clock_hertz{cpu=\"1\"} 1800123000"));
+        let metrics = cpu(&scrape(&text, 0), None);
+        // cpu MHz of the fixture's cpuinfo: (2400 + 1800.123 + 800.456 + 2399.998) / 4.
+        assert_close(metrics.frequency, 1850.14425);
     }
 
     #[test]
