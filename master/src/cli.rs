@@ -8,6 +8,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use edge_common::duration::{parse_duration_or_days, parse_go_duration};
 use edge_common::flags::FlagError;
 
+use crate::api::AllowedOrigins;
 use crate::source::targets::{parse_target, DnsDiscovery, Target};
 
 #[derive(Debug, Clone)]
@@ -31,6 +32,7 @@ pub struct Settings {
     pub warn_memory: f64,
     pub warn_temp: f64,
     pub push_token: Option<String>,
+    pub allowed_origins: AllowedOrigins,
     pub log_level: tracing::Level,
 }
 
@@ -64,6 +66,7 @@ pub fn command() -> Command {
         .arg(arg("warn-memory", Some("80"), "Memory usage % from which a node counts as a warning node."))
         .arg(arg("warn-temp", Some("75"), "CPU temperature °C from which a node counts as a warning node."))
         .arg(arg("push-token", None, "Bearer token required by POST /metrics/node (default: none required).").env("EDGE_MASTER_PUSH_TOKEN"))
+        .arg(arg("cors.allowed-origin", Some("*"), "An origin (scheme://host[:port]) whose web pages may call the API, or * for any, as atlhyper answers. Repeatable.").action(ArgAction::Append))
         .arg(arg("log.level", Some("info"), "Only log messages with the given severity or above.").value_parser(["debug", "info", "warn", "error"]))
 }
 
@@ -130,6 +133,14 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
             "must be at least 1h (the history API's smallest window)",
         ));
     }
+    let allowed_origins = AllowedOrigins::parse(
+        matches
+            .get_many::<String>("cors.allowed-origin")
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+    )
+    .map_err(|e| fail("cors.allowed-origin", e))?;
     let log_level = match text(matches, "log.level").as_str() {
         "debug" => tracing::Level::DEBUG,
         "warn" => tracing::Level::WARN,
@@ -179,6 +190,7 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
             .get_one::<String>("push-token")
             .filter(|t| !t.is_empty())
             .cloned(),
+        allowed_origins,
         log_level,
     })
 }
@@ -233,6 +245,10 @@ mod tests {
             (
                 vec!["--listen=8080"],
                 "--listen: \"8080\": expected host:port",
+            ),
+            (
+                vec!["--cors.allowed-origin=atlhyper.example"],
+                "--cors.allowed-origin: \"atlhyper.example\": an origin is scheme://host[:port]",
             ),
             (
                 vec!["--discover-dns=svc"],

@@ -94,6 +94,7 @@ fn main() -> ExitCode {
     api.warn_temp = settings.warn_temp;
     api.push_token = settings.push_token.clone();
     api.sample_interval = settings.sample_interval;
+    api.allowed_origins = settings.allowed_origins.clone();
     let shared: SharedStore = store;
     let app = router(shared, api, own_metrics);
 

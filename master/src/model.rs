@@ -1,5 +1,4 @@
-//! The JSON contract atlhyper_web reads (../shared/reference/atlhyper-node-metrics.md),
-//! field by field: snake_case keys, percentages 0–100, byte counts as integers, rates
+//! The JSON contract atlhyper_web reads (`master/docs/atlhyper-api.md`), field by field: snake_case keys, percentages 0–100, byte counts as integers, rates
 //! per second, RFC 3339 timestamps, arrays always arrays (never null).
 
 use chrono::{DateTime, Utc};
@@ -225,6 +224,48 @@ pub struct ListedNode {
     /// `online` or `offline`.
     pub status: String,
     pub last_seen: DateTime<Utc>,
+}
+
+/// One cluster in `GET /api/v2/clusters`. atlhyper's v2-era page reads the snake_case
+/// keys, today's page the camelCase ones; the object carries both, with the same values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterInfo {
+    pub cluster_id: String,
+    /// `online` when at least one node of the cluster is online.
+    pub status: String,
+    /// The newest `last_seen` of its nodes; `None` before the first snapshot.
+    pub last_seen: Option<DateTime<Utc>>,
+    pub node_count: i64,
+    /// edge-master sees nodes, not Kubernetes objects: always 0.
+    pub pod_count: i64,
+    /// Today's page shows its data only when this is true; edge-master serves the
+    /// node metrics that atlhyper gates behind it, so it is always true.
+    pub otel_available: bool,
+}
+
+impl Serialize for ClusterInfo {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("ClusterInfo", 10)?;
+        out.serialize_field("cluster_id", &self.cluster_id)?;
+        out.serialize_field("status", &self.status)?;
+        out.serialize_field("last_seen", &self.last_seen)?;
+        out.serialize_field("node_count", &self.node_count)?;
+        out.serialize_field("pod_count", &self.pod_count)?;
+        out.serialize_field("clusterId", &self.cluster_id)?;
+        out.serialize_field("lastSeen", &self.last_seen)?;
+        out.serialize_field("nodeCount", &self.node_count)?;
+        out.serialize_field("podCount", &self.pod_count)?;
+        out.serialize_field("otelAvailable", &self.otel_available)?;
+        out.end()
+    }
+}
+
+/// The body of `GET /api/v2/clusters`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterList {
+    pub clusters: Vec<ClusterInfo>,
+    pub total: i64,
 }
 
 #[cfg(test)]

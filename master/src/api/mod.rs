@@ -1,8 +1,10 @@
-//! The HTTP API: atlhyper's node-metrics routes (../shared/reference/atlhyper-node-metrics.md),
+//! The HTTP API: atlhyper's node-metrics routes (`master/docs/atlhyper-api.md`),
 //! the push route of its per-node collector, health and readiness, and the master's
 //! own metrics.
 //!
-//! - `nodes` — handlers of the six read routes (cluster-scoped and `?cluster_id=`).
+//! - `nodes` — handlers of the read routes: the cluster list, and the node routes
+//!   (cluster-scoped and `?cluster_id=`).
+//! - `cors` — CORS on every route, from `--cors.allowed-origin`.
 //! - `node_metrics` — what they read: nodes with status, the summary, history.
 //! - `summary` — online/offline, primary disk and interface, the cluster summary.
 //! - `push` — `POST /metrics/node`.
@@ -14,6 +16,7 @@
 //! Every response, errors included, is JSON (except `/metrics`): unknown paths are 404,
 //! known paths with another method 405, with `{"error": …}` bodies.
 
+mod cors;
 mod error;
 mod health;
 mod node_metrics;
@@ -34,6 +37,7 @@ use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
+pub use cors::{AllowedOrigins, OriginError};
 pub use error::ApiError;
 pub use node_store::{LatestSnapshot, NodeStore, NodeStoreError, SharedStore};
 pub use own_metrics::{OwnMetrics, TEXT_FORMAT};
@@ -64,6 +68,8 @@ pub struct ApiSettings {
     /// Passed to `write_round` for pushed snapshots: at most one history point per node
     /// per this interval.
     pub sample_interval: Duration,
+    /// Origins whose pages may call the API (CORS).
+    pub allowed_origins: AllowedOrigins,
 }
 
 impl ApiSettings {
@@ -79,6 +85,7 @@ impl ApiSettings {
             warn_temp: DEFAULT_WARN_TEMP,
             push_token: None,
             sample_interval: scrape_interval,
+            allowed_origins: AllowedOrigins::Any,
         }
     }
 
@@ -113,7 +120,9 @@ pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMet
         settings,
         own_metrics: Arc::clone(&own_metrics),
     });
-    let routes: [(&'static str, MethodRouter<Arc<AppState>>); 10] = [
+    let cors = state.settings.allowed_origins.layer();
+    let routes: [(&'static str, MethodRouter<Arc<AppState>>); 11] = [
+        ("/api/v2/clusters", get(nodes::clusters)),
         (
             "/api/v2/clusters/{cluster_id}/node-metrics",
             get(nodes::cluster_list),
@@ -156,6 +165,7 @@ pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMet
         })
         .merge(crate::web::routes(&state.settings))
         .fallback(not_found)
+        .layer(cors)
         .with_state(state)
 }
 

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::node_store::{with_store, LatestSnapshot, NodeStore};
-use super::summary::{node_status, summarize};
+use super::summary::{node_status, summarize, OFFLINE, ONLINE};
 use super::AppState;
-use crate::model::{ClusterMetricsSummary, ListedNode, MetricsDataPoint};
+use crate::model::{ClusterInfo, ClusterMetricsSummary, ListedNode, MetricsDataPoint};
 
 /// The body of the list routes.
 #[derive(Debug, Serialize)]
@@ -28,26 +28,84 @@ pub struct NodeHistory {
     pub points: Vec<MetricsDataPoint>,
 }
 
-pub async fn list(state: &AppState, cluster: String) -> Result<NodeList, ApiError> {
+/// How a list route answers for a cluster this master does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownCluster {
+    /// 404, as the cluster-scoped routes of atlhyper's design do.
+    NotFound,
+    /// 200 with no nodes and a zero summary, as atlhyper's `?cluster_id=` route does
+    /// (its web client asks for a built-in default id before it knows the real one).
+    Empty,
+}
+
+pub async fn list(
+    state: &AppState,
+    cluster: String,
+    unknown: UnknownCluster,
+) -> Result<NodeList, ApiError> {
     let configured = state.settings.cluster_id.clone();
     let latest = with_store(&state.store, move |store| {
         let latest = store.latest(&cluster).map_err(ApiError::Store)?;
-        if latest.is_empty() {
+        if latest.is_empty() && unknown == UnknownCluster::NotFound {
             require_cluster(store, &cluster, &configured)?;
         }
         Ok(latest)
     })
     .await?;
+    let nodes = listed_nodes(latest, Utc::now(), state);
+    Ok(NodeList {
+        summary: summarize(&nodes, &state.settings.warning_thresholds()),
+        nodes,
+    })
+}
+
+/// Every cluster this master serves: the configured one first (pages that pick the
+/// first cluster land on it), then the others that have nodes in the store, by id.
+pub async fn clusters(state: &AppState) -> Result<Vec<ClusterInfo>, ApiError> {
+    let configured = state.settings.cluster_id.clone();
+    let per_cluster = with_store(&state.store, move |store| {
+        let mut ids = store.clusters().map_err(ApiError::Store)?;
+        ids.retain(|id| *id != configured);
+        ids.sort();
+        ids.insert(0, configured);
+        ids.into_iter()
+            .map(|id| {
+                let latest = store.latest(&id).map_err(ApiError::Store)?;
+                Ok((id, latest))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()
+    })
+    .await?;
     let now = Utc::now();
+    Ok(per_cluster
+        .into_iter()
+        .map(|(cluster_id, latest)| {
+            let nodes = listed_nodes(latest, now, state);
+            let online = nodes.iter().any(|node| node.status == ONLINE);
+            ClusterInfo {
+                cluster_id,
+                status: if online { ONLINE } else { OFFLINE }.to_owned(),
+                last_seen: nodes.iter().map(|node| node.last_seen).max(),
+                node_count: i64::try_from(nodes.len()).unwrap_or(i64::MAX),
+                pod_count: 0,
+                otel_available: true,
+            }
+        })
+        .collect())
+}
+
+/// The nodes with their status, sorted by name.
+fn listed_nodes(
+    latest: Vec<LatestSnapshot>,
+    now: DateTime<Utc>,
+    state: &AppState,
+) -> Vec<ListedNode> {
     let mut nodes: Vec<ListedNode> = latest
         .into_iter()
         .map(|latest| listed(latest, now, state))
         .collect();
     nodes.sort_by(|a, b| a.snapshot.node_name.cmp(&b.snapshot.node_name));
-    Ok(NodeList {
-        summary: summarize(&nodes, &state.settings.warning_thresholds()),
-        nodes,
-    })
+    nodes
 }
 
 pub async fn node(state: &AppState, cluster: String, node: String) -> Result<ListedNode, ApiError> {

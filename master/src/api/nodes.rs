@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::error::ApiError;
-use super::node_metrics::{self, NodeHistory, NodeList};
+use super::node_metrics::{self, NodeHistory, NodeList, UnknownCluster};
 use super::AppState;
-use crate::model::{ListedNode, MetricsDataPoint};
+use crate::model::{ClusterList, ListedNode, MetricsDataPoint};
 
 /// History window when `hours` is not given.
 pub const DEFAULT_HOURS: u32 = 24;
@@ -22,13 +22,25 @@ pub const DEFAULT_HOURS: u32 = 24;
 type PathParams<T> = Result<Path<T>, PathRejection>;
 type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-/// `GET /api/v2/clusters/{cluster_id}/node-metrics`
+/// `GET /api/v2/clusters`: the clusters this master serves, read by both generations
+/// of atlhyper's web page.
+pub async fn clusters(State(state): State<Arc<AppState>>) -> Result<Json<ClusterList>, ApiError> {
+    let clusters = node_metrics::clusters(&state).await?;
+    Ok(Json(ClusterList {
+        total: i64::try_from(clusters.len()).unwrap_or(i64::MAX),
+        clusters,
+    }))
+}
+
+/// `GET /api/v2/clusters/{cluster_id}/node-metrics`; an unknown cluster is 404.
 pub async fn cluster_list(
     State(state): State<Arc<AppState>>,
     path: PathParams<String>,
 ) -> Result<Json<NodeList>, ApiError> {
     let Path(cluster) = path?;
-    Ok(Json(node_metrics::list(&state, cluster).await?))
+    Ok(Json(
+        node_metrics::list(&state, cluster, UnknownCluster::NotFound).await?,
+    ))
 }
 
 /// `GET /api/v2/clusters/{cluster_id}/node-metrics/{node_name}`
@@ -69,14 +81,16 @@ pub async fn cluster_history(
     }))
 }
 
-/// `GET /api/v2/node-metrics?cluster_id=X`
+/// `GET /api/v2/node-metrics?cluster_id=X`; an unknown cluster is an empty list.
 pub async fn legacy_list(
     State(state): State<Arc<AppState>>,
     query: QueryParams,
 ) -> Result<Json<NodeList>, ApiError> {
     let Query(params) = query?;
     let cluster = cluster_id(&params)?;
-    Ok(Json(node_metrics::list(&state, cluster).await?))
+    Ok(Json(
+        node_metrics::list(&state, cluster, UnknownCluster::Empty).await?,
+    ))
 }
 
 /// `GET /api/v2/node-metrics/{node_name}?cluster_id=X`

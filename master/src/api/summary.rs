@@ -101,8 +101,9 @@ pub fn summarize(nodes: &[ListedNode], thresholds: &WarningThresholds) -> Cluste
             .fold(0, u64::saturating_add),
         total_disk: disks.iter().map(|d| d.total).fold(0, u64::saturating_add),
         used_disk: disks.iter().map(|d| d.used).fold(0, u64::saturating_add),
-        total_network_rx: interfaces.iter().map(|n| n.rx_rate).sum(),
-        total_network_tx: interfaces.iter().map(|n| n.tx_rate).sum(),
+        // A fold from +0.0: `Sum` of no floats is -0.0, which JSON shows as `-0.0`.
+        total_network_rx: interfaces.iter().map(|n| n.rx_rate).fold(0.0, |a, b| a + b),
+        total_network_tx: interfaces.iter().map(|n| n.tx_rate).fold(0.0, |a, b| a + b),
         warning_nodes: count(warning_node_names.len()),
         warning_node_names,
     }

@@ -372,7 +372,6 @@ async fn unknown_clusters_and_nodes_are_404_json() {
         .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), Utc::now());
     for (uri, says) in [
         ("/api/v2/clusters/nope/node-metrics", "cluster \"nope\""),
-        ("/api/v2/node-metrics?cluster_id=nope", "cluster \"nope\""),
         ("/api/v2/clusters/nope/node-metrics/n1", "cluster \"nope\""),
         (
             "/api/v2/node-metrics/n1?cluster_id=nope",
@@ -399,6 +398,170 @@ async fn unknown_clusters_and_nodes_are_404_json() {
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}: {}", reply.text);
         assert!(reply.error().contains(says), "{uri}: {}", reply.text);
     }
+}
+
+#[tokio::test]
+async fn the_query_family_lists_an_unknown_cluster_as_empty() {
+    // atlhyper answers `?cluster_id=<unknown>` with 200, no nodes and a zero summary;
+    // its web client asks for a built-in default id before it knows ours.
+    let api = Api::new(settings());
+    api.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), Utc::now());
+    let reply = api.get("/api/v2/node-metrics?cluster_id=nope").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["nodes"], json!([]));
+    let zero = serde_json::to_value(crate::model::ClusterMetricsSummary::default()).unwrap();
+    assert_eq!(reply.json["summary"], zero);
+    assert!(!reply.text.contains("-0.0"), "{}", reply.text);
+    // The cluster-scoped family keeps its 404.
+    let scoped = api.get("/api/v2/clusters/nope/node-metrics").await;
+    assert_eq!(scoped.status, StatusCode::NOT_FOUND);
+    assert_eq!(scoped.error(), "cluster \"nope\" not found");
+}
+
+#[tokio::test]
+async fn clusters_lists_every_cluster_in_both_key_generations() {
+    let api = Api::new(settings());
+    let now = Utc::now();
+    let seen = now - TimeDelta::seconds(5);
+    {
+        let mut store = api.store();
+        store.put(CLUSTER, snapshot("a", 10.0, 20.0, 40.0), now);
+        store.put(CLUSTER, snapshot("b", 10.0, 20.0, 40.0), seen);
+        store.put(
+            CLUSTER,
+            snapshot("gone", 1.0, 1.0, 1.0),
+            now - TimeDelta::hours(1),
+        );
+        store.put(
+            "other",
+            snapshot("z", 1.0, 1.0, 1.0),
+            now - TimeDelta::hours(2),
+        );
+    }
+    let reply = api.get("/api/v2/clusters").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(keys(&reply.json), ["clusters", "total"]);
+    assert_eq!(reply.json["total"], 2);
+    let clusters = reply.json["clusters"].as_array().unwrap();
+    let iso = |t: DateTime<Utc>| serde_json::to_value(t).unwrap();
+    assert_eq!(
+        clusters[0],
+        json!({
+            "cluster_id": "edge", "status": "online", "last_seen": iso(now),
+            "node_count": 3, "pod_count": 0,
+            "clusterId": "edge", "lastSeen": iso(now), "nodeCount": 3, "podCount": 0,
+            "otelAvailable": true,
+        })
+    );
+    assert_eq!(clusters[1]["cluster_id"], "other");
+    assert_eq!(clusters[1]["status"], "offline");
+    assert_eq!(clusters[1]["nodeCount"], 1);
+    // Node counts equal the lists'.
+    for cluster in clusters {
+        let id = cluster["cluster_id"].as_str().unwrap();
+        let list = api
+            .get(&format!("/api/v2/node-metrics?cluster_id={id}"))
+            .await;
+        assert_eq!(
+            cluster["node_count"], list.json["summary"]["total_nodes"],
+            "{id}"
+        );
+        assert_eq!(
+            cluster["node_count"],
+            json!(list.json["nodes"].as_array().unwrap().len())
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_served_cluster_is_listed_before_its_first_snapshot() {
+    let api = Api::new(settings());
+    let reply = api.get("/api/v2/clusters").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["total"], 1);
+    let cluster = &reply.json["clusters"][0];
+    assert_eq!(cluster["cluster_id"], "edge");
+    assert_eq!(cluster["status"], "offline");
+    assert_eq!(cluster["last_seen"], Value::Null);
+    assert_eq!(cluster["nodeCount"], 0);
+}
+
+#[tokio::test]
+async fn every_route_answers_cors_and_preflights() {
+    let api = Api::new(settings());
+    api.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), Utc::now());
+    for uri in [
+        "/api/v2/clusters",
+        "/api/v2/node-metrics?cluster_id=edge",
+        "/api/v2/clusters/edge/node-metrics/n1",
+        "/api/v2/clusters/nope/node-metrics",
+    ] {
+        let reply = api
+            .call(
+                Request::get(uri)
+                    .header(header::ORIGIN, "http://127.0.0.1:3000")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            reply.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "*",
+            "{uri}: {:?}",
+            reply.headers
+        );
+        let preflight = api
+            .call(
+                Request::builder()
+                    .method(Method::OPTIONS)
+                    .uri(uri)
+                    .header(header::ORIGIN, "http://127.0.0.1:3000")
+                    .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+                    .header(
+                        header::ACCESS_CONTROL_REQUEST_HEADERS,
+                        "authorization,content-type",
+                    )
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(preflight.status, StatusCode::OK, "{uri}");
+        assert_eq!(preflight.text, "", "{uri}");
+        let allowed = preflight.headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        assert!(
+            allowed.contains("authorization") && allowed.contains("content-type"),
+            "{uri}: {allowed}"
+        );
+        assert_eq!(preflight.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    }
+}
+
+#[tokio::test]
+async fn cors_can_be_limited_to_named_origins() {
+    let mut settings = settings();
+    settings.allowed_origins = AllowedOrigins::parse(["http://console.example:3000"]).unwrap();
+    let api = Api::new(settings);
+    let ask = |origin: &'static str| {
+        Request::get("/api/v2/clusters")
+            .header(header::ORIGIN, origin)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = api.call(ask("http://console.example:3000")).await;
+    assert_eq!(
+        allowed.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://console.example:3000"
+    );
+    let other = api.call(ask("http://evil.example")).await;
+    assert!(other
+        .headers
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
 }
 
 #[tokio::test]
@@ -773,7 +936,6 @@ async fn odd_paths_do_not_panic() {
         "/api/v2/node-metrics/%FF%FE?cluster_id=edge",
         "/api/v2/clusters/%FF/node-metrics",
         "/api/v2/node-metrics/n1/history?cluster_id=%FF&hours=%FF",
-        "/api/v2/node-metrics?cluster_id=edge&cluster_id=other",
         "/api/v2/clusters/edge/node-metrics/a%2Fb",
     ] {
         let reply = api.get(uri).await;
@@ -809,8 +971,13 @@ async fn the_real_store_serves_the_same_routes() {
     assert_eq!(history.status, StatusCode::OK, "{}", history.text);
     assert_eq!(history.json["data"][0]["cpu_usage"], 42.0);
     assert_eq!(api.get("/readyz").await.status, StatusCode::OK);
+    let elsewhere = api.get("/api/v2/node-metrics?cluster_id=elsewhere").await;
+    assert_eq!(elsewhere.status, StatusCode::OK);
+    assert_eq!(elsewhere.json["nodes"], json!([]));
+    let clusters = api.get("/api/v2/clusters").await;
+    assert_eq!(clusters.json["clusters"][0]["node_count"], 1);
     assert_eq!(
-        api.get("/api/v2/node-metrics?cluster_id=elsewhere")
+        api.get("/api/v2/clusters/elsewhere/node-metrics")
             .await
             .status,
         StatusCode::NOT_FOUND

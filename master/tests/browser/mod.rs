@@ -5,6 +5,8 @@
 //! Debian's `chromium` and `chromium-driver` provide both binaries (scripts/test.sh
 //! installs them); a missing one fails the test rather than skipping it.
 
+#![allow(dead_code)]
+
 use std::future::Future;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
