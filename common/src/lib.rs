@@ -4,11 +4,15 @@
 //! - `duration` — Go-style durations (`500ms`, `10s`, `1m30s`), as node_exporter's
 //!   flags and the sidecar's `nodes.conf` spell them.
 //! - `flags` — the one-line error for a bad flag value, as the binaries print it.
+//! - `exposition` — the Prometheus format written: the model of a scrape's families,
+//!   the "first family wins" registry, the name rules, the 0.0.4 and OpenMetrics
+//!   writers.
 //! - `text` — Prometheus text-format values and escaping, written and read alike.
 //! - `textparse` — a strict parser of Prometheus text 0.0.4 (node_exporter's textfile
 //!   rules), for the exporter's textfile collector and the master's scraper.
 
 pub mod duration;
+pub mod exposition;
 pub mod flags;
 pub mod text;
 pub mod textparse;

@@ -3,7 +3,8 @@
 //! prometheus/common's `expfmt.TextParser` of its time; this is a port of that parser.
 //! Every rejection gives the line and says what was wrong.
 //!
-//! It depends on nothing else in this crate, so other programs can reuse it.
+//! It shares only the name rules (`exposition::names`) and the value rules (`text`)
+//! with the rest of this crate.
 //!
 //! The format: lines end with `\n`. A line is blank, a comment (`# …`), `# HELP name
 //! text`, `# TYPE name counter|gauge|summary|histogram|untyped`, or a sample
@@ -32,6 +33,9 @@
 //! it and node_exporter 1.5 then crashes. HELP text that is not UTF-8 is kept with
 //! U+FFFD in place of the bad bytes. expfmt keeps the bytes.
 
+use crate::exposition::names::{
+    is_label_name_char, is_label_name_start, is_metric_name_char, is_metric_name_start,
+};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -622,22 +626,6 @@ impl Parser<'_> {
 
 fn is_blank(byte: u8) -> bool {
     byte == b' ' || byte == b'\t'
-}
-
-fn is_label_name_start(byte: u8) -> bool {
-    byte.is_ascii_alphabetic() || byte == b'_'
-}
-
-fn is_label_name_char(byte: u8) -> bool {
-    is_label_name_start(byte) || byte.is_ascii_digit()
-}
-
-fn is_metric_name_start(byte: u8) -> bool {
-    is_label_name_start(byte) || byte == b':'
-}
-
-fn is_metric_name_char(byte: u8) -> bool {
-    is_label_name_char(byte) || byte == b':'
 }
 
 fn invalid_escape(byte: u8) -> String {

@@ -8,8 +8,8 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::collector::{switch_args, BuildContext, Collector, Scraper};
 use crate::collectors;
 use crate::error::ConfigError;
-use crate::metrics::MetricSet;
 use crate::paths::Paths;
+use edge_common::exposition::MetricSet;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -12,9 +12,9 @@ use clap::{Arg, ArgMatches};
 use regex_lite::Regex;
 
 use crate::error::{CollectError, ConfigError};
-use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
 use crate::sources::Sources;
+use edge_common::exposition::{MetricKind, MetricSet};
 
 /// One source of metrics.
 pub trait Collector: Send {

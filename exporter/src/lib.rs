@@ -8,8 +8,8 @@
 //! - `read` — bounded file reads and parse helpers; every parse error names its place.
 //! - `sources` — what collectors share within a scrape: procfs tables and the
 //!   rtnetlink link dump (`rtnetlink`).
-//! - `metrics` — the samples of one scrape; `exposition` writes them as Prometheus
-//!   text 0.0.4 or OpenMetrics.
+//! - the samples of one scrape are an `edge_common::exposition::MetricSet`, written
+//!   as Prometheus text 0.0.4 or OpenMetrics by `edge_common::exposition::write`.
 //! - `cli` turns flags into a [`cli::Config`]; `server` serves `/metrics`.
 //!
 //! It only reads: nothing here writes to procfs, sysfs or the host's filesystems.
@@ -18,8 +18,6 @@ pub mod cli;
 pub mod collector;
 pub mod collectors;
 pub mod error;
-pub mod exposition;
-pub mod metrics;
 pub mod paths;
 pub mod read;
 pub mod rtnetlink;

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::{parse_listen_address, ListenAddress};
 use crate::collector::Scraper;
-use crate::exposition::{negotiate, render};
+use edge_common::exposition::write::{negotiate, render};
 
 pub struct AppState {
     scraper: Mutex<Scraper>,

@@ -7,9 +7,9 @@
 
 use std::path::PathBuf;
 
-use crate::exposition::{render, Format};
-use crate::metrics::{parse_rendered_labels, MetricSet};
 use crate::paths::Paths;
+use edge_common::exposition::write::{render, Format};
+use edge_common::exposition::{parse_rendered_labels, MetricSet};
 
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

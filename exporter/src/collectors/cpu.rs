@@ -20,10 +20,10 @@ use clap::Arg;
 use super::stat::{parse_proc_stat, CpuTimes};
 use crate::collector::{switch_args, Collector, CollectorSpec};
 use crate::error::{CollectError, ConfigError};
-use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
 use crate::read::{read_attribute, read_table_string, read_u64_attribute};
 use crate::sources::Sources;
+use edge_common::exposition::{MetricKind, MetricSet};
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "cpu",

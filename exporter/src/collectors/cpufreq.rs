@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
-use crate::metrics::MetricSet;
 use crate::paths::Paths;
 use crate::read::read_u64_attribute;
 use crate::sources::Sources;
+use edge_common::exposition::MetricSet;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "cpufreq",

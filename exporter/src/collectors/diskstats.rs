@@ -23,10 +23,10 @@ use clap::Arg;
 
 use crate::collector::{BuildContext, Collector, CollectorSpec, DeviceFilter};
 use crate::error::{CollectError, ConfigError};
-use crate::metrics::{MetricKind, MetricSet, Name};
 use crate::paths::Paths;
 use crate::read::parse_field;
 use crate::sources::Sources;
+use edge_common::exposition::{MetricKind, MetricSet, Name};
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "diskstats",

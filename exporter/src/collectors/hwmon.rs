@@ -39,10 +39,10 @@ use std::path::{Path, PathBuf};
 
 use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
-use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
 use crate::read::AttributeDir;
 use crate::sources::Sources;
+use edge_common::exposition::{MetricKind, MetricSet};
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "hwmon",

@@ -25,10 +25,10 @@ use regex_lite::Regex;
 
 use crate::collector::{switch_args, BuildContext, Collector, CollectorSpec};
 use crate::error::{CollectError, ConfigError};
-use crate::metrics::{MetricKind, MetricSet};
 use crate::read::AttributeDir;
 use crate::rtnetlink::LinkProperties;
 use crate::sources::Sources;
+use edge_common::exposition::{MetricKind, MetricSet};
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "netclass",

@@ -9,10 +9,10 @@ use std::time::SystemTime;
 
 use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
-use crate::metrics::MetricSet;
 use crate::paths::Paths;
 use crate::read::read_table_string;
 use crate::sources::Sources;
+use edge_common::exposition::MetricSet;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "os",

@@ -27,11 +27,11 @@ use super::meminfo::parse_meminfo;
 use super::stat::parse_proc_stat;
 use crate::collector::{BuildContext, Collector, CollectorSpec};
 use crate::error::{CollectError, ConfigError};
-use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
 use crate::read::read_table_string;
 use crate::sources::Sources;
 use edge_common::duration::parse_go_duration;
+use edge_common::exposition::{MetricKind, MetricSet};
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "processes",

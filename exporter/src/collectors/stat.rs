@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
-use crate::metrics::MetricSet;
 use crate::paths::Paths;
 use crate::read::parse_field;
 use crate::sources::Sources;
+use edge_common::exposition::MetricSet;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "stat",

@@ -6,10 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
-use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
 use crate::read::read_attribute;
 use crate::sources::Sources;
+use edge_common::exposition::{MetricKind, MetricSet};
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "time",

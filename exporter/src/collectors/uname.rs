@@ -3,8 +3,8 @@
 
 use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
-use crate::metrics::MetricSet;
 use crate::sources::Sources;
+use edge_common::exposition::MetricSet;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "uname",

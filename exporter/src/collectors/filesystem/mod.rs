@@ -23,10 +23,10 @@ use regex_lite::Regex;
 
 use crate::collector::{BuildContext, Collector, CollectorSpec};
 use crate::error::{CollectError, ConfigError};
-use crate::metrics::{MetricKind, MetricSet};
 use crate::paths::Paths;
 use crate::sources::Sources;
 use edge_common::duration::parse_go_duration;
+use edge_common::exposition::{MetricKind, MetricSet};
 
 pub use statfs::{FsUsage, Outcome, StatFs, StatFsRunner, SystemStatFs};
 

@@ -22,8 +22,8 @@ use netlink_packet_route::link::Stats64;
 
 use crate::collector::{switch_args, BuildContext, Collector, CollectorSpec, DeviceFilter};
 use crate::error::{CollectError, ConfigError};
-use crate::metrics::{MetricKind, MetricSet};
 use crate::sources::Sources;
+use edge_common::exposition::{MetricKind, MetricSet};
 
 use self::address::{address_labels, interface_address, AddressInfo};
 use netlink_packet_route::address::AddressMessage;

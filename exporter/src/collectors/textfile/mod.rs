@@ -49,8 +49,8 @@ use clap::{Arg, ArgAction};
 
 use crate::collector::{BuildContext, Collector, CollectorSpec};
 use crate::error::CollectError;
-use crate::metrics::{MetricKind, MetricSet};
 use crate::sources::Sources;
+use edge_common::exposition::{MetricKind, MetricSet};
 use edge_common::textparse::{self as parse, MetricFamily, MetricType, Value};
 
 pub const SPEC: CollectorSpec = CollectorSpec {
@@ -628,8 +628,8 @@ mod tests {
     use super::*;
     use crate::collector::Scraper;
     use crate::collectors::loadavg::LoadAvg;
-    use crate::exposition::{render, Format};
     use crate::test_support::{fixture_paths, fixtures, parse_text, Line};
+    use edge_common::exposition::write::{render, Format};
 
     fn fixture(name: &str) -> String {
         fixtures()

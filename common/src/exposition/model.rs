@@ -1,12 +1,18 @@
-//! The samples one scrape produces, independent of how they are written out.
+//! The samples one scrape (or one `.prom` file) holds, independent of how they are
+//! written out, and the registry rule that joins two sets.
 //!
-//! Collectors append families and samples to a [`MetricSet`]; `exposition` renders
-//! the set as Prometheus text 0.0.4 or OpenMetrics.
+//! Producers append families and samples to a [`MetricSet`]; [`super::write`] renders
+//! the set as Prometheus text 0.0.4 or OpenMetrics. Labels are rendered once, when a
+//! sample is pushed (the exporter's fast path: a scrape of a few hundred series costs a
+//! few allocations, not one per label). Names a program writes itself are its
+//! constants; names from outside go through [`MetricSet::checked_family`] and
+//! [`Family::checked_push`], which refuse what the format cannot carry.
 
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
-use edge_common::text::escape_label_value;
-use std::collections::HashSet;
+use super::names::{is_label_name, is_metric_name, is_reserved_label_name};
+use crate::text::escape_label_value;
 
 /// The Prometheus type of a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,8 +136,41 @@ impl Family {
     }
 }
 
+/// Why a name from outside cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("{0:?} is not a valid metric name")]
+    MetricName(String),
+    #[error("{0:?} is not a valid label name")]
+    LabelName(String),
+    #[error("label name {0:?} is reserved for Prometheus")]
+    ReservedLabelName(String),
+    #[error("label name {0:?} is given twice")]
+    RepeatedLabelName(String),
+}
+
+impl Family {
+    /// [`Family::push`] for labels from outside: refuses label names that are not
+    /// valid, reserved (`__…`) or given twice, and pushes nothing then.
+    pub fn checked_push(&mut self, labels: &[(&str, &str)], value: f64) -> Result<(), NameError> {
+        for (i, (name, _)) in labels.iter().enumerate() {
+            if !is_label_name(name) {
+                return Err(NameError::LabelName((*name).to_owned()));
+            }
+            if is_reserved_label_name(name) {
+                return Err(NameError::ReservedLabelName((*name).to_owned()));
+            }
+            if labels[..i].iter().any(|(other, _)| other == name) {
+                return Err(NameError::RepeatedLabelName((*name).to_owned()));
+            }
+        }
+        self.push(labels, value);
+        Ok(())
+    }
+}
+
 /// Parses `a="x",b="y\\"z"` as written by [`Family::push`].
-pub(crate) fn parse_rendered_labels(mut text: &str) -> Vec<(String, String)> {
+pub fn parse_rendered_labels(mut text: &str) -> Vec<(String, String)> {
     let mut labels = Vec::new();
     while let Some((name, rest)) = text.split_once("=\"") {
         let mut value = String::new();
@@ -157,10 +196,12 @@ pub(crate) fn parse_rendered_labels(mut text: &str) -> Vec<(String, String)> {
     labels
 }
 
-/// Everything one scrape produced.
+/// Everything one scrape produced: families in the order they were first pushed,
+/// indexed by name.
 #[derive(Debug, Default, Clone)]
 pub struct MetricSet {
     families: Vec<Family>,
+    index: HashMap<Name, usize>,
 }
 
 impl MetricSet {
@@ -180,15 +221,34 @@ impl MetricSet {
         let name = name.into();
         let index = match self.families.last() {
             Some(last) if last.name == name => self.families.len() - 1,
-            _ => match self.families.iter().position(|f| f.name == name) {
-                Some(i) => i,
-                None => {
-                    self.families.push(Family::new(name, help.into(), kind));
-                    self.families.len() - 1
-                }
+            _ => match self.index.get(&name) {
+                Some(&i) => i,
+                None => self.insert(Family::new(name, help.into(), kind)),
             },
         };
         &mut self.families[index]
+    }
+
+    /// [`MetricSet::family`] for a name from outside: refuses one that is not a valid
+    /// metric name.
+    pub fn checked_family(
+        &mut self,
+        name: impl Into<Name>,
+        help: impl Into<Name>,
+        kind: MetricKind,
+    ) -> Result<&mut Family, NameError> {
+        let name = name.into();
+        if !is_metric_name(&name) {
+            return Err(NameError::MetricName(name.into_owned()));
+        }
+        Ok(self.family(name, help, kind))
+    }
+
+    fn insert(&mut self, family: Family) -> usize {
+        let index = self.families.len();
+        self.index.insert(family.name.clone(), index);
+        self.families.push(family);
+        index
     }
 
     /// Shorthand for a gauge sample.
@@ -228,10 +288,11 @@ impl MetricSet {
     /// collector runs last, so a textfile family that clashes with a built-in one loses.
     pub fn append(&mut self, other: MetricSet) {
         for family in other.families {
-            let Some(existing) = self.families.iter_mut().find(|f| f.name == family.name) else {
-                self.families.push(family);
+            let Some(&index) = self.index.get(&family.name) else {
+                self.insert(family);
                 continue;
             };
+            let existing = &mut self.families[index];
             if existing.help != family.help || existing.kind != family.kind {
                 tracing::warn!(
                     family = %family.name,
@@ -256,7 +317,7 @@ impl MetricSet {
 
     /// Looks up one family by name; used by tests and by callers that post-process.
     pub fn get(&self, name: &str) -> Option<&Family> {
-        self.families.iter().find(|f| f.name == name)
+        self.index.get(name).map(|&i| &self.families[i])
     }
 
     /// The value of the first sample of `name` whose labels include every pair of `labels`.

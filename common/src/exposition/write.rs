@@ -6,9 +6,8 @@
 //! HELP and prints infinities as `inf`. One model rendered twice keeps both formats
 //! identical in content.
 
-use edge_common::text::{escape_help, escape_label_value, write_value};
-
-use crate::metrics::{Family, MetricKind, MetricSet};
+use super::model::{Family, MetricKind, MetricSet};
+use crate::text::{escape_help, escape_label_value, write_value};
 
 /// A wire format for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
