@@ -11,5 +11,7 @@ pub mod model;
 pub mod names;
 pub mod write;
 
-pub use model::{parse_rendered_labels, Family, MetricKind, MetricSet, Name, NameError, Sample};
+pub use model::{
+    parse_rendered_labels, Family, MetricKind, MetricSet, Name, NameError, Sample, SamplePart,
+};
 pub use write::{negotiate, render, Format};

@@ -92,8 +92,9 @@ fn render_text_family(family: &Family, out: &mut String) {
     out.push(' ');
     out.push_str(family.kind.as_str());
     out.push('\n');
-    for (labels, value) in family.rendered() {
+    for (part, labels, value) in family.parts() {
         out.push_str(&family.name);
+        out.push_str(part.suffix());
         render_sample(labels, value, out);
     }
 }
@@ -111,6 +112,8 @@ fn render_openmetrics_family(family: &Family, out: &mut String) {
         MetricKind::Untyped => "unknown",
         other => other.as_str(),
     };
+    // (Summaries and histograms keep their name; their samples carry `_sum`, `_count`
+    // and `_bucket` in both formats.)
     out.push_str("# TYPE ");
     out.push_str(family_name);
     out.push(' ');
@@ -120,9 +123,10 @@ fn render_openmetrics_family(family: &Family, out: &mut String) {
     out.push(' ');
     escape_label_value(&family.help, out);
     out.push('\n');
-    for (labels, value) in family.rendered() {
+    for (part, labels, value) in family.parts() {
         out.push_str(family_name);
         out.push_str(suffix);
+        out.push_str(part.suffix());
         render_sample(labels, value, out);
     }
 }
@@ -212,5 +216,40 @@ mod tests {
             negotiate(Some("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")),
             Format::PrometheusText
         );
+    }
+
+    #[test]
+    fn summaries_and_histograms_keep_their_type_and_sample_names() {
+        use crate::exposition::SamplePart;
+        let mut set = MetricSet::new();
+        let summary = set.family("rpc_seconds", "RPC latency.", MetricKind::Summary);
+        summary.push_part(SamplePart::Value, &[("quantile", "0.5")], 0.25);
+        summary.push_part(SamplePart::Sum, &[], 10.0);
+        summary.push_part(SamplePart::Count, &[], 40.0);
+        let histogram = set.family("size_bytes", "Sizes.", MetricKind::Histogram);
+        histogram.push_part(SamplePart::Bucket, &[("le", "+Inf")], 4.0);
+        histogram.push_part(SamplePart::Sum, &[], 100.0);
+        histogram.push_part(SamplePart::Count, &[], 4.0);
+        let mut text = String::new();
+        render(&set, Format::PrometheusText, &mut text);
+        assert_eq!(
+            text,
+            "# HELP rpc_seconds RPC latency.\n\
+             # TYPE rpc_seconds summary\n\
+             rpc_seconds{quantile=\"0.5\"} 0.25\n\
+             rpc_seconds_sum 10\n\
+             rpc_seconds_count 40\n\
+             # HELP size_bytes Sizes.\n\
+             # TYPE size_bytes histogram\n\
+             size_bytes_bucket{le=\"+Inf\"} 4\n\
+             size_bytes_sum 100\n\
+             size_bytes_count 4\n"
+        );
+        let mut openmetrics = String::new();
+        render(&set, Format::OpenMetrics, &mut openmetrics);
+        assert!(openmetrics.starts_with(
+            "# TYPE rpc_seconds summary\n# HELP rpc_seconds RPC latency.\nrpc_seconds{quantile=\"0.5\"} 0.25\nrpc_seconds_sum 10\n"
+        ));
+        assert!(openmetrics.contains("size_bytes_bucket{le=\"+Inf\"} 4\n"));
     }
 }

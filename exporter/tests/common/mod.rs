@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -176,33 +176,32 @@ pub fn get(port: u16, path: &str, accept: Option<&str>) -> Response {
     try_get(port, path, accept).unwrap_or_else(|e| panic!("GET {path} on port {port}: {e}"))
 }
 
-/// HTTP/1.0 GET: the server closes the connection, so the body is everything after
-/// the headers (no chunking in 1.0).
-pub fn try_get(port: u16, path: &str, accept: Option<&str>) -> std::io::Result<Response> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let accept = accept
-        .map(|a| format!("Accept: {a}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{accept}\r\n"
-    )?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no header end"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no status"))?;
+/// GET over loopback with ureq: any status is a response, not an error.
+pub fn try_get(port: u16, path: &str, accept: Option<&str>) -> Result<Response, ureq::Error> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut request = agent.get(&format!("http://127.0.0.1:{port}{path}"));
+    if let Some(accept) = accept {
+        request = request.header("Accept", accept);
+    }
+    let mut response = request.call()?;
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| format!("{name}: {}\r\n", value.to_str().unwrap_or_default()))
+        .collect();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_string()?;
     Ok(Response {
-        status,
-        headers: head.to_string(),
-        body: body.to_string(),
+        status: response.status().as_u16(),
+        headers,
+        body,
     })
 }
 

@@ -16,12 +16,12 @@
 //!   directory named `x.prom` counts as an empty file.
 //! - A family without HELP gets `Metric read from <every file that has it>`. Samples
 //!   missing some of their family's label names (within one file) get them as "".
-//! - Families then go through node_exporter's registry rules (see [`Registry`]).
-//!   The first family of a name wins, exact duplicate series are dropped, and a
-//!   summary or histogram must not clash with `_sum`, `_count` or `_bucket` names.
-//!   These drops are logged but are not scrape errors. Built-in collectors run
-//!   before this one, so a built-in family beats a textfile family of the same name
-//!   ([`MetricSet::append`]).
+//! - Families then go through node_exporter's registry rules, edge-common's
+//!   [`MetricSet::append_deduplicated`]: the first family of a name wins, exact
+//!   duplicate series are dropped, and a summary or histogram must not clash with
+//!   `_sum`, `_count` or `_bucket` names. These drops are logged but are not scrape
+//!   errors. Built-in collectors run before this one, so a built-in family beats a
+//!   textfile family of the same name ([`MetricSet::append`]).
 //!
 //! Differences from node_exporter 1.5:
 //! - `--collector.textfile.directory` may be repeated. Directories that clean to the
@@ -31,10 +31,9 @@
 //!   crashes on it. The same goes for `# TYPE x gauge_histogram` ([`parse`]).
 //! - Families of one file are registered in file order. node_exporter uses Go map
 //!   order, which only matters when a file has both summary `x` and a family `x_sum`.
-//! - [`MetricSet`] has no summary or histogram type. A summary `x` is written as the
-//!   untyped families `x` (one sample per quantile), `x_sum` and `x_count`. A histogram
-//!   `x` becomes `x_bucket`, `x_sum` and `x_count`. The samples, labels, values and
-//!   HELP are node_exporter's. Only the `# TYPE` lines differ.
+//!
+//! Summaries and histograms are written as node_exporter writes them: one family of
+//! that type, each series' quantiles or buckets followed by its `_sum` and `_count`.
 
 pub mod glob;
 
@@ -50,7 +49,7 @@ use clap::{Arg, ArgAction};
 use crate::collector::{BuildContext, Collector, CollectorSpec};
 use crate::error::CollectError;
 use crate::sources::Sources;
-use edge_common::exposition::{MetricKind, MetricSet};
+use edge_common::exposition::{MetricKind, MetricSet, SamplePart};
 use edge_common::textparse::{self as parse, MetricFamily, MetricType, Value};
 
 pub const SPEC: CollectorSpec = CollectorSpec {
@@ -228,7 +227,9 @@ fn check(families: &[MetricFamily], path: &Path) -> Result<(), CollectError> {
 }
 
 /// Turns what was read into families: node_exporter's `convertMetricFamily` for each
-/// family of each file, then its registry, then its mtime and error gauges.
+/// family of each file, joined by the registry rule ([`MetricSet::append_deduplicated`]: the first
+/// family of a name wins, repeated series and summary/histogram name collisions are
+/// dropped), series in node_exporter's order, then its mtime and error gauges.
 pub fn record(scrape: &TextfileScrape, out: &mut MetricSet) {
     let mut files_of: HashMap<&str, Vec<&str>> = HashMap::new();
     for file in &scrape.files {
@@ -236,19 +237,19 @@ pub fn record(scrape: &TextfileScrape, out: &mut MetricSet) {
             files_of.entry(&family.name).or_default().push(&file.path);
         }
     }
-    let mut registry = Registry::default();
+    let mut textfiles = MetricSet::new();
     for file in &scrape.files {
+        let _file = tracing::warn_span!("textfile", file = %file.path).entered();
         for family in &file.families {
             let help = family.help.clone().unwrap_or_else(|| {
                 let files = files_of.get(family.name.as_str()).map(Vec::as_slice);
                 format!("Metric read from {}", files.unwrap_or_default().join(", "))
             });
-            registry.add(convert(family, help), &file.path);
+            textfiles.append_deduplicated(convert(family, help));
         }
     }
-    for family in registry.into_families() {
-        out.append(expand(family));
-    }
+    textfiles.sort_series();
+    out.append(textfiles);
 
     let mut own = MetricSet::new();
     let mtimes: BTreeMap<&str, f64> = scrape
@@ -273,50 +274,11 @@ pub fn record(scrape: &TextfileScrape, out: &mut MetricSet) {
     out.append(own);
 }
 
-/// A family as node_exporter's registry sees it. Labels are sorted by name, and every
-/// metric has every label name its file used for the family.
-#[derive(Debug, Clone, PartialEq)]
-struct Family {
-    name: String,
-    help: String,
-    kind: MetricType,
-    metrics: Vec<Series>,
-}
-
-/// Label pairs, sorted by name once converted.
-type Labels = Vec<(String, String)>;
-
-#[derive(Debug, Clone, PartialEq)]
-struct Series {
-    labels: Labels,
-    value: SeriesValue,
-}
-
-impl Series {
-    fn label_values(&self) -> impl Iterator<Item = &str> {
-        self.labels.iter().map(|(_, value)| value.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum SeriesValue {
-    Single(f64),
-    /// Quantiles sorted, one per bound (the last one given wins).
-    Summary {
-        count: f64,
-        sum: f64,
-        quantiles: Vec<(f64, f64)>,
-    },
-    /// Buckets sorted, one per bound (the last one given wins).
-    Histogram {
-        count: f64,
-        sum: f64,
-        buckets: Vec<(f64, f64)>,
-    },
-}
-
-/// node_exporter's `convertMetricFamily`.
-fn convert(family: &MetricFamily, help: String) -> Family {
+/// node_exporter's `convertMetricFamily`: every metric gets every label name the file
+/// used for the family ("" where it had none), labels sorted by name; a summary's
+/// quantiles and a histogram's buckets one per bound, sorted, and a histogram always
+/// ends with a `+Inf` bucket. The family alone in a set, for [`MetricSet::append`].
+fn convert(family: &MetricFamily, help: String) -> MetricSet {
     let mut names: Vec<&str> = Vec::new();
     for metric in &family.metrics {
         for (name, _) in &metric.labels {
@@ -325,47 +287,77 @@ fn convert(family: &MetricFamily, help: String) -> Family {
             }
         }
     }
-    let metrics = family
-        .metrics
-        .iter()
-        .map(|metric| {
-            let mut labels = metric.labels.clone();
-            for name in &names {
-                if !labels.iter().any(|(n, _)| n == name) {
-                    labels.push((name.to_string(), String::new()));
-                }
+    let kind = match family.kind {
+        MetricType::Counter => MetricKind::Counter,
+        MetricType::Gauge => MetricKind::Gauge,
+        MetricType::Untyped => MetricKind::Untyped,
+        MetricType::Summary => MetricKind::Summary,
+        MetricType::Histogram => MetricKind::Histogram,
+    };
+    let mut set = MetricSet::new();
+    let out = set.family(family.name.clone(), help, kind);
+    for metric in &family.metrics {
+        let mut labels = metric.labels.clone();
+        for name in &names {
+            if !labels.iter().any(|(n, _)| n == name) {
+                labels.push((name.to_string(), String::new()));
             }
-            labels.sort();
-            let value = match &metric.value {
-                Value::Single(v) => SeriesValue::Single(*v),
-                Value::Summary {
-                    count,
-                    sum,
-                    quantiles,
-                } => SeriesValue::Summary {
-                    count: go_uint64(count.unwrap_or(0.0)) as f64,
-                    sum: sum.unwrap_or(0.0),
-                    quantiles: by_bound(quantiles.iter().copied()),
-                },
-                Value::Histogram {
-                    count,
-                    sum,
-                    buckets,
-                } => SeriesValue::Histogram {
-                    count: go_uint64(count.unwrap_or(0.0)) as f64,
-                    sum: sum.unwrap_or(0.0),
-                    buckets: by_bound(buckets.iter().map(|&(le, n)| (le, go_uint64(n) as f64))),
-                },
-            };
-            Series { labels, value }
-        })
-        .collect();
-    Family {
-        name: family.name.clone(),
-        help,
-        kind: family.kind,
-        metrics,
+        }
+        labels.sort();
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        fn with_bound<'a>(
+            pairs: &[(&'a str, &'a str)],
+            label: &'a str,
+            bound: &'a str,
+        ) -> Vec<(&'a str, &'a str)> {
+            let mut with = pairs.to_vec();
+            with.push((label, bound));
+            with
+        }
+        match &metric.value {
+            Value::Single(value) => out.push(&pairs, *value),
+            Value::Summary {
+                count,
+                sum,
+                quantiles,
+            } => {
+                for (quantile, value) in by_bound(quantiles.iter().copied()) {
+                    let bound = go_float(quantile);
+                    out.push_part(
+                        SamplePart::Value,
+                        &with_bound(&pairs, "quantile", &bound),
+                        value,
+                    );
+                }
+                out.push_part(SamplePart::Sum, &pairs, sum.unwrap_or(0.0));
+                let count = go_uint64(count.unwrap_or(0.0)) as f64;
+                out.push_part(SamplePart::Count, &pairs, count);
+            }
+            Value::Histogram {
+                count,
+                sum,
+                buckets,
+            } => {
+                let count = go_uint64(count.unwrap_or(0.0)) as f64;
+                let buckets = by_bound(buckets.iter().map(|&(le, n)| (le, go_uint64(n) as f64)));
+                let has_inf = buckets.iter().any(|(le, _)| *le == f64::INFINITY);
+                for (le, value) in buckets {
+                    let bound = go_float(le);
+                    out.push_part(SamplePart::Bucket, &with_bound(&pairs, "le", &bound), value);
+                }
+                // The text format always ends a histogram with a +Inf bucket.
+                if !has_inf {
+                    out.push_part(SamplePart::Bucket, &with_bound(&pairs, "le", "+Inf"), count);
+                }
+                out.push_part(SamplePart::Sum, &pairs, sum.unwrap_or(0.0));
+                out.push_part(SamplePart::Count, &pairs, count);
+            }
+        }
     }
+    set
 }
 
 /// Go keeps quantiles and buckets in a map keyed by bound, then sorts them.
@@ -403,178 +395,6 @@ fn go_uint64(value: f64) -> u64 {
     } else {
         value as u64
     }
-}
-
-/// node_exporter's registry (client_golang's `Gather`), applied to the textfile
-/// families in the order they were read. The first family of a name fixes its HELP and
-/// type, a series (name and label set) is kept once, and summary and histogram names
-/// must not collide with `_count`, `_sum` or `_bucket` families.
-#[derive(Default)]
-struct Registry {
-    families: Vec<Family>,
-    index: HashMap<String, usize>,
-    /// The label sets of each family, to drop repeats.
-    seen: Vec<HashSet<Labels>>,
-}
-
-impl Registry {
-    fn add(&mut self, family: Family, file: &str) {
-        let Family {
-            name,
-            help,
-            kind,
-            metrics,
-        } = family;
-        let index = match self.index.get(&name) {
-            Some(&index) => {
-                let first = &self.families[index];
-                if first.help != help || first.kind != kind {
-                    tracing::warn!(
-                        family = %name,
-                        file,
-                        %help,
-                        kind = kind.as_str(),
-                        first_help = %first.help,
-                        first_kind = first.kind.as_str(),
-                        "dropping a textfile family whose HELP or type differs from the first one of that name"
-                    );
-                    return;
-                }
-                index
-            }
-            None => {
-                if let Some(clash) = self.suffix_collision(&name, kind) {
-                    tracing::warn!(family = %name, file, clash, "dropping a textfile family that collides with a summary or histogram");
-                    return;
-                }
-                self.index.insert(name.clone(), self.families.len());
-                self.families.push(Family {
-                    name: name.clone(),
-                    help,
-                    kind,
-                    metrics: Vec::new(),
-                });
-                self.seen.push(HashSet::new());
-                self.families.len() - 1
-            }
-        };
-        let mut repeated = 0;
-        for metric in metrics {
-            if self.seen[index].insert(metric.labels.clone()) {
-                self.families[index].metrics.push(metric);
-            } else {
-                repeated += 1;
-            }
-        }
-        if repeated > 0 {
-            tracing::warn!(family = %name, file, repeated, "dropping textfile series whose labels repeat an earlier series");
-        }
-    }
-
-    /// client_golang's `checkSuffixCollisions`: the name a new family clashes with.
-    fn suffix_collision(&self, name: &str, kind: MetricType) -> Option<String> {
-        let kind_of = |name: &str| self.index.get(name).map(|&i| self.families[i].kind);
-        let base = ["_count", "_sum", "_bucket"]
-            .into_iter()
-            .find_map(|suffix| Some((name.strip_suffix(suffix)?, suffix)));
-        if let Some((base, suffix)) = base {
-            match kind_of(base) {
-                Some(MetricType::Summary) if suffix != "_bucket" => return Some(base.into()),
-                Some(MetricType::Histogram) => return Some(base.into()),
-                _ => {}
-            }
-        }
-        let suffixes: &[&str] = match kind {
-            MetricType::Summary => &["_count", "_sum"],
-            MetricType::Histogram => &["_count", "_sum", "_bucket"],
-            _ => &[],
-        };
-        suffixes
-            .iter()
-            .map(|suffix| format!("{name}{suffix}"))
-            .find(|other| kind_of(other).is_some())
-    }
-
-    /// The families with their series in the order node_exporter writes them:
-    /// fewer labels first, then by label values in label-name order.
-    fn into_families(mut self) -> Vec<Family> {
-        for family in &mut self.families {
-            family.metrics.sort_by(|a, b| {
-                a.labels
-                    .len()
-                    .cmp(&b.labels.len())
-                    .then_with(|| a.label_values().cmp(b.label_values()))
-            });
-        }
-        self.families
-    }
-}
-
-/// Writes a family into a set of its own: as is for counters, gauges and untyped, or
-/// as the untyped families of its samples for summaries and histograms.
-fn expand(family: Family) -> MetricSet {
-    let mut samples: BTreeMap<String, Vec<(Labels, f64)>> = BTreeMap::new();
-    let with = |labels: &Labels, name: &str, bound: f64| {
-        let mut labels = labels.to_vec();
-        labels.push((name.to_string(), go_float(bound)));
-        labels
-    };
-    let kind = match family.kind {
-        MetricType::Counter => MetricKind::Counter,
-        MetricType::Gauge => MetricKind::Gauge,
-        _ => MetricKind::Untyped,
-    };
-    let name = &family.name;
-    for series in family.metrics {
-        let mut add = |suffix: &str, labels: Labels, value: f64| {
-            samples
-                .entry(format!("{name}{suffix}"))
-                .or_default()
-                .push((labels, value));
-        };
-        match series.value {
-            SeriesValue::Single(value) => add("", series.labels, value),
-            SeriesValue::Summary {
-                count,
-                sum,
-                quantiles,
-            } => {
-                for (quantile, value) in quantiles {
-                    add("", with(&series.labels, "quantile", quantile), value);
-                }
-                add("_sum", series.labels.clone(), sum);
-                add("_count", series.labels, count);
-            }
-            SeriesValue::Histogram {
-                count,
-                sum,
-                buckets,
-            } => {
-                let has_inf = buckets.iter().any(|(le, _)| *le == f64::INFINITY);
-                for (le, value) in buckets {
-                    add("_bucket", with(&series.labels, "le", le), value);
-                }
-                // The text format always ends a histogram with a +Inf bucket.
-                if !has_inf {
-                    add("_bucket", with(&series.labels, "le", f64::INFINITY), count);
-                }
-                add("_sum", series.labels.clone(), sum);
-                add("_count", series.labels, count);
-            }
-        }
-    }
-    let mut set = MetricSet::new();
-    for (sample_name, rows) in samples {
-        let target = set.family(sample_name, family.help.clone(), kind);
-        for (labels, value) in rows {
-            let pairs: Vec<(&str, &str)> = labels
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            target.push(&pairs, value);
-        }
-    }
-    set
 }
 
 /// A quantile or bucket bound as expfmt writes it into the `quantile` or `le` label:
@@ -620,15 +440,10 @@ fn go_float(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::net::{TcpListener, TcpStream};
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
-
     use super::*;
     use crate::collector::Scraper;
     use crate::collectors::loadavg::LoadAvg;
-    use crate::test_support::{fixture_paths, fixtures, parse_text, Line};
+    use crate::test_support::{fixture_paths, fixtures};
     use edge_common::exposition::write::{render, Format};
 
     fn fixture(name: &str) -> String {
@@ -708,37 +523,29 @@ job_runs_total{{job=\"path C:\\\\x \\\"q\\\"\\nz\",result=\"ok\"}} 3
 # TYPE job_untyped_without_help untyped
 job_untyped_without_help{{job=\"backup\"}} 1e-6
 job_untyped_without_help{{job=\"restore\"}} 0
-{mtimes}{error}# HELP request_size_bytes_bucket Request sizes.
-# TYPE request_size_bytes_bucket untyped
+{mtimes}{error}# HELP request_size_bytes Request sizes.
+# TYPE request_size_bytes histogram
 request_size_bytes_bucket{{code=\"\",le=\"0.5\"}} 1
 request_size_bytes_bucket{{code=\"\",le=\"100\"}} 3
 request_size_bytes_bucket{{code=\"\",le=\"1e+06\"}} 5
 request_size_bytes_bucket{{code=\"\",le=\"+Inf\"}} 6
-request_size_bytes_bucket{{code=\"500\",le=\"+Inf\"}} 4
-# HELP request_size_bytes_count Request sizes.
-# TYPE request_size_bytes_count untyped
-request_size_bytes_count{{code=\"\"}} 6
-request_size_bytes_count{{code=\"500\"}} 4
-# HELP request_size_bytes_sum Request sizes.
-# TYPE request_size_bytes_sum untyped
 request_size_bytes_sum{{code=\"\"}} 1234.5
+request_size_bytes_count{{code=\"\"}} 6
+request_size_bytes_bucket{{code=\"500\",le=\"+Inf\"}} 4
 request_size_bytes_sum{{code=\"500\"}} 10
+request_size_bytes_count{{code=\"500\"}} 4
 # HELP rpc_duration_seconds RPC latency.
-# TYPE rpc_duration_seconds untyped
+# TYPE rpc_duration_seconds summary
 rpc_duration_seconds{{service=\"a\",quantile=\"1e-05\"}} 0.0001
 rpc_duration_seconds{{service=\"a\",quantile=\"0.1\"}} 0.001
+rpc_duration_seconds_sum{{service=\"a\"}} 0
+rpc_duration_seconds_count{{service=\"a\"}} 7
 rpc_duration_seconds{{service=\"b\",quantile=\"0.5\"}} 0.01
 rpc_duration_seconds{{service=\"b\",quantile=\"0.99\"}} 0.2
-# HELP rpc_duration_seconds_count RPC latency.
-# TYPE rpc_duration_seconds_count untyped
-rpc_duration_seconds_count{{service=\"a\"}} 7
-rpc_duration_seconds_count{{service=\"b\"}} 1000
-rpc_duration_seconds_count{{service=\"c\"}} 0
-# HELP rpc_duration_seconds_sum RPC latency.
-# TYPE rpc_duration_seconds_sum untyped
-rpc_duration_seconds_sum{{service=\"a\"}} 0
 rpc_duration_seconds_sum{{service=\"b\"}} 17
+rpc_duration_seconds_count{{service=\"b\"}} 1000
 rpc_duration_seconds_sum{{service=\"c\"}} 0
+rpc_duration_seconds_count{{service=\"c\"}} 0
 # HELP shared_no_help Metric read from {dir}/shared_a.prom, {dir}/shared_b.prom
 # TYPE shared_no_help untyped
 shared_no_help{{from=\"a\"}} 1
@@ -776,12 +583,10 @@ edge_conflict{{src=\"g\"}} 4
 # HELP edge_dup Metric read from {dir}/g_same.prom
 # TYPE edge_dup untyped
 edge_dup{{a=\"1\",b=\"2\"}} 1
-# HELP edge_rpc_count Calls.
-# TYPE edge_rpc_count untyped
-edge_rpc_count 2
-# HELP edge_rpc_sum Calls.
-# TYPE edge_rpc_sum untyped
+# HELP edge_rpc Calls.
+# TYPE edge_rpc summary
 edge_rpc_sum 0
+edge_rpc_count 2
 # HELP edge_x Value x written by the sidecar.
 # TYPE edge_x gauge
 edge_x 1.5
@@ -1043,144 +848,6 @@ edge_x 1.5
         } else {
             assert_eq!(go_uint64(-1.0), 0);
             assert_eq!(go_uint64(f64::NAN), 0);
-        }
-    }
-
-    const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
-
-    /// node_exporter, killed when dropped.
-    struct NodeExporter(Child);
-
-    impl Drop for NodeExporter {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
-    fn http_get(port: u16, path: &str) -> std::io::Result<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw)?;
-        match raw.split_once("\r\n\r\n") {
-            Some((head, body))
-                if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
-            {
-                Ok(body.to_string())
-            }
-            _ => Err(std::io::Error::other(format!("unexpected response: {raw}"))),
-        }
-    }
-
-    /// One scrape of node_exporter 1.5 with only its textfile collector, on a port of
-    /// 19750-19799 (the range these tests may use).
-    fn node_exporter_scrape(directory: &str) -> String {
-        assert!(
-            Path::new(NODE_EXPORTER).exists(),
-            "{NODE_EXPORTER} is missing: scripts/test.sh installs Debian's prometheus-node-exporter"
-        );
-        for port in 19750..19800 {
-            if TcpListener::bind(("127.0.0.1", port)).is_err() {
-                continue;
-            }
-            let mut server = NodeExporter(
-                Command::new(NODE_EXPORTER)
-                    .args([
-                        format!("--web.listen-address=127.0.0.1:{port}"),
-                        "--collector.disable-defaults".to_string(),
-                        "--collector.textfile".to_string(),
-                        format!("--collector.textfile.directory={directory}"),
-                    ])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap_or_else(|e| panic!("starting {NODE_EXPORTER}: {e}")),
-            );
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if server.0.try_wait().ok().flatten().is_some() {
-                    break; // The port was taken after all: try the next one.
-                }
-                if let Ok(body) = http_get(port, "/metrics") {
-                    return body;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("node_exporter could not be started on any port of 19750-19799");
-    }
-
-    type Samples = Vec<(Vec<(String, String)>, String)>;
-
-    /// Family name → (HELP, TYPE, samples) of an exposition, leaving out node_exporter's
-    /// own families and writing summaries and histograms as `expand` does.
-    fn families(text: &str) -> BTreeMap<String, (String, String, Samples)> {
-        let own = [
-            "go_",
-            "process_",
-            "promhttp_",
-            "node_exporter_build_info",
-            "node_scrape_collector_",
-        ];
-        let mut help: HashMap<String, String> = HashMap::new();
-        let mut kind: HashMap<String, String> = HashMap::new();
-        let mut current = String::new();
-        let mut out: BTreeMap<String, (String, String, Samples)> = BTreeMap::new();
-        for line in parse_text(text) {
-            match line {
-                Line::Help(name, text) => {
-                    help.insert(name.clone(), text);
-                    current = name;
-                }
-                Line::Type(name, text) => {
-                    kind.insert(name.clone(), text);
-                    current = name;
-                }
-                Line::Sample(name, labels, value) => {
-                    if own.iter().any(|prefix| name.starts_with(prefix)) {
-                        continue;
-                    }
-                    let family_kind = kind.get(&current).cloned().unwrap_or_default();
-                    let kind = match family_kind.as_str() {
-                        "summary" | "histogram" => "untyped".to_string(),
-                        _ => family_kind,
-                    };
-                    let help = help.get(&current).cloned().unwrap_or_default();
-                    out.entry(name)
-                        .or_insert_with(|| (help, kind, Vec::new()))
-                        .2
-                        .push((labels, format!("{value:?}")));
-                }
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn matches_node_exporter_1_5() {
-        let directories = [
-            fixture("good"),
-            fixture("mixed"),
-            fixture("parse"),
-            format!("{}/x*", fixture("glob")),
-            fixture("missing"),
-            String::new(),
-        ];
-        for directory in directories {
-            let theirs = families(&node_exporter_scrape(&directory));
-            let ours = families(&text(&scrape(&[&directory])));
-            assert!(
-                theirs.contains_key("node_textfile_scrape_error"),
-                "{directory}"
-            );
-            let names = |f: &BTreeMap<String, _>| f.keys().cloned().collect::<Vec<_>>();
-            assert_eq!(names(&ours), names(&theirs), "families of {directory:?}");
-            for (name, family) in &theirs {
-                assert_eq!(ours.get(name), Some(family), "{name} of {directory:?}");
-            }
         }
     }
 }
