@@ -1,13 +1,16 @@
 //! The command line and what `--check` prints.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use edge_common::duration::parse_go_duration;
+use edge_common::exposition::names::is_metric_name;
 use edge_common::flags::FlagError;
 
-use crate::config::{self, SourceKind};
+use crate::config::{self, ConfigError, SourceKind};
 use crate::i2c::I2cSource;
 
 /// Everything the sidecar runs with, from the flags.
@@ -44,7 +47,17 @@ pub fn command() -> Command {
         .arg(Arg::new("listen").long("listen").help("Also serve the same metrics on http://<addr>/metrics (e.g. 127.0.0.1:9101)."))
         .arg(Arg::new("reload-poll").long("reload-poll").default_value("1m").help("Re-read nodes.conf at least this often, besides watching it."))
         .arg(Arg::new("check").long("check").action(ArgAction::SetTrue).help("Check nodes.conf, the scripts and the sensor files, print what would run on this node, and exit 0 (all fine) or 1."))
-        .arg(Arg::new("log.level").long("log.level").default_value("info").value_parser(["debug", "info", "warn", "error"]).help("Only log messages with the given severity or above."))
+        .arg(
+            Arg::new("log.level")
+                .long("log.level")
+                .default_value("info")
+                // The names shown in --help and accepted, each parsed by tracing itself.
+                .value_parser(
+                    PossibleValuesParser::new(["debug", "info", "warn", "error"])
+                        .try_map(|level| level.parse::<tracing::Level>()),
+                )
+                .help("Only log messages with the given severity or above."),
+        )
 }
 
 fn flag_error(flag: &'static str, message: impl ToString) -> FlagError {
@@ -73,10 +86,7 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
     };
     let prefix = text(matches, "prefix");
-    let prefix_ok = prefix.bytes().enumerate().all(|(i, b)| {
-        b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
-    });
-    if prefix.is_empty() || !prefix_ok {
+    if !is_metric_name(&prefix) {
         return Err(flag_error(
             "prefix",
             format!("{prefix:?} is not the start of a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"),
@@ -115,12 +125,6 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
                 )
             })?,
     };
-    let log_level = match text(matches, "log.level").as_str() {
-        "debug" => tracing::Level::DEBUG,
-        "warn" => tracing::Level::WARN,
-        "error" => tracing::Level::ERROR,
-        _ => tracing::Level::INFO,
-    };
     Ok(Settings {
         config,
         scripts_dir,
@@ -134,24 +138,51 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
         listen: matches.get_one::<String>("listen").cloned(),
         reload_poll: duration(matches, "reload-poll")?,
         check: matches.get_flag("check"),
-        log_level,
+        log_level: matches
+            .get_one::<tracing::Level>("log.level")
+            .copied()
+            .unwrap_or(tracing::Level::INFO),
     })
 }
 
-/// `--check`: what would run on this node; `Err` lists every problem found.
-pub fn check(settings: &Settings) -> Result<String, String> {
-    let conf =
-        config::load(&settings.config, settings.default_interval).map_err(|e| e.to_string())?;
-    let mut report = format!(
+/// What `--check` found: the plan for this node and how many of its sources cannot
+/// run. Displayed as `--check` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    pub plan: String,
+    pub problems: usize,
+}
+
+impl CheckReport {
+    pub fn is_clean(&self) -> bool {
+        self.problems == 0
+    }
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.plan)?;
+        if !self.is_clean() {
+            writeln!(f, "{} problem(s)", self.problems)?;
+        }
+        Ok(())
+    }
+}
+
+/// `--check`: what would run on this node, each missing script or invalid sensor
+/// file marked in the plan and counted; `Err` when nodes.conf itself cannot be used.
+pub fn check(settings: &Settings) -> Result<CheckReport, ConfigError> {
+    let conf = config::load(&settings.config, settings.default_interval)?;
+    let mut plan = format!(
         "node {}: {} ({})\n",
         settings.node_name,
         settings.config.display(),
         settings.scripts_dir.display()
     );
-    let mut problems = Vec::new();
+    let mut problems = 0;
     let sources = conf.sources_for(&settings.node_name);
     if sources.is_empty() {
-        report.push_str("  no sources: only the sidecar's own status is written\n");
+        plan.push_str("  no sources: only the sidecar's own status is written\n");
     }
     for source in sources {
         let line = match config::resolve(&settings.scripts_dir, &source.kind) {
@@ -170,7 +201,7 @@ pub fn check(settings: &Settings) -> Result<String, String> {
                         path.display()
                     ),
                     Err(error) => {
-                        problems.push(error.to_string());
+                        problems += 1;
                         format!(
                             "  {} every {:?}: INVALID: {error}",
                             source.kind, source.interval
@@ -179,19 +210,15 @@ pub fn check(settings: &Settings) -> Result<String, String> {
                 },
             },
             Err(error) => {
-                problems.push(error.clone());
+                problems += 1;
                 format!(
                     "  {} every {:?}: MISSING: {error}",
                     source.kind, source.interval
                 )
             }
         };
-        report.push_str(&line);
-        report.push('\n');
+        plan.push_str(&line);
+        plan.push('\n');
     }
-    if problems.is_empty() {
-        Ok(report)
-    } else {
-        Err(format!("{report}{} problem(s)", problems.len()))
-    }
+    Ok(CheckReport { plan, problems })
 }

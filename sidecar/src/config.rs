@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -75,12 +76,76 @@ pub struct NodesConf {
 }
 
 /// A `nodes.conf` that cannot be used, with the place.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    // Line 0: the whole file.
+    #[error("{path}:0: cannot read: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}:{line}: {problem}")]
+    Line {
+        path: String,
+        /// 1-based.
+        line: usize,
+        problem: LineError,
+    },
+}
+
+/// What is wrong with one line of `nodes.conf`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}:{line}: {message}")]
-pub struct ConfigError {
-    pub path: String,
-    pub line: usize,
-    pub message: String,
+pub enum LineError {
+    #[error("expected node=source[:interval][,…], got {0:?}")]
+    NotNodeEqualsSources(String),
+    #[error("bad node name {0:?}")]
+    BadNodeName(String),
+    #[error("node {0:?} is listed twice")]
+    NodeListedTwice(String),
+    #[error("{kind} is listed twice for {node}")]
+    SourceListedTwice { kind: SourceKind, node: String },
+    #[error("{0:?}: expected script[:interval] or i2c:file[:interval]")]
+    BadEntry(String),
+    /// `what` is `script` or `sensor file`.
+    #[error("{name:?}: a {what} name is letters, digits, '_', '-' and '.', not starting with '.'")]
+    BadFileName { name: String, what: &'static str },
+    /// `message` is edge-common's duration parser's.
+    #[error("{entry:?}: {message}")]
+    BadInterval { entry: String, message: String },
+    #[error("{entry:?}: interval {interval:?} is shorter than {min:?}", min = MIN_INTERVAL)]
+    IntervalTooShort { entry: String, interval: Duration },
+}
+
+/// Why a source's file cannot be run or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("scripts directory {}: {source}", dir.display())]
+    ScriptsDirectory {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Missing, or a dangling link.
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "{} resolves to {}, outside the scripts directory {}: refused",
+        path.display(),
+        real.display(),
+        dir.display()
+    )]
+    OutsideScriptsDirectory {
+        path: PathBuf,
+        real: PathBuf,
+        dir: PathBuf,
+    },
+    #[error("{} is not a file", path.display())]
+    NotAFile { path: PathBuf },
 }
 
 impl NodesConf {
@@ -96,10 +161,9 @@ impl NodesConf {
 
 /// Reads and parses `path`.
 pub fn load(path: &Path, default_interval: Duration) -> Result<NodesConf, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
-        line: 0,
-        message: format!("cannot read: {e}"),
+        source,
     })?;
     parse(&text, &path.display().to_string(), default_interval)
 }
@@ -115,20 +179,20 @@ pub fn parse(
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let err = |message: String| ConfigError {
+        let err = |problem: LineError| ConfigError::Line {
             path: origin.to_string(),
             line: index + 1,
-            message,
+            problem,
         };
         let (node, entries) = line
             .split_once('=')
-            .ok_or_else(|| err(format!("expected node=source[:interval][,…], got {line:?}")))?;
+            .ok_or_else(|| err(LineError::NotNodeEqualsSources(line.to_string())))?;
         let node = node.trim();
         if node.is_empty() || node.contains(char::is_whitespace) {
-            return Err(err(format!("bad node name {node:?}")));
+            return Err(err(LineError::BadNodeName(node.to_string())));
         }
         if conf.nodes.contains_key(node) {
-            return Err(err(format!("node {node:?} is listed twice")));
+            return Err(err(LineError::NodeListedTwice(node.to_string())));
         }
         let entries = entries.trim();
         let sources = if entries == "default" {
@@ -138,7 +202,10 @@ pub fn parse(
             for entry in entries.split(',') {
                 let source = parse_entry(entry.trim(), default_interval).map_err(&err)?;
                 if sources.iter().any(|s| s.kind == source.kind) {
-                    return Err(err(format!("{} is listed twice for {node}", source.kind)));
+                    return Err(err(LineError::SourceListedTwice {
+                        kind: source.kind,
+                        node: node.to_string(),
+                    }));
                 }
                 sources.push(source);
             }
@@ -149,7 +216,7 @@ pub fn parse(
     Ok(conf)
 }
 
-fn parse_entry(entry: &str, default_interval: Duration) -> Result<Source, String> {
+fn parse_entry(entry: &str, default_interval: Duration) -> Result<Source, LineError> {
     let parts: Vec<&str> = entry.split(':').map(str::trim).collect();
     let (kind, interval) = match parts.as_slice() {
         ["i2c", file] => (SourceKind::I2c(check_file_name(file, false)?), None),
@@ -162,37 +229,37 @@ fn parse_entry(entry: &str, default_interval: Duration) -> Result<Source, String
             SourceKind::Script(check_file_name(script, true)?),
             Some(*interval),
         ),
-        _ => {
-            return Err(format!(
-                "{entry:?}: expected script[:interval] or i2c:file[:interval]"
-            ))
-        }
+        _ => return Err(LineError::BadEntry(entry.to_string())),
     };
     let interval = match interval {
         None => default_interval,
-        Some(text) => parse_go_duration(text).map_err(|e| format!("{entry:?}: {e}"))?,
+        Some(text) => parse_go_duration(text).map_err(|message| LineError::BadInterval {
+            entry: entry.to_string(),
+            message,
+        })?,
     };
     if interval < MIN_INTERVAL {
-        return Err(format!(
-            "{entry:?}: interval {interval:?} is shorter than {MIN_INTERVAL:?}"
-        ));
+        return Err(LineError::IntervalTooShort {
+            entry: entry.to_string(),
+            interval,
+        });
     }
     Ok(Source { kind, interval })
 }
 
 /// A script or sensor file name: a plain name in the scripts directory, nothing
 /// that could leave it (`/`, `..`) or hide (`.name`, ConfigMap's `..data`).
-fn check_file_name(name: &str, is_script: bool) -> Result<String, String> {
+fn check_file_name(name: &str, is_script: bool) -> Result<String, LineError> {
     let valid = !name.is_empty()
         && !name.starts_with('.')
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
     if !valid {
-        return Err(format!(
-            "{name:?}: a {} name is letters, digits, '_', '-' and '.', not starting with '.'",
-            if is_script { "script" } else { "sensor file" }
-        ));
+        return Err(LineError::BadFileName {
+            name: name.to_string(),
+            what: if is_script { "script" } else { "sensor file" },
+        });
     }
     let name = if is_script {
         name.strip_suffix(".sh").unwrap_or(name)
@@ -204,24 +271,23 @@ fn check_file_name(name: &str, is_script: bool) -> Result<String, String> {
 
 /// The real path of `kind`'s file, if it exists and resolves (through symlinks such
 /// as ConfigMap's `..data`) to a file inside `scripts_dir`.
-pub fn resolve(scripts_dir: &Path, kind: &SourceKind) -> Result<PathBuf, String> {
+pub fn resolve(scripts_dir: &Path, kind: &SourceKind) -> Result<PathBuf, ResolveError> {
     let dir = scripts_dir
         .canonicalize()
-        .map_err(|e| format!("scripts directory {}: {e}", scripts_dir.display()))?;
+        .map_err(|source| ResolveError::ScriptsDirectory {
+            dir: scripts_dir.to_path_buf(),
+            source,
+        })?;
     let path = scripts_dir.join(kind.file_name());
-    let real = path
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let real = match path.canonicalize() {
+        Ok(real) => real,
+        Err(source) => return Err(ResolveError::File { path, source }),
+    };
     if !real.starts_with(&dir) {
-        return Err(format!(
-            "{} resolves to {}, outside the scripts directory {}: refused",
-            path.display(),
-            real.display(),
-            dir.display()
-        ));
+        return Err(ResolveError::OutsideScriptsDirectory { path, real, dir });
     }
     if !real.is_file() {
-        return Err(format!("{} is not a file", path.display()));
+        return Err(ResolveError::NotAFile { path });
     }
     Ok(real)
 }
@@ -312,9 +378,13 @@ mod tests {
         assert!(resolve(&scripts, &SourceKind::Script("cm".into()))
             .unwrap()
             .ends_with("..2024_01_01/cm.sh"));
-        let err = resolve(&scripts, &SourceKind::Script("escape".into())).unwrap_err();
+        let err = resolve(&scripts, &SourceKind::Script("escape".into()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("outside the scripts directory"), "{err}");
-        let err = resolve(&scripts, &SourceKind::Script("missing".into())).unwrap_err();
+        let err = resolve(&scripts, &SourceKind::Script("missing".into()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing.sh"), "{err}");
     }
 }

@@ -1,5 +1,14 @@
 //! `--listen`: the same metrics the file holds, on `/metrics`, for a scraper that
 //! talks to the sidecar directly.
+//!
+//! The body is the file's text, rendered once by edge-common's writer, not a second
+//! rendering with prometheus-client: that crate registers each metric once, typed,
+//! under a name fixed at registration, and writes OpenMetrics only (no text 0.0.4,
+//! HELP not escaped, `inf` for +Inf). The sidecar's families are made at run time
+//! from scripts' keys and sensor files and change with every reload of `nodes.conf`,
+//! and the file must be text 0.0.4 for the textfile collector, so the file would need
+//! edge-common's writer anyway; two writers of the same content is what edge-common's
+//! exposition module exists to end. One writer, one text, for both.
 
 use std::sync::Arc;
 
@@ -8,6 +17,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::output::Published;
+use crate::writer::FORMAT;
 
 /// Binds `address` now (so a bad address is an error at start) and serves on a
 /// thread of its own.
@@ -39,13 +49,7 @@ pub fn serve_in_background(address: &str, published: Published) -> std::io::Resu
                                     .lock()
                                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                                     .clone();
-                                (
-                                    [(
-                                        header::CONTENT_TYPE,
-                                        "text/plain; version=0.0.4; charset=utf-8",
-                                    )],
-                                    body,
-                                )
+                                ([(header::CONTENT_TYPE, FORMAT.content_type())], body)
                             }
                         }),
                     );

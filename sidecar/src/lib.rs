@@ -6,10 +6,13 @@
 //! - `runner` — one script run: own process group, timeout, capped output, reaping.
 //! - `parse` — a run's `key=value` output into values; bad lines dropped and counted.
 //! - `i2c` — sensor files, the generic reader and chip drivers over i2cdev.
-//! - `writer` — the `.prom` text (nothing from a script can inject text) and the
-//!   atomic temp-file-and-rename write.
-//! - `schedule` — a thread per source on its interval; the board of their results.
-//! - `output` — the board as families (stale values dropped), the writer thread.
+//! - `writer` — the `.prom` text (edge-common's text 0.0.4 writer; names from outside
+//!   checked, so nothing from a script can inject text) and the atomic
+//!   temp-file-and-rename write.
+//! - `schedule` — a thread per source on its interval.
+//! - `source_states` — what each source last produced and how its runs went, with
+//!   the reload and write status: the state the workers record and the writer reads.
+//! - `output` — the statuses as metrics (stale values dropped), the writer thread.
 //! - `watch` — live reload of `nodes.conf` (ConfigMap `..data` swaps), with polling.
 //! - `cli`, `http` — flags and `--check`; the optional `--listen` endpoint.
 //!
@@ -23,5 +26,6 @@ pub mod output;
 pub mod parse;
 pub mod runner;
 pub mod schedule;
+pub mod source_states;
 pub mod watch;
 pub mod writer;

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use edge_sidecar::cli;
 use edge_sidecar::output::{remove_stale_temp_files, run_writer, OutputSettings};
 use edge_sidecar::runner::start_orphan_reaper_if_pid1;
-use edge_sidecar::schedule::{Board, RunSettings, Scheduler};
+use edge_sidecar::schedule::{RunSettings, Scheduler};
+use edge_sidecar::source_states::SourceStates;
 use edge_sidecar::watch::Reloader;
 
 fn main() -> ExitCode {
@@ -28,10 +29,14 @@ fn main() -> ExitCode {
         return match cli::check(&settings) {
             Ok(report) => {
                 print!("{report}");
-                ExitCode::SUCCESS
+                if report.is_clean() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
             }
-            Err(report) => {
-                println!("{report}");
+            Err(error) => {
+                println!("{error}");
                 ExitCode::FAILURE
             }
         };
@@ -39,9 +44,9 @@ fn main() -> ExitCode {
     start_orphan_reaper_if_pid1();
     remove_stale_temp_files(&settings.output);
 
-    let board = Arc::new(Board::default());
+    let states = Arc::new(SourceStates::default());
     let scheduler = Scheduler::new(
-        Arc::clone(&board),
+        Arc::clone(&states),
         RunSettings {
             scripts_dir: settings.scripts_dir.clone(),
             node_name: settings.node_name.clone(),
@@ -55,7 +60,7 @@ fn main() -> ExitCode {
         config_path: settings.config.clone(),
         default_interval: settings.default_interval,
         node_name: settings.node_name.clone(),
-        board: Arc::clone(&board),
+        states: Arc::clone(&states),
         scheduler,
     };
     reloader.reload();
@@ -69,8 +74,8 @@ fn main() -> ExitCode {
     };
     let spawned = [
         std::thread::Builder::new().name("writer".into()).spawn({
-            let (board, published) = (Arc::clone(&board), Arc::clone(&published));
-            move || run_writer(board, output, published)
+            let (states, published) = (Arc::clone(&states), Arc::clone(&published));
+            move || run_writer(states, output, published)
         }),
         std::thread::Builder::new()
             .name("reloader".into())

@@ -1,19 +1,24 @@
-//! Turns the [`Board`] into the `.prom` text and keeps the file up to date: the
+//! Turns the [`Statuses`] into the `.prom` text and keeps the file up to date: the
 //! sources' values as `<prefix><key>` gauges, and the sidecar's own status families.
 //!
 //! A source's last good values are written for at most `stale_after` of its
 //! intervals after they were taken, then dropped: a failing script's old values are
 //! never presented as fresh for long. A key that two sources print is written for
-//! the first source in `nodes.conf` order only.
+//! the first source in `nodes.conf` order only. Values come before the status
+//! families and the first family of a name wins: a key that spells a status
+//! family's name (`sidecar_info` under the prefix `edge_`) takes it, and the status
+//! family is dropped with a warning, as it always was.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use edge_common::exposition::{MetricKind, MetricSet};
+
 use crate::config::SourceKind;
-use crate::schedule::{Board, BoardState};
-use crate::writer::{render, write_atomic, Family, Kind};
+use crate::source_states::{SourceStates, SourceStatus, Statuses};
+use crate::writer::{append_checked, render, write_atomic};
 
 /// How the file is written.
 #[derive(Debug, Clone)]
@@ -25,11 +30,11 @@ pub struct OutputSettings {
     pub stale_after: u32,
 }
 
-/// The families of the board, at `now`.
-pub fn families(state: &BoardState, settings: &OutputSettings, now: Instant) -> Vec<Family> {
-    let mut families = Vec::new();
+/// The metrics of the statuses, at `now`.
+pub fn metrics(statuses: &Statuses, settings: &OutputSettings, now: Instant) -> MetricSet {
+    let mut set = MetricSet::new();
     let mut taken = BTreeSet::new();
-    for source in &state.sources {
+    for source in &statuses.sources {
         let fresh = source.values_at.is_some_and(|at| {
             now.duration_since(at) <= source.interval * settings.stale_after.max(1)
         });
@@ -42,59 +47,51 @@ pub fn families(state: &BoardState, settings: &OutputSettings, now: Instant) -> 
                 tracing::debug!(source = %source.kind, %name, "key already written by an earlier source");
                 continue;
             }
-            families.push(value_family(name, key, &source.kind, *value));
+            append_value(&mut set, name, key, &source.kind, *value);
         }
     }
-    families.extend(status_families(state, settings, now));
-    families
+    set.append(status_metrics(statuses, settings, now));
+    set
 }
 
-/// The gauge of one value a source produced: `name` (`<prefix><key>`), HELP naming
-/// the source.
-pub fn value_family(name: String, key: &str, source: &SourceKind, value: f64) -> Family {
-    Family {
-        name,
-        help: format!(
-            "Value of {key} from {} {}.",
-            source.kind_label(),
-            source.label()
-        ),
-        kind: Kind::Gauge,
-        samples: vec![(Vec::new(), value)],
-    }
+/// Adds the gauge of one value a source produced: `name` (`<prefix><key>`), HELP
+/// naming the source. The name is checked: a bad one is skipped with a warning.
+pub fn append_value(set: &mut MetricSet, name: String, key: &str, source: &SourceKind, value: f64) {
+    let help = format!(
+        "Value of {key} from {} {}.",
+        source.kind_label(),
+        source.label()
+    );
+    append_checked(set, name, help, MetricKind::Gauge, &[(&[], value)]);
 }
 
-fn status_families(state: &BoardState, settings: &OutputSettings, now: Instant) -> Vec<Family> {
-    let labels = |kind: &crate::config::SourceKind| {
-        vec![
-            ("kind".to_string(), kind.kind_label().to_string()),
-            ("source".to_string(), kind.label().to_string()),
-        ]
-    };
-    type Field = fn(&crate::schedule::SourceStatus, Instant, u32) -> Option<f64>;
-    let per_source: [(&str, &str, Kind, Field); 10] = [
+/// The sidecar's own families. Their names and label names are constants; each
+/// source (unique in `nodes.conf`) has one sample per family.
+fn status_metrics(statuses: &Statuses, settings: &OutputSettings, now: Instant) -> MetricSet {
+    type Field = fn(&SourceStatus, Instant, u32) -> Option<f64>;
+    let per_source: [(&'static str, &'static str, MetricKind, Field); 10] = [
         (
             "edge_sidecar_source_success",
             "1 if the source's last run succeeded (exit 0 and at least one valid value), else 0.",
-            Kind::Gauge,
+            MetricKind::Gauge,
             |s, _, _| Some(if s.success { 1.0 } else { 0.0 }),
         ),
         (
             "edge_sidecar_source_duration_seconds",
             "How long the source's last run took.",
-            Kind::Gauge,
+            MetricKind::Gauge,
             |s, _, _| Some(s.duration.as_secs_f64()),
         ),
         (
             "edge_sidecar_source_last_success_timestamp_seconds",
             "When the source last succeeded, in unixtime.",
-            Kind::Gauge,
+            MetricKind::Gauge,
             |s, _, _| s.last_success.map(unix_seconds),
         ),
         (
             "edge_sidecar_source_values",
             "Values of the source written to the file now (0 once its last good values are stale).",
-            Kind::Gauge,
+            MetricKind::Gauge,
             |s, now, stale| {
                 Some(
                     if s.values_at
@@ -110,95 +107,82 @@ fn status_families(state: &BoardState, settings: &OutputSettings, now: Instant) 
         (
             "edge_sidecar_source_runs_total",
             "Runs of the source.",
-            Kind::Counter,
+            MetricKind::Counter,
             |s, _, _| Some(s.runs as f64),
         ),
         (
             "edge_sidecar_source_failures_total",
             "Runs that failed, timed out or printed no valid value.",
-            Kind::Counter,
+            MetricKind::Counter,
             |s, _, _| Some(s.failures as f64),
         ),
         (
             "edge_sidecar_source_timeouts_total",
             "Runs killed at the timeout.",
-            Kind::Counter,
+            MetricKind::Counter,
             |s, _, _| Some(s.timeouts as f64),
         ),
         (
             "edge_sidecar_source_dropped_lines_total",
             "Output lines that were not key=value with a valid key and number.",
-            Kind::Counter,
+            MetricKind::Counter,
             |s, _, _| Some(s.dropped_lines as f64),
         ),
         (
             "edge_sidecar_source_duplicate_keys_total",
             "Keys printed more than once in a run (the last one wins).",
-            Kind::Counter,
+            MetricKind::Counter,
             |s, _, _| Some(s.duplicate_keys as f64),
         ),
         (
             "edge_sidecar_source_discarded_output_bytes_total",
             "Output bytes past the output limit, discarded.",
-            Kind::Counter,
+            MetricKind::Counter,
             |s, _, _| Some(s.discarded_bytes as f64),
         ),
     ];
-    let mut families = Vec::new();
+    let mut set = MetricSet::new();
     for (name, help, kind, field) in per_source {
-        let samples: Vec<_> = state
-            .sources
-            .iter()
-            .filter_map(|s| Some((labels(&s.kind), field(s, now, settings.stale_after)?)))
-            .collect();
-        if !samples.is_empty() {
-            families.push(Family {
-                name: name.to_string(),
-                help: help.to_string(),
-                kind,
-                samples,
-            });
+        for source in &statuses.sources {
+            if let Some(value) = field(source, now, settings.stale_after) {
+                let labels = [
+                    ("kind", source.kind.kind_label()),
+                    ("source", source.kind.label()),
+                ];
+                set.family(name, help, kind).push(&labels, value);
+            }
         }
     }
-    let single = |name: &str, help: &str, kind: Kind, value: f64| Family {
-        name: name.to_string(),
-        help: help.to_string(),
-        kind,
-        samples: vec![(Vec::new(), value)],
-    };
-    families.push(single(
+    set.gauge(
         "edge_sidecar_config_reload_success",
         "1 if the last read of nodes.conf succeeded, 0 if it failed (the last good configuration stays in use).",
-        Kind::Gauge,
-        if state.reload.success { 1.0 } else { 0.0 },
-    ));
-    if let Some(at) = state.reload.last_success {
-        families.push(single(
+        &[],
+        if statuses.reload.success { 1.0 } else { 0.0 },
+    );
+    if let Some(at) = statuses.reload.last_success {
+        set.gauge(
             "edge_sidecar_config_last_reload_success_timestamp_seconds",
             "When nodes.conf was last read successfully, in unixtime.",
-            Kind::Gauge,
+            &[],
             unix_seconds(at),
-        ));
+        );
     }
-    families.push(single(
+    set.counter(
         "edge_sidecar_file_write_failures_total",
         "Writes of the metrics file that failed (the previous file was kept).",
-        Kind::Counter,
-        state.write_failures as f64,
-    ));
-    families.push(Family {
-        name: "edge_sidecar_info".into(),
-        help: "The node this sidecar runs for and its version, value is always 1.".into(),
-        kind: Kind::Gauge,
-        samples: vec![(
-            vec![
-                ("node_name".into(), settings.node_name.clone()),
-                ("version".into(), env!("CARGO_PKG_VERSION").into()),
-            ],
-            1.0,
-        )],
-    });
-    families
+        &[],
+        statuses.write_failures as f64,
+    );
+    set.gauge(
+        "edge_sidecar_info",
+        "The node this sidecar runs for and its version, value is always 1.",
+        &[
+            ("node_name", &settings.node_name),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ],
+        1.0,
+    );
+    set
 }
 
 fn unix_seconds(at: SystemTime) -> f64 {
@@ -238,16 +222,16 @@ pub fn remove_stale_temp_files(output: &std::path::Path) {
 /// The text last written, for `--listen`.
 pub type Published = Arc<Mutex<String>>;
 
-/// Renders and writes the file whenever the board changes (and at least every
+/// Renders and writes the file whenever the statuses change (and at least every
 /// second, so stale values expire); a write that fails is counted and retried.
-pub fn run_writer(board: Arc<Board>, settings: OutputSettings, published: Published) {
+pub fn run_writer(states: Arc<SourceStates>, settings: OutputSettings, published: Published) {
     let mut seen = u64::MAX;
     let mut written = String::new();
     loop {
-        let version = board.wait_change(seen, Duration::from_secs(1));
+        let version = states.wait_change(seen, Duration::from_secs(1));
         let text = {
-            let state = board.lock();
-            render(&families(&state, &settings, Instant::now()))
+            let statuses = states.lock();
+            render(&metrics(&statuses, &settings, Instant::now()))
         };
         seen = version;
         if text == written {
@@ -262,7 +246,7 @@ pub fn run_writer(board: Arc<Board>, settings: OutputSettings, published: Publis
             }
             Err(error) => {
                 tracing::error!(%error, "writing the metrics file failed; the previous file is kept");
-                board.record_write_failure();
+                states.record_write_failure();
                 // Try again soon rather than on the next change only.
                 std::thread::sleep(Duration::from_millis(500));
                 seen = u64::MAX;
@@ -274,7 +258,6 @@ pub fn run_writer(board: Arc<Board>, settings: OutputSettings, published: Publis
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::SourceStatus;
 
     fn status(name: &str, values: &[(&str, f64)], at: Option<Instant>) -> SourceStatus {
         SourceStatus {
@@ -331,16 +314,16 @@ mod tests {
     #[test]
     fn writes_fresh_values_once_and_drops_stale_ones() {
         let now = Instant::now();
-        let state = BoardState {
+        let statuses = Statuses {
             sources: vec![
                 status("a", &[("temp", 21.5), ("hum", 40.0)], Some(now)),
                 status("b", &[("temp", 99.0), ("volts", 5.0)], Some(now)),
                 // Last good values 31 s old with a 10 s interval and stale_after 3.
                 status("c", &[("old", 1.0)], Some(now - Duration::from_secs(31))),
             ],
-            ..BoardState::default()
+            ..Statuses::default()
         };
-        let text = render(&families(&state, &settings(), now));
+        let text = render(&metrics(&statuses, &settings(), now));
         assert!(text.contains("# HELP edge_temp Value of temp from script a.\n# TYPE edge_temp gauge\nedge_temp 21.5\n"), "{text}");
         assert!(text.contains("edge_volts 5\n"), "{text}");
         assert!(

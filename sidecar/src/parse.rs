@@ -6,7 +6,8 @@
 //! - The line's surrounding whitespace is trimmed, and so is the value's. The key is
 //!   everything before the first `=`, taken as it is: `a b=1` and `a =1` are rejected
 //!   (the key has a space), `a= 1` is `a` = 1.
-//! - Keys are ASCII letters, digits and `_`, not starting with a digit.
+//! - Keys are ASCII letters, digits and `_`, not starting with a digit (edge-common's
+//!   label-name rule, the rule of a name part joined to the prefix).
 //! - Values are what Prometheus itself reads: decimal numbers (`42`, `-0.5`, `1e3`,
 //!   `.5`), `NaN` and `Inf`, `+Inf`, `-Inf`, `Infinity` in any case. Not hex, not `_`
 //!   separators, not a number too large for an f64.
@@ -20,6 +21,8 @@
 //! can reach the `.prom` file as text: no newline, brace, quote or `#`.
 
 use std::collections::HashMap;
+
+use edge_common::exposition::names::is_label_name;
 
 /// What one run of a script printed, once read.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -80,45 +83,48 @@ pub fn parse_key_values(output: &[u8]) -> ParsedOutput {
     parsed
 }
 
-/// Whether `key` may be printed by a script: ASCII letters, digits and `_`, not
-/// starting with a digit, not empty.
-pub fn is_valid_key(key: &str) -> bool {
-    let mut bytes = key.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+/// Why a line was rejected; displayed in [`ParsedOutput::first_problem`].
+#[derive(Debug, thiserror::Error)]
+enum Rejected<'a> {
+    #[error("not UTF-8")]
+    NotUtf8,
+    #[error("no '=' in {}", quote(.0))]
+    NoEquals(&'a str),
+    #[error("no key before '='")]
+    NoKey,
+    #[error("key {} has a space", quote(.0))]
+    KeyHasSpace(&'a str),
+    #[error("key {} is not letters, digits and _ (not starting with a digit)", quote(.0))]
+    BadKey(&'a str),
+    #[error("key {} has no value", quote(.0))]
+    NoValue(&'a str),
+    #[error("value {} of key {} is not a number", quote(.value), quote(.key))]
+    NotANumber { key: &'a str, value: &'a str },
 }
 
-/// One trimmed, non-blank, non-comment line into its key and value, or why not.
-fn parse_line(line: &[u8]) -> Result<(&str, f64), String> {
-    let line = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string())?;
+/// One trimmed, non-blank, non-comment line into its key and value, or why not. A
+/// key follows the rule of a label name (`[a-zA-Z_][a-zA-Z0-9_]*`), the rule for a
+/// name part joined to the prefix.
+fn parse_line(line: &[u8]) -> Result<(&str, f64), Rejected<'_>> {
+    let line = std::str::from_utf8(line).map_err(|_| Rejected::NotUtf8)?;
     let Some((key, value)) = line.split_once('=') else {
-        return Err(format!("no '=' in {}", quote(line)));
+        return Err(Rejected::NoEquals(line));
     };
     if key.is_empty() {
-        return Err("no key before '='".to_string());
+        return Err(Rejected::NoKey);
     }
     if key.contains(|c: char| c.is_whitespace()) {
-        return Err(format!("key {} has a space", quote(key)));
+        return Err(Rejected::KeyHasSpace(key));
     }
-    if !is_valid_key(key) {
-        return Err(format!(
-            "key {} is not letters, digits and _ (not starting with a digit)",
-            quote(key)
-        ));
+    if !is_label_name(key) {
+        return Err(Rejected::BadKey(key));
     }
     let value = value.trim_ascii();
     if value.is_empty() {
-        return Err(format!("key {} has no value", quote(key)));
+        return Err(Rejected::NoValue(key));
     }
-    let number = edge_common::text::parse_value(value).ok_or_else(|| {
-        format!(
-            "value {} of key {} is not a number",
-            quote(value),
-            quote(key)
-        )
-    })?;
+    let number =
+        edge_common::text::parse_value(value).ok_or(Rejected::NotANumber { key, value })?;
     Ok((key, number))
 }
 
@@ -328,15 +334,16 @@ mod tests {
         }
     }
 
+    /// A script's keys follow edge-common's label-name rule.
     #[test]
     fn valid_keys() {
         for key in ["a", "_", "_1", "temp_c", "A_b9", "__x"] {
-            assert!(is_valid_key(key), "{key:?}");
+            assert!(is_label_name(key), "{key:?}");
         }
         for key in [
             "", "1", "9a", "a-b", "a b", "a:b", "a.b", "é", "a\n", "a{", "a\"", "a#",
         ] {
-            assert!(!is_valid_key(key), "{key:?}");
+            assert!(!is_label_name(key), "{key:?}");
         }
     }
 }

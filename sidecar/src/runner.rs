@@ -42,7 +42,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Condvar, Mutex, MutexGuard, Once, PoisonError};
 use std::time::{Duration, Instant};
@@ -85,7 +85,7 @@ pub struct ScriptRun<'a> {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Ending {
     /// The script's exit code. `-1` only if its status was lost because something
     /// else in this process waited for it (logged as an error; a bug).
@@ -94,9 +94,39 @@ pub enum Ending {
     Signaled(i32),
     /// The run passed its timeout; the group was sent SIGTERM, then SIGKILL.
     TimedOut,
-    /// bash could not be started; the message names the interpreter and script.
-    SpawnFailed(String),
+    /// bash could not be started.
+    SpawnFailed(SpawnError),
 }
+
+/// bash could not be started: `starting bash /scripts/a.sh in /scripts: …`.
+#[derive(Debug, thiserror::Error)]
+#[error("starting {} {} in {}: {source}", interpreter.display(), script.display(), dir.display())]
+pub struct SpawnError {
+    pub interpreter: PathBuf,
+    pub script: PathBuf,
+    pub dir: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+/// The same start failing the same way (an `io::Error` has only its kind to compare).
+impl PartialEq for SpawnError {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.interpreter,
+            &self.script,
+            &self.dir,
+            self.source.kind(),
+        ) == (
+            &other.interpreter,
+            &other.script,
+            &other.dir,
+            other.source.kind(),
+        )
+    }
+}
+
+impl Eq for SpawnError {}
 
 #[derive(Debug)]
 pub struct RunOutcome {
@@ -128,13 +158,9 @@ fn run_with(spec: &ScriptRun, interpreter: &OsStr) -> RunOutcome {
             let [out, err] = streams.map(|s| s.capture);
             (ending, out, err)
         }
-        Err(message) => {
-            tracing::warn!(script = %spec.script.display(), error = %message, "script not started");
-            (
-                Ending::SpawnFailed(message),
-                Capture::new(0),
-                Capture::new(0),
-            )
+        Err(error) => {
+            tracing::warn!(script = %spec.script.display(), %error, "script not started");
+            (Ending::SpawnFailed(error), Capture::new(0), Capture::new(0))
         }
     };
     let outcome = RunOutcome {
@@ -153,7 +179,7 @@ fn run_with(spec: &ScriptRun, interpreter: &OsStr) -> RunOutcome {
 fn spawn<'a>(
     spec: &ScriptRun<'a>,
     interpreter: &OsStr,
-) -> Result<(ScriptProcess<'a>, Option<File>, Option<File>), String> {
+) -> Result<(ScriptProcess<'a>, Option<File>, Option<File>), SpawnError> {
     // The validated path is absolute, so it has a parent; "/" is only a fallback.
     let dir = spec.script.parent().unwrap_or(Path::new("/"));
     let mut command = Command::new(interpreter);
@@ -170,13 +196,11 @@ fn spawn<'a>(
 
     // Held across spawn and registration: see the module doc.
     let mut table = CHILDREN.lock();
-    let mut child = command.spawn().map_err(|e| {
-        format!(
-            "starting {} {} in {}: {e}",
-            Path::new(interpreter).display(),
-            spec.script.display(),
-            dir.display()
-        )
+    let mut child = command.spawn().map_err(|source| SpawnError {
+        interpreter: PathBuf::from(interpreter),
+        script: spec.script.to_path_buf(),
+        dir: dir.to_path_buf(),
+        source,
     })?;
     let pid = Pid::from_raw(child.id() as i32);
     table.exits.insert(pid.as_raw(), None);
@@ -868,9 +892,10 @@ mod tests {
     fn a_missing_interpreter_is_a_spawn_failure_naming_both() {
         let path = script("env_and_exit.sh");
         let outcome = run_with(&spec(&path, "n", 1000), OsStr::new("/nonexistent/bash"));
-        let Ending::SpawnFailed(message) = &outcome.ending else {
+        let Ending::SpawnFailed(error) = &outcome.ending else {
             panic!("{:?}", outcome.ending);
         };
+        let message = error.to_string();
         assert!(message.contains("/nonexistent/bash"), "{message}");
         assert!(message.contains("env_and_exit.sh"), "{message}");
         assert!(outcome.stdout.is_empty());

@@ -1,19 +1,21 @@
 //! Runs each of this node's sources on a thread of its own, every `interval`, never
-//! overlapping with itself, and keeps what each last produced on the [`Board`].
+//! overlapping with itself, and records what each run produced in the
+//! [`SourceStates`].
 //!
 //! A reload replaces the workers: the old ones finish their current run without
 //! publishing it (their generation is gone) and the new ones start at once, keeping
 //! the last good values and counters of sources that stay.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use crate::config::{self, Source, SourceKind};
-use crate::i2c::I2cSource;
+use crate::config::{self, ResolveError, Source, SourceKind};
+use crate::i2c::{I2cConfigError, I2cReadError, I2cSource};
 use crate::parse::parse_key_values;
 use crate::runner::{self, Ending, ScriptRun};
+use crate::source_states::{RunReport, SourceStates};
 
 /// How scripts are run; fixed for the life of the process.
 #[derive(Debug, Clone)]
@@ -24,162 +26,6 @@ pub struct RunSettings {
     pub grace: Duration,
     pub output_limit: usize,
     pub stderr_limit: usize,
-}
-
-/// What one source produced and how its runs went.
-#[derive(Debug, Clone)]
-pub struct SourceStatus {
-    pub kind: SourceKind,
-    pub interval: Duration,
-    /// The last good values and when they were taken.
-    pub values: Vec<(String, f64)>,
-    pub values_at: Option<Instant>,
-    pub success: bool,
-    pub duration: Duration,
-    pub last_success: Option<SystemTime>,
-    pub runs: u64,
-    pub failures: u64,
-    pub timeouts: u64,
-    pub dropped_lines: u64,
-    pub duplicate_keys: u64,
-    pub discarded_bytes: u64,
-}
-
-impl SourceStatus {
-    fn new(source: &Source) -> Self {
-        SourceStatus {
-            kind: source.kind.clone(),
-            interval: source.interval,
-            values: Vec::new(),
-            values_at: None,
-            success: false,
-            duration: Duration::ZERO,
-            last_success: None,
-            runs: 0,
-            failures: 0,
-            timeouts: 0,
-            dropped_lines: 0,
-            duplicate_keys: 0,
-            discarded_bytes: 0,
-        }
-    }
-}
-
-/// The outcome of the config's last (re)load.
-#[derive(Debug, Clone, Default)]
-pub struct ReloadStatus {
-    pub success: bool,
-    pub last_success: Option<SystemTime>,
-    pub error: Option<String>,
-}
-
-/// Everything the writer renders, shared by the workers, the reloader and the writer.
-#[derive(Debug, Default)]
-pub struct BoardState {
-    pub generation: u64,
-    /// In `nodes.conf` order.
-    pub sources: Vec<SourceStatus>,
-    pub reload: ReloadStatus,
-    pub write_failures: u64,
-    /// Bumped on every change, so the writer knows when to render.
-    pub version: u64,
-}
-
-#[derive(Debug, Default)]
-pub struct Board {
-    state: Mutex<BoardState>,
-    changed: Condvar,
-}
-
-impl Board {
-    pub fn lock(&self) -> MutexGuard<'_, BoardState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Marks a change and wakes the writer.
-    pub fn touch(&self, state: &mut BoardState) {
-        state.version += 1;
-        self.changed.notify_all();
-    }
-
-    /// Waits until the version differs from `seen` or `timeout` passes.
-    pub fn wait_change(&self, seen: u64, timeout: Duration) -> u64 {
-        let guard = self.lock();
-        let (guard, _) = self
-            .changed
-            .wait_timeout_while(guard, timeout, |state| state.version == seen)
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard.version
-    }
-
-    pub fn record_reload(&self, result: Result<(), String>) {
-        let mut state = self.lock();
-        match result {
-            Ok(()) => {
-                state.reload = ReloadStatus {
-                    success: true,
-                    last_success: Some(SystemTime::now()),
-                    error: None,
-                };
-            }
-            Err(error) => {
-                state.reload.success = false;
-                state.reload.error = Some(error);
-            }
-        }
-        self.touch(&mut state);
-    }
-
-    pub fn record_write_failure(&self) {
-        let mut state = self.lock();
-        state.write_failures += 1;
-        self.touch(&mut state);
-    }
-
-    fn publish(&self, generation: u64, kind: &SourceKind, run: RunReport) {
-        let mut state = self.lock();
-        if state.generation != generation {
-            return;
-        }
-        let Some(status) = state.sources.iter_mut().find(|s| &s.kind == kind) else {
-            return;
-        };
-        status.runs += 1;
-        status.duration = run.duration;
-        status.dropped_lines += run.dropped_lines;
-        status.duplicate_keys += run.duplicate_keys;
-        status.discarded_bytes += run.discarded_bytes;
-        if run.timed_out {
-            status.timeouts += 1;
-        }
-        match run.values {
-            Some(values) => {
-                status.success = true;
-                status.values = values;
-                status.values_at = Some(Instant::now());
-                status.last_success = Some(SystemTime::now());
-            }
-            None => {
-                status.success = false;
-                status.failures += 1;
-            }
-        }
-        self.touch(&mut state);
-    }
-}
-
-/// One run's result, as the board records it.
-#[derive(Debug, Default)]
-struct RunReport {
-    /// `None` when the run failed, timed out or printed nothing valid.
-    values: Option<Vec<(String, f64)>>,
-    duration: Duration,
-    timed_out: bool,
-    dropped_lines: u64,
-    duplicate_keys: u64,
-    discarded_bytes: u64,
 }
 
 /// Asks a worker to stop and wakes it from its sleep.
@@ -221,16 +67,16 @@ impl StopSignal {
 
 /// The running workers of the current configuration.
 pub struct Scheduler {
-    board: Arc<Board>,
+    states: Arc<SourceStates>,
     settings: Arc<RunSettings>,
     sources: Vec<Source>,
     stops: Vec<Arc<StopSignal>>,
 }
 
 impl Scheduler {
-    pub fn new(board: Arc<Board>, settings: RunSettings) -> Self {
+    pub fn new(states: Arc<SourceStates>, settings: RunSettings) -> Self {
         Scheduler {
-            board,
+            states,
             settings: Arc::new(settings),
             sources: Vec::new(),
             stops: Vec::new(),
@@ -249,31 +95,12 @@ impl Scheduler {
         for stop in self.stops.drain(..) {
             stop.stop();
         }
-        let generation = {
-            let mut state = self.board.lock();
-            state.generation += 1;
-            let old = std::mem::take(&mut state.sources);
-            state.sources = sources
-                .iter()
-                .map(|source| {
-                    match old.iter().find(|s| s.kind == source.kind) {
-                        // Same source: keep its last good values and counters.
-                        Some(kept) => SourceStatus {
-                            interval: source.interval,
-                            ..kept.clone()
-                        },
-                        None => SourceStatus::new(source),
-                    }
-                })
-                .collect();
-            self.board.touch(&mut state);
-            state.generation
-        };
+        let generation = self.states.replace_sources(sources);
         self.sources = sources.to_vec();
         for source in sources {
             let stop = Arc::new(StopSignal::default());
             let worker = Worker {
-                board: Arc::clone(&self.board),
+                states: Arc::clone(&self.states),
                 settings: Arc::clone(&self.settings),
                 source: source.clone(),
                 generation,
@@ -302,7 +129,7 @@ impl Scheduler {
 }
 
 struct Worker {
-    board: Arc<Board>,
+    states: Arc<SourceStates>,
     settings: Arc<RunSettings>,
     source: Source,
     generation: u64,
@@ -320,8 +147,8 @@ impl Worker {
             if self.stop.is_stopped() {
                 return;
             }
-            self.board
-                .publish(self.generation, &self.source.kind, report);
+            self.states
+                .record_run(self.generation, &self.source.kind, report);
             if self
                 .stop
                 .sleep(self.source.interval.saturating_sub(started.elapsed()))
@@ -381,29 +208,38 @@ impl Worker {
     fn read_i2c(&self) -> RunReport {
         let started = Instant::now();
         let kind = &self.source.kind;
-        let values = config::resolve(&self.settings.scripts_dir, kind)
-            .and_then(|path| I2cSource::load(&path).map_err(|e| e.to_string()))
-            .and_then(|sensor| sensor.read().map_err(|e| e.to_string()));
-        match values {
-            Ok(values) if !values.is_empty() => RunReport {
-                values: Some(values),
-                duration: started.elapsed(),
-                ..RunReport::default()
-            },
+        let values = match self.read_sensor() {
+            Ok(values) if !values.is_empty() => Some(values),
             Ok(_) => {
                 tracing::warn!(source = %kind, "sensor file defines no values");
-                RunReport {
-                    duration: started.elapsed(),
-                    ..RunReport::default()
-                }
+                None
             }
             Err(error) => {
                 tracing::warn!(source = %kind, %error, "i2c read failed");
-                RunReport {
-                    duration: started.elapsed(),
-                    ..RunReport::default()
-                }
+                None
             }
+        };
+        RunReport {
+            values,
+            duration: started.elapsed(),
+            ..RunReport::default()
         }
     }
+
+    /// The sensor file is read again on every run, so an edit applies on the next.
+    fn read_sensor(&self) -> Result<Vec<(String, f64)>, SensorError> {
+        let path = config::resolve(&self.settings.scripts_dir, &self.source.kind)?;
+        Ok(I2cSource::load(&path)?.read()?)
+    }
+}
+
+/// Why an I2C source's run produced no values.
+#[derive(Debug, thiserror::Error)]
+enum SensorError {
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Config(#[from] I2cConfigError),
+    #[error(transparent)]
+    Read(#[from] I2cReadError),
 }

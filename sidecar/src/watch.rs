@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use notify::{RecursiveMode, Watcher};
 
 use crate::config::{self, Source};
-use crate::schedule::{Board, Scheduler};
+use crate::schedule::Scheduler;
+use crate::source_states::SourceStates;
 
 /// Events closer than this are one change (a ConfigMap swap is several events).
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -26,7 +27,7 @@ pub struct Reloader {
     pub config_path: PathBuf,
     pub default_interval: Duration,
     pub node_name: String,
-    pub board: Arc<Board>,
+    pub states: Arc<SourceStates>,
     pub scheduler: Scheduler,
 }
 
@@ -40,11 +41,11 @@ impl Reloader {
                 if sources != self.scheduler.sources() {
                     self.scheduler.apply(&sources);
                 }
-                self.board.record_reload(Ok(()));
+                self.states.record_reload_success();
             }
             Err(error) => {
                 tracing::error!(%error, "nodes.conf not applied; the last good configuration stays");
-                self.board.record_reload(Err(error.to_string()));
+                self.states.record_reload_failure();
             }
         }
         self.scheduler.sources()

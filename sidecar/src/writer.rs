@@ -1,9 +1,12 @@
 //! The `.prom` file: its text, and writing it so that a reader never sees half of it.
 //!
-//! [`render`] writes Prometheus text 0.0.4 as node_exporter's textfile collector and
-//! `promtool check metrics` read it, without timestamps. Names are checked, never
-//! escaped: a bad family or label name is skipped with a warning, because one bad line
-//! makes the collector reject the whole file, and with it every script's values.
+//! The text is edge-common's exposition writer in Prometheus text 0.0.4 ([`FORMAT`]),
+//! families sorted by name, no timestamps: node_exporter's textfile collector and
+//! `promtool check metrics` read that format and not OpenMetrics. `--listen` serves
+//! the same text. Names from outside (a script's key, a sensor's value name) enter the
+//! set through [`append_checked`]: checked, never escaped — a bad family or label name
+//! is skipped with a warning, because one bad line makes the collector reject the
+//! whole file, and with it every script's values.
 //!
 //! [`write_atomic`] writes a temp file next to the target, named `<file name>.tmp.`
 //! plus tempfile's random suffix (e.g. `custom_metrics.prom.tmp.Ab3xQz`) so that it
@@ -12,7 +15,6 @@
 //! and leaves the old `.prom` as it was; the caller logs, counts and tries again on
 //! the next run.
 
-use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::{File, Permissions};
@@ -20,135 +22,54 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use edge_common::text::{escape_help, escape_label_value, write_value};
+use edge_common::exposition::{self, Format, MetricKind, MetricSet, Name};
 
-/// The Prometheus type of a family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Gauge,
-    Counter,
-}
+/// The file's format, and `--listen`'s: text 0.0.4, the only one the textfile
+/// collector reads.
+pub const FORMAT: Format = Format::PrometheusText;
 
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Gauge => "gauge",
-            Kind::Counter => "counter",
-        }
-    }
-}
+/// One sample: its label pairs and its value.
+pub type Sample<'a> = (&'a [(&'a str, &'a str)], f64);
 
-/// One metric family: every sample of one name, with its HELP and TYPE.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Family {
-    pub name: String,
-    /// Any text; it is escaped when written.
-    pub help: String,
-    pub kind: Kind,
-    /// Each sample's labels (name, value) and value. Label values are escaped when
-    /// written; label names must be valid.
-    pub samples: Vec<(Vec<(String, String)>, f64)>,
-}
-
-/// Renders families as text 0.0.4, in the order given (HELP escaped \\ and \n; label
-/// values escaped; names validated: a family or label name that is not valid is
-/// skipped with a warning — never written raw).
-///
-/// So that the file is always one the collector accepts, also skipped with a warning:
-/// a second family of a name already written, a sample with a bad label name or a
-/// label name twice, a sample whose label set repeats one of the family. A family with
-/// no samples left is not written at all.
-pub fn render(families: &[Family]) -> String {
+/// The file's text.
+pub fn render(set: &MetricSet) -> String {
     let mut out = String::new();
-    let mut written: HashSet<&str> = HashSet::new();
-    for family in families {
-        if !is_metric_name(&family.name) {
-            tracing::warn!(family = ?family.name, "not a valid metric name; family not written");
-            continue;
-        }
-        if written.contains(family.name.as_str()) {
-            tracing::warn!(family = %family.name, "a family of this name was already written; this one is not");
-            continue;
-        }
-        let samples = render_samples(family);
-        if samples.is_empty() {
-            continue;
-        }
-        written.insert(&family.name);
-        out.push_str("# HELP ");
-        out.push_str(&family.name);
-        out.push(' ');
-        escape_help(&family.help, &mut out);
-        out.push_str("\n# TYPE ");
-        out.push_str(&family.name);
-        out.push(' ');
-        out.push_str(family.kind.as_str());
-        out.push('\n');
-        out.push_str(&samples);
-    }
+    exposition::render(set, FORMAT, &mut out);
     out
 }
 
-/// A family's sample lines, without those that would make the file invalid.
-fn render_samples(family: &Family) -> String {
-    let mut out = String::new();
-    let mut series: HashSet<Vec<(&str, &str)>> = HashSet::new();
-    for (labels, value) in &family.samples {
-        if let Some((bad, _)) = labels.iter().find(|(name, _)| !is_label_name(name)) {
-            tracing::warn!(family = %family.name, label = ?bad, "not a valid label name; sample not written");
-            continue;
+/// Adds a family whose name or label names come from outside to `set`, so that the
+/// file stays one the collector accepts. Skipped with a warning: the family, if its
+/// name is not a metric name; a sample with a label name that is not valid, is
+/// reserved (`__…`) or is given twice. What is left joins `set` by the registry rule
+/// of [`MetricSet::append_deduplicated`] — the first family of a name wins (a later one
+/// with another HELP or type is dropped), a sample whose label set repeats an earlier
+/// one is dropped, within this family too. A family with no sample left is not added,
+/// and does not take the name from a later one.
+pub fn append_checked(
+    set: &mut MetricSet,
+    name: impl Into<Name>,
+    help: impl Into<Name>,
+    kind: MetricKind,
+    samples: &[Sample<'_>],
+) {
+    let name = name.into();
+    let mut checked = MetricSet::new();
+    let family = match checked.checked_family(name.clone(), help, kind) {
+        Ok(family) => family,
+        Err(error) => {
+            tracing::warn!(%error, "family not written");
+            return;
         }
-        let mut key: Vec<(&str, &str)> = labels
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        key.sort_unstable();
-        if key.windows(2).any(|pair| pair[0].0 == pair[1].0) {
-            tracing::warn!(family = %family.name, "a label name given twice; sample not written");
-            continue;
+    };
+    for (labels, value) in samples {
+        if let Err(error) = family.checked_push(labels, *value) {
+            tracing::warn!(family = %name, %error, "sample not written");
         }
-        if !series.insert(key) {
-            tracing::warn!(family = %family.name, "a sample with these labels was already written; this one is not");
-            continue;
-        }
-        out.push_str(&family.name);
-        if !labels.is_empty() {
-            out.push('{');
-            for (i, (name, value)) in labels.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(name);
-                out.push_str("=\"");
-                escape_label_value(value, &mut out);
-                out.push('"');
-            }
-            out.push('}');
-        }
-        out.push(' ');
-        write_value(*value, &mut out);
-        out.push('\n');
     }
-    out
-}
-
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`
-fn is_metric_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b':')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
-}
-
-/// `[a-zA-Z_][a-zA-Z0-9_]*`, and not `__…`, which Prometheus keeps for itself.
-fn is_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    !name.starts_with("__")
-        && bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    if !family.is_empty() {
+        set.append_deduplicated(checked);
+    }
 }
 
 /// The step of [`write_atomic`] that failed.
@@ -246,98 +167,97 @@ fn temp_prefix(file_name: &std::ffi::OsStr) -> OsString {
 mod tests {
     use super::*;
     use crate::parse::parse_key_values;
+    use edge_common::text::write_value;
     use std::fs;
     use std::process::{Command, Stdio};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    fn gauge(name: &str, help: &str, samples: &[(&[(&str, &str)], f64)]) -> Family {
-        family(name, help, Kind::Gauge, samples)
+    fn gauge(set: &mut MetricSet, name: &str, help: &str, samples: &[Sample<'_>]) {
+        family(set, name, help, MetricKind::Gauge, samples);
     }
 
-    fn family(name: &str, help: &str, kind: Kind, samples: &[(&[(&str, &str)], f64)]) -> Family {
-        Family {
-            name: name.to_string(),
-            help: help.to_string(),
-            kind,
-            samples: samples
-                .iter()
-                .map(|(labels, value)| {
-                    let labels = labels
-                        .iter()
-                        .map(|(n, v)| (n.to_string(), v.to_string()))
-                        .collect();
-                    (labels, *value)
-                })
-                .collect(),
-        }
+    fn family(
+        set: &mut MetricSet,
+        name: &str,
+        help: &str,
+        kind: MetricKind,
+        samples: &[Sample<'_>],
+    ) {
+        append_checked(set, name.to_string(), help.to_string(), kind, samples);
     }
 
     /// A sidecar-like file: two scripts' gauges and the status families.
-    fn sample_families() -> Vec<Family> {
-        vec![
-            gauge(
-                "edge_custom_temp",
-                "Value of temp printed by script sensors.sh.",
-                &[(&[], 21.5)],
-            ),
-            gauge(
-                "edge_custom_fan",
-                "Value of fan printed by script sensors.sh.",
-                &[(&[], f64::NAN)],
-            ),
-            gauge(
-                "edge_custom_limit",
-                "Help with \\ backslash and\nnewline.",
-                &[(&[], f64::INFINITY)],
-            ),
-            gauge(
-                "edge_sidecar_script_success",
-                "Whether the script's last run succeeded.",
-                &[
-                    (&[("script", "sensors.sh")], 1.0),
-                    (&[("script", "we\"ird\\na\nme.sh")], 0.0),
-                ],
-            ),
-            family(
-                "edge_sidecar_script_rejected_lines_total",
-                "Lines of script output skipped.",
-                Kind::Counter,
-                &[(&[("script", "sensors.sh")], 3.0)],
-            ),
-            gauge(
-                "edge_sidecar_last_write_timestamp_seconds",
-                "When the file was last written.",
-                &[(&[], 1_700_000_000.25)],
-            ),
-        ]
+    fn sample_set() -> MetricSet {
+        let mut set = MetricSet::new();
+        gauge(
+            &mut set,
+            "edge_custom_temp",
+            "Value of temp printed by script sensors.sh.",
+            &[(&[], 21.5)],
+        );
+        gauge(
+            &mut set,
+            "edge_custom_fan",
+            "Value of fan printed by script sensors.sh.",
+            &[(&[], f64::NAN)],
+        );
+        gauge(
+            &mut set,
+            "edge_custom_limit",
+            "Help with \\ backslash and\nnewline.",
+            &[(&[], f64::INFINITY)],
+        );
+        gauge(
+            &mut set,
+            "edge_sidecar_script_success",
+            "Whether the script's last run succeeded.",
+            &[
+                (&[("script", "sensors.sh")], 1.0),
+                (&[("script", "we\"ird\\na\nme.sh")], 0.0),
+            ],
+        );
+        family(
+            &mut set,
+            "edge_sidecar_script_rejected_lines_total",
+            "Lines of script output skipped.",
+            MetricKind::Counter,
+            &[(&[("script", "sensors.sh")], 3.0)],
+        );
+        gauge(
+            &mut set,
+            "edge_sidecar_last_write_timestamp_seconds",
+            "When the file was last written.",
+            &[(&[], 1_700_000_000.25)],
+        );
+        set
     }
 
     #[test]
     fn renders_text_0_0_4_exactly() {
         assert_eq!(
-            render(&sample_families()),
-            "# HELP edge_custom_temp Value of temp printed by script sensors.sh.\n\
-             # TYPE edge_custom_temp gauge\n\
-             edge_custom_temp 21.5\n\
-             # HELP edge_custom_fan Value of fan printed by script sensors.sh.\n\
+            render(&sample_set()),
+            "# HELP edge_custom_fan Value of fan printed by script sensors.sh.\n\
              # TYPE edge_custom_fan gauge\n\
              edge_custom_fan NaN\n\
              # HELP edge_custom_limit Help with \\\\ backslash and\\nnewline.\n\
              # TYPE edge_custom_limit gauge\n\
              edge_custom_limit +Inf\n\
-             # HELP edge_sidecar_script_success Whether the script's last run succeeded.\n\
-             # TYPE edge_sidecar_script_success gauge\n\
-             edge_sidecar_script_success{script=\"sensors.sh\"} 1\n\
-             edge_sidecar_script_success{script=\"we\\\"ird\\\\na\\nme.sh\"} 0\n\
+             # HELP edge_custom_temp Value of temp printed by script sensors.sh.\n\
+             # TYPE edge_custom_temp gauge\n\
+             edge_custom_temp 21.5\n\
+             # HELP edge_sidecar_last_write_timestamp_seconds When the file was last written.\n\
+             # TYPE edge_sidecar_last_write_timestamp_seconds gauge\n\
+             edge_sidecar_last_write_timestamp_seconds 1700000000.25\n\
              # HELP edge_sidecar_script_rejected_lines_total Lines of script output skipped.\n\
              # TYPE edge_sidecar_script_rejected_lines_total counter\n\
              edge_sidecar_script_rejected_lines_total{script=\"sensors.sh\"} 3\n\
-             # HELP edge_sidecar_last_write_timestamp_seconds When the file was last written.\n\
-             # TYPE edge_sidecar_last_write_timestamp_seconds gauge\n\
-             edge_sidecar_last_write_timestamp_seconds 1700000000.25\n"
+             # HELP edge_sidecar_script_success Whether the script's last run succeeded.\n\
+             # TYPE edge_sidecar_script_success gauge\n\
+             edge_sidecar_script_success{script=\"sensors.sh\"} 1\n\
+             edge_sidecar_script_success{script=\"we\\\"ird\\\\na\\nme.sh\"} 0\n"
         );
-        assert_eq!(render(&[]), "");
+        assert_eq!(render(&MetricSet::new()), "");
     }
 
     #[test]
@@ -361,44 +281,55 @@ mod tests {
 
     #[test]
     fn bad_names_and_repeats_are_skipped_never_written() {
-        let families = vec![
-            gauge("ok", "fine", &[(&[("a", "1")], 1.0)]),
-            gauge("bad name", "x", &[(&[], 1.0)]),
-            gauge("bad\n# TYPE x counter", "x", &[(&[], 1.0)]),
-            gauge("1bad", "x", &[(&[], 1.0)]),
-            gauge("", "x", &[(&[], 1.0)]),
-            gauge("bad{a=\"1\"}", "x", &[(&[], 1.0)]),
-            gauge(
-                "labels",
-                "bad label names skip the sample",
-                &[
-                    (&[("a b", "1")], 1.0),
-                    (&[("a", "1"), ("__name__", "x")], 2.0),
-                    (&[("1a", "1")], 3.0),
-                    (&[("a", "1"), ("a", "2")], 4.0),
-                    (&[("a\"}", "1")], 5.0),
-                    (&[("a", "1"), ("b", "2")], 6.0),
-                    (&[("b", "2"), ("a", "1")], 7.0),
-                    (&[("a", "1")], 8.0),
-                    (&[("a", "1")], 9.0),
-                ],
-            ),
-            gauge("ok", "second family of the name", &[(&[("a", "2")], 2.0)]),
-            gauge("empty", "no samples", &[]),
-            gauge("all_bad", "every sample skipped", &[(&[("-", "x")], 1.0)]),
-            family(
-                "ns:name",
-                "colons are allowed",
-                Kind::Counter,
-                &[(&[], 1.0)],
-            ),
-        ];
+        let mut set = MetricSet::new();
+        gauge(&mut set, "ok", "fine", &[(&[("a", "1")], 1.0)]);
+        gauge(&mut set, "bad name", "x", &[(&[], 1.0)]);
+        gauge(&mut set, "bad\n# TYPE x counter", "x", &[(&[], 1.0)]);
+        gauge(&mut set, "1bad", "x", &[(&[], 1.0)]);
+        gauge(&mut set, "", "x", &[(&[], 1.0)]);
+        gauge(&mut set, "bad{a=\"1\"}", "x", &[(&[], 1.0)]);
+        gauge(
+            &mut set,
+            "labels",
+            "bad label names skip the sample",
+            &[
+                (&[("a b", "1")], 1.0),
+                (&[("a", "1"), ("__name__", "x")], 2.0),
+                (&[("1a", "1")], 3.0),
+                (&[("a", "1"), ("a", "2")], 4.0),
+                (&[("a\"}", "1")], 5.0),
+                (&[("a", "1"), ("b", "2")], 6.0),
+                (&[("b", "2"), ("a", "1")], 7.0),
+                (&[("a", "1")], 8.0),
+                (&[("a", "1")], 9.0),
+            ],
+        );
+        gauge(
+            &mut set,
+            "ok",
+            "second family of the name",
+            &[(&[("a", "2")], 2.0)],
+        );
+        gauge(&mut set, "empty", "no samples", &[]);
+        gauge(
+            &mut set,
+            "all_bad",
+            "every sample skipped",
+            &[(&[("-", "x")], 1.0)],
+        );
+        family(
+            &mut set,
+            "ns:name",
+            "colons are allowed",
+            MetricKind::Counter,
+            &[(&[], 1.0)],
+        );
         assert_eq!(
-            render(&families),
-            "# HELP ok fine\n# TYPE ok gauge\nok{a=\"1\"} 1\n\
-             # HELP labels bad label names skip the sample\n# TYPE labels gauge\n\
+            render(&set),
+            "# HELP labels bad label names skip the sample\n# TYPE labels gauge\n\
              labels{a=\"1\",b=\"2\"} 6\nlabels{a=\"1\"} 8\n\
-             # HELP ns:name colons are allowed\n# TYPE ns:name counter\nns:name 1\n"
+             # HELP ns:name colons are allowed\n# TYPE ns:name counter\nns:name 1\n\
+             # HELP ok fine\n# TYPE ok gauge\nok{a=\"1\"} 1\n"
         );
     }
 
@@ -421,30 +352,33 @@ mod tests {
         assert_eq!(parsed.rejected, 9);
         let script =
             crate::config::SourceKind::Script("evil\n# TYPE edge_custom_ok counter\n".into());
-        let families: Vec<Family> = parsed
-            .values
-            .iter()
-            .map(|(key, value)| {
-                crate::output::value_family(format!("edge_custom_{key}"), key, &script, *value)
-            })
-            .collect();
-        let text = render(&families);
+        let mut set = MetricSet::new();
+        for (key, value) in &parsed.values {
+            crate::output::append_value(
+                &mut set,
+                format!("edge_custom_{key}"),
+                key,
+                &script,
+                *value,
+            );
+        }
+        let text = render(&set);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines,
             [
-                "# HELP edge_custom_ok Value of ok from script evil\\n# TYPE edge_custom_ok counter\\n.",
-                "# TYPE edge_custom_ok gauge",
-                "edge_custom_ok 1",
-                "# HELP edge_custom_w Value of w from script evil\\n# TYPE edge_custom_ok counter\\n.",
-                "# TYPE edge_custom_w gauge",
-                "edge_custom_w 6",
-                "# HELP edge_custom_u Value of u from script evil\\n# TYPE edge_custom_ok counter\\n.",
-                "# TYPE edge_custom_u gauge",
-                "edge_custom_u 9",
                 "# HELP edge_custom_neg Value of neg from script evil\\n# TYPE edge_custom_ok counter\\n.",
                 "# TYPE edge_custom_neg gauge",
                 "edge_custom_neg -Inf",
+                "# HELP edge_custom_ok Value of ok from script evil\\n# TYPE edge_custom_ok counter\\n.",
+                "# TYPE edge_custom_ok gauge",
+                "edge_custom_ok 1",
+                "# HELP edge_custom_u Value of u from script evil\\n# TYPE edge_custom_ok counter\\n.",
+                "# TYPE edge_custom_u gauge",
+                "edge_custom_u 9",
+                "# HELP edge_custom_w Value of w from script evil\\n# TYPE edge_custom_ok counter\\n.",
+                "# TYPE edge_custom_w gauge",
+                "edge_custom_w 6",
             ]
         );
         promtool_check(&text);
@@ -485,7 +419,7 @@ mod tests {
 
     #[test]
     fn promtool_finds_the_rendered_file_clean() {
-        promtool_check(&render(&sample_families()));
+        promtool_check(&render(&sample_set()));
     }
 
     /// The names in `dir`, sorted.

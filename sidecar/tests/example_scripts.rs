@@ -100,6 +100,45 @@ fn jetson_nano_reports_every_thermal_zone() {
 }
 
 #[test]
+fn node_health_reads_proc_and_the_hottest_zone() {
+    let root = tempfile::tempdir().unwrap();
+    let proc_dir = root.path().join("proc");
+    for pid in ["1", "42", "4242"] {
+        std::fs::create_dir_all(proc_dir.join(pid)).unwrap();
+    }
+    // Not processes: a file with a numeric name, and other entries.
+    std::fs::write(proc_dir.join("7"), "").unwrap();
+    std::fs::create_dir_all(proc_dir.join("sys")).unwrap();
+    std::fs::write(proc_dir.join("uptime"), "12345.67 2468.00\n").unwrap();
+    let thermal = root.path().join("thermal");
+    for (zone, temp) in [(0, "41500"), (1, "63250"), (2, "not a number")] {
+        let dir = thermal.join(format!("thermal_zone{zone}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("temp"), format!("{temp}\n")).unwrap();
+    }
+    let (code, values) = run(
+        "node_health.sh",
+        &[("PROC_ROOT", &proc_dir), ("THERMAL_ROOT", &thermal)],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        values,
+        vec![
+            ("uptime_seconds".to_string(), 12345.67),
+            ("processes".to_string(), 3.0),
+            ("thermal_max_celsius".to_string(), 63.25),
+        ]
+    );
+    // Without thermal zones (most VMs): no temperature line, still a success.
+    let (code, values) = run(
+        "node_health.sh",
+        &[("PROC_ROOT", &proc_dir), ("THERMAL_ROOT", root.path())],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(values.len(), 2);
+}
+
+#[test]
 fn scripts_are_shellcheck_clean() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(scripts())
         .unwrap()

@@ -2,8 +2,7 @@
 //! symlink through `..data`, updates swap `..data`), real bash scripts, the output
 //! file read by the real node_exporter's textfile collector.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
@@ -282,12 +281,12 @@ fn free_port() -> u16 {
         .unwrap()
 }
 
-fn get(port: u16, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n")?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    Ok(text)
+/// The body of a 200 answer to GET `path` on loopback.
+fn get(port: u16, path: &str) -> Result<String, ureq::Error> {
+    ureq::get(&format!("http://127.0.0.1:{port}{path}"))
+        .call()?
+        .body_mut()
+        .read_to_string()
 }
 
 #[test]

@@ -5,11 +5,13 @@
 
 use std::time::Duration;
 
+use edge_common::exposition::names::is_label_name;
+
 use super::chip::Chip;
 use super::crc::Crc8;
-use super::drivers::Driver;
+use super::driver::Driver;
 use super::error::{I2cConfigError, I2cReadError, ReadFailure};
-use super::sensor_file::{is_metric_name, Keys};
+use super::toml_keys::Keys;
 
 /// The longest `delay` a sensor file may ask for: conversions take milliseconds,
 /// and the whole read must stay within [`super::chip::MAX_WAIT_PER_READ`].
@@ -155,7 +157,7 @@ impl ValueSpec {
         let name = table
             .string("name")?
             .ok_or_else(|| table.missing("name", "the metric-name suffix of this value"))?;
-        if !is_metric_name(name) {
+        if !is_label_name(name) {
             return Err(table.error(
                 "name",
                 format!("{name:?} is not a metric name ([a-zA-Z_][a-zA-Z0-9_]*)"),

@@ -4,13 +4,20 @@
 //! (`[read]` and `[[value]]`s: what `i2cset`/`i2cget`/`i2ctransfer` and shell
 //! arithmetic did). The format is documented, with examples, in `sidecar/I2C.md`.
 //!
-//! - `sensor_file` — the file, read key by key so errors name file, line and key.
-//! - `generic` — the generic reader and the byte-to-value decoding.
+//! - `source` — [`I2cSource`]: a sensor file parsed (the driver dispatch) and read.
+//! - `toml_keys` — a TOML table read key by key so errors name file, line and key;
+//!   a leaf that knows nothing of drivers.
+//! - `driver` — the `Driver` trait and what drivers share.
 //! - `drivers` — the registry of chip drivers (SHT3x/SHT4x, HTU21D/Si7021,
-//!   INA219, ADS1115, BMP280).
+//!   INA219, ADS1115, BMP280), the only place that knows the list.
+//! - `generic` — the generic reader and the byte-to-value decoding.
 //! - `bus` — the [`I2cBus`] trait and its Linux implementation over i2cdev.
 //! - `chip` — one device during one read: errors naming bus, address and
 //!   operation, and the bounded waiting.
+//!
+//! Imports go one way, from the dispatch down to the leaves: `source` → `drivers`
+//! and `generic` → `driver` → `toml_keys` and `chip` → `error` → `bus`. No module
+//! imports one that imports it (tests excepted: they read whole sensor files).
 //!
 //! A read returns every value of its source or an error, never part of them: the
 //! caller reports the source as failed (success 0) and logs the error, which
@@ -19,102 +26,25 @@
 mod bus;
 mod chip;
 mod crc;
+mod driver;
 mod drivers;
 mod error;
 #[cfg(test)]
 mod fake;
 mod generic;
-mod sensor_file;
-
-use std::path::Path;
+mod source;
+mod toml_keys;
 
 pub use bus::{BusError, BusErrorKind, I2cBus, LinuxBus};
 pub use chip::MAX_WAIT_PER_READ;
 pub use error::{I2cConfigError, I2cReadError, ReadFailure};
-
-use chip::Chip;
-use drivers::Driver;
-
-/// A parsed sensor file: what to read, where, and the names of its values.
-#[derive(Debug)]
-pub struct I2cSource {
-    origin: String,
-    bus: u32,
-    address: u16,
-    force: bool,
-    driver_name: &'static str,
-    /// The metric-name suffixes, `prefix` included, in the order `read` returns.
-    names: Vec<String>,
-    driver: Box<dyn Driver>,
-}
-
-impl I2cSource {
-    /// Parses a sensor file (TOML). Errors name the file and, where possible, the
-    /// key and line.
-    pub fn load(path: &Path) -> Result<I2cSource, I2cConfigError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| I2cConfigError::new(&origin, None, None, format!("reading: {e}")))?;
-        Self::from_toml(&text, &origin)
-    }
-
-    /// Parses a sensor file's text; `origin` names it in errors.
-    pub fn from_toml(text: &str, origin: &str) -> Result<I2cSource, I2cConfigError> {
-        sensor_file::parse(text, origin)
-    }
-
-    /// Reads every value from `/dev/i2c-<bus>`.
-    pub fn read(&self) -> Result<Vec<(String, f64)>, I2cReadError> {
-        self.read_with(&mut LinuxBus::new(self.bus))
-    }
-
-    /// Reads every value through `bus`: (name, value) pairs in the file's order.
-    /// Blocks for the conversion times, at most [`MAX_WAIT_PER_READ`] in all plus
-    /// the transfers: call it off any async runtime.
-    pub fn read_with(&self, bus: &mut dyn I2cBus) -> Result<Vec<(String, f64)>, I2cReadError> {
-        let mut chip = Chip::new(bus, self.bus, self.address);
-        chip.select(self.force)?;
-        let values = self.driver.read(&mut chip)?;
-        debug_assert_eq!(values.len(), self.names.len(), "{}", self.origin);
-        Ok(self.names.iter().cloned().zip(values).collect())
-    }
-
-    /// The file, as given to `load` or `from_toml`.
-    pub fn origin(&self) -> &str {
-        &self.origin
-    }
-
-    /// The N of `/dev/i2c-N`.
-    pub fn bus(&self) -> u32 {
-        self.bus
-    }
-
-    /// The 7-bit device address.
-    pub fn address(&self) -> u16 {
-        self.address
-    }
-
-    /// Whether the address is taken even when a kernel driver holds it.
-    pub fn force(&self) -> bool {
-        self.force
-    }
-
-    /// The driver's name (`"sht3x"`), or `"generic"` for a `[read]` file.
-    pub fn driver_name(&self) -> &'static str {
-        self.driver_name
-    }
-
-    /// The names `read` returns, in order: valid metric-name suffixes, unique.
-    pub fn names(&self) -> &[String] {
-        &self.names
-    }
-}
+pub use source::I2cSource;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use fake::{ScriptedBus, Step};
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     fn manifest_path(relative: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)

@@ -11,10 +11,10 @@
 
 use std::time::Duration;
 
-use super::{float_choice, Driver, DriverSpec};
 use crate::i2c::chip::Chip;
+use crate::i2c::driver::{float_choice, Driver, DriverSpec};
 use crate::i2c::error::{I2cConfigError, I2cReadError};
-use crate::i2c::sensor_file::Keys;
+use crate::i2c::toml_keys::Keys;
 
 pub(crate) const SPEC: DriverSpec = DriverSpec {
     name: "ads1115",
@@ -65,7 +65,7 @@ fn build(keys: &mut Keys<'_, '_>) -> Result<Box<dyn Driver>, I2cConfigError> {
                     index,
                     format!(
                         "{name:?} is not an input ({})",
-                        crate::i2c::sensor_file::quoted(CHANNELS.iter().copied())
+                        crate::i2c::toml_keys::quoted(CHANNELS.iter().copied())
                     ),
                 )
             })? as u16;
@@ -154,7 +154,7 @@ impl Driver for Ads1115 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::i2c::drivers::testing::assert_close;
+    use crate::i2c::driver::testing::assert_close;
     use crate::i2c::fake::{ScriptedBus, Step};
     use crate::i2c::I2cSource;
 

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use super::{value_names, Driver, DriverSpec};
 use crate::i2c::chip::Chip;
+use crate::i2c::driver::{value_names, Driver, DriverSpec};
 use crate::i2c::error::{I2cReadError, ReadFailure};
 
 pub(crate) const SPEC: DriverSpec = DriverSpec {

@@ -13,11 +13,11 @@
 
 use std::time::Duration;
 
-use super::{checked_word, value_names, Driver, DriverSpec};
 use crate::i2c::chip::Chip;
 use crate::i2c::crc::Crc8;
+use crate::i2c::driver::{checked_word, value_names, Driver, DriverSpec};
 use crate::i2c::error::{I2cConfigError, I2cReadError};
-use crate::i2c::sensor_file::Keys;
+use crate::i2c::toml_keys::Keys;
 
 pub(crate) const HTU21D: DriverSpec = DriverSpec {
     name: "htu21d",
@@ -106,7 +106,7 @@ impl Driver for Htu21d {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::i2c::drivers::testing::assert_close;
+    use crate::i2c::driver::testing::assert_close;
     use crate::i2c::fake::{ScriptedBus, Step};
     use crate::i2c::I2cSource;
 

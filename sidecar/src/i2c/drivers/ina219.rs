@@ -13,10 +13,10 @@
 
 use std::time::Duration;
 
-use super::{float_choice, value_names, Driver, DriverSpec};
 use crate::i2c::chip::Chip;
+use crate::i2c::driver::{float_choice, value_names, Driver, DriverSpec};
 use crate::i2c::error::{I2cConfigError, I2cReadError, ReadFailure};
-use crate::i2c::sensor_file::Keys;
+use crate::i2c::toml_keys::Keys;
 
 pub(crate) const SPEC: DriverSpec = DriverSpec {
     name: "ina219",
@@ -188,7 +188,7 @@ impl Driver for Ina219 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::i2c::drivers::testing::assert_close;
+    use crate::i2c::driver::testing::assert_close;
     use crate::i2c::fake::{ScriptedBus, Step};
     use crate::i2c::I2cSource;
 

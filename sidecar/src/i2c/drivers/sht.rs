@@ -9,9 +9,9 @@
 
 use std::time::Duration;
 
-use super::{checked_word, value_names, Driver, DriverSpec};
 use crate::i2c::chip::Chip;
 use crate::i2c::crc::Crc8;
+use crate::i2c::driver::{checked_word, value_names, Driver, DriverSpec};
 use crate::i2c::error::I2cReadError;
 
 pub(crate) const SHT3X: DriverSpec = DriverSpec {
@@ -98,7 +98,7 @@ impl Driver for Sht {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::i2c::drivers::testing::assert_close;
+    use crate::i2c::driver::testing::assert_close;
     use crate::i2c::fake::{ScriptedBus, Step};
     use crate::i2c::{BusErrorKind, I2cSource, ReadFailure};
 

@@ -1,6 +1,7 @@
-//! The sensor file (TOML, one source per file) read key by key, so every error
-//! names the file, the line and the key as a path (`value[1].width`), and a key
-//! nobody asked for is reported instead of ignored.
+//! A TOML table read key by key, so every error names the file, the line and the key
+//! as a path (`value[1].width`), and a key nobody asked for is reported instead of
+//! ignored. It knows TOML and [`I2cConfigError`], nothing of sensors or drivers: the
+//! sensor file's layout is `source`'s, each driver's options are the driver's.
 //!
 //! serde's derive would give messages without the key for type errors; reading
 //! toml's spanned document tree by hand gives both.
@@ -11,20 +12,40 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::drivers::{self, Driver};
 use super::error::I2cConfigError;
-use super::generic::GenericRead;
-use super::I2cSource;
 
-/// 7-bit addresses as i2cget takes them: 0x00–0x02 and 0x78–0x7F are reserved
-/// (general call, CBUS, 10-bit addressing).
-const ADDRESSES: RangeInclusive<i64> = 0x03..=0x77;
+/// A parsed TOML file, and where its text came from for error positions.
+pub(crate) struct Document<'i> {
+    file: FileText<'i>,
+    root: Spanned<DeTable<'i>>,
+}
+
+impl<'i> Document<'i> {
+    /// Parses `text`; a syntax error names `origin` and the line.
+    pub fn parse(text: &'i str, origin: &'i str) -> Result<Self, I2cConfigError> {
+        let file = FileText { origin, text };
+        let root = DeTable::parse(text).map_err(|error| {
+            I2cConfigError::new(
+                origin,
+                error.span().map(|span| file.line_of(span.start)),
+                None,
+                error.message().trim_end(),
+            )
+        })?;
+        Ok(Document { file, root })
+    }
+
+    /// The top-level table.
+    pub fn keys(&self) -> Keys<'_, 'i> {
+        Keys::new(self.file, String::new(), None, self.root.get_ref())
+    }
+}
 
 /// The file's name and text, for error positions.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct FileText<'a> {
-    pub origin: &'a str,
-    pub text: &'a str,
+struct FileText<'a> {
+    origin: &'a str,
+    text: &'a str,
 }
 
 impl FileText<'_> {
@@ -130,12 +151,11 @@ impl<'a, 'i> Keys<'a, 'i> {
         let Some(value) = self.get(key) else {
             return Ok(None);
         };
-        integer_of(value.get_ref())
-            .map(Some)
-            .map_err(|message| match message {
-                Some(message) => self.error(key, message),
-                None => self.wrong_type(key, "an integer", value.get_ref()),
-            })
+        match integer_of(value.get_ref()) {
+            Some(Ok(n)) => Ok(Some(n)),
+            Some(Err(error)) => Err(self.error(key, error.to_string())),
+            None => Err(self.wrong_type(key, "an integer", value.get_ref())),
+        }
     }
 
     pub fn integer_in(
@@ -159,7 +179,9 @@ impl<'a, 'i> Keys<'a, 'i> {
         };
         let number = match value.get_ref() {
             DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
-            DeValue::Integer(_) => integer_of(value.get_ref()).ok().map(|n| n as f64),
+            DeValue::Integer(_) => integer_of(value.get_ref())
+                .and_then(Result::ok)
+                .map(|n| n as f64),
             other => return Err(self.wrong_type(key, "a number", other)),
         };
         match number {
@@ -266,7 +288,10 @@ impl<'a, 'i> Keys<'a, 'i> {
         }
         let mut bytes = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
-            match integer_of(item.get_ref()).ok().map(u8::try_from) {
+            match integer_of(item.get_ref())
+                .and_then(Result::ok)
+                .map(u8::try_from)
+            {
                 Some(Ok(byte)) => bytes.push(byte),
                 _ => return Err(self.element_error(key, index, item, "must be a byte, 0 to 0xFF")),
             }
@@ -396,13 +421,18 @@ impl<'a, 'i> Keys<'a, 'i> {
     }
 }
 
-/// `Err(None)` when `value` is not an integer, `Err(Some(_))` when it is one too
-/// large for i64.
-fn integer_of(value: &DeValue<'_>) -> Result<i64, Option<String>> {
+/// An integer literal too large for i64.
+#[derive(Debug, thiserror::Error)]
+#[error("integer {0} is out of range")]
+struct OutOfRange(String);
+
+/// `None` when `value` is not an integer.
+fn integer_of(value: &DeValue<'_>) -> Option<Result<i64, OutOfRange>> {
     match value {
-        DeValue::Integer(n) => i64::from_str_radix(n.as_str(), n.radix())
-            .map_err(|_| Some(format!("integer {n} is out of range"))),
-        _ => Err(None),
+        DeValue::Integer(n) => {
+            Some(i64::from_str_radix(n.as_str(), n.radix()).map_err(|_| OutOfRange(n.to_string())))
+        }
+        _ => None,
     }
 }
 
@@ -412,137 +442,4 @@ pub(crate) fn quoted<'s>(names: impl Iterator<Item = &'s str>) -> String {
         .map(|name| format!("{name:?}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A metric-name suffix: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub(crate) fn is_metric_name(name: &str) -> bool {
-    // The same rule as a script's keys: both become `<prefix><name>` gauges.
-    crate::parse::is_valid_key(name)
-}
-
-/// Parses one sensor file into a source.
-pub(crate) fn parse(text: &str, origin: &str) -> Result<I2cSource, I2cConfigError> {
-    let file = FileText { origin, text };
-    let root = DeTable::parse(text).map_err(|error| {
-        I2cConfigError::new(
-            origin,
-            error.span().map(|span| file.line_of(span.start)),
-            None,
-            error.message().trim_end(),
-        )
-    })?;
-    let mut top = Keys::new(file, String::new(), None, root.get_ref());
-
-    let bus = top
-        .integer_in("bus", 0..=i64::from(u32::MAX))?
-        .ok_or_else(|| top.missing("bus", "the N of /dev/i2c-N"))?;
-    let address = top
-        .integer("address")?
-        .ok_or_else(|| top.missing("address", "the 7-bit device address, e.g. 0x44"))?;
-    if !ADDRESSES.contains(&address) {
-        return Err(top.error(
-            "address",
-            format!(
-                "{address:#04x} is not a 7-bit device address ({:#04x} to {:#04x})",
-                ADDRESSES.start(),
-                ADDRESSES.end()
-            ),
-        ));
-    }
-    let force = top.boolean("force")?.unwrap_or(false);
-    let prefix = top.string("prefix")?.unwrap_or("");
-    if !prefix.is_empty() && !is_metric_name(prefix) {
-        return Err(top.error(
-            "prefix",
-            format!("{prefix:?} is not a metric-name prefix ([a-zA-Z_][a-zA-Z0-9_]*)"),
-        ));
-    }
-
-    let (driver_name, driver, names) = match top.string("driver")? {
-        Some(name) => {
-            let spec = drivers::find(name).ok_or_else(|| {
-                top.error(
-                    "driver",
-                    format!(
-                        "unknown driver {name:?} (known: {})",
-                        quoted(drivers::ALL.iter().map(|d| d.name))
-                    ),
-                )
-            })?;
-            for key in ["read", "value"] {
-                if top.has(key) {
-                    return Err(top.error(
-                        key,
-                        format!("not with driver = {name:?}: the driver reads the chip itself"),
-                    ));
-                }
-            }
-            let driver = (spec.build)(&mut top)?;
-            let names = driver_names(&mut top, name, &driver.values())?;
-            (spec.name, driver, names)
-        }
-        None => {
-            if top.has("names") {
-                return Err(top.error(
-                    "names",
-                    "only with a driver; a [[value]] is named by its own name key",
-                ));
-            }
-            let generic = GenericRead::parse(&mut top)?;
-            let names = generic.values().into_iter().map(|(_, name)| name).collect();
-            ("generic", Box::new(generic) as Box<dyn Driver>, names)
-        }
-    };
-    top.finish()?;
-
-    Ok(I2cSource {
-        origin: origin.to_string(),
-        bus: bus as u32,
-        address: address as u16,
-        force,
-        driver_name,
-        names: names
-            .into_iter()
-            .map(|name: String| format!("{prefix}{name}"))
-            .collect(),
-        driver,
-    })
-}
-
-/// The driver's value names with the `[names]` overrides applied.
-fn driver_names(
-    top: &mut Keys<'_, '_>,
-    driver: &str,
-    values: &[(String, String)],
-) -> Result<Vec<String>, I2cConfigError> {
-    let mut names: Vec<String> = values.iter().map(|(_, name)| name.clone()).collect();
-    let Some(table) = top.table("names")? else {
-        return Ok(names);
-    };
-    let entries = table.string_entries()?;
-    for (key, name) in entries {
-        let Some(index) = values.iter().position(|(k, _)| k == key) else {
-            return Err(table.error(
-                key,
-                format!(
-                    "driver {driver:?} has no value {key:?} (it has: {})",
-                    quoted(values.iter().map(|(k, _)| k.as_str()))
-                ),
-            ));
-        };
-        if !is_metric_name(name) {
-            return Err(table.error(
-                key,
-                format!("{name:?} is not a metric name ([a-zA-Z_][a-zA-Z0-9_]*)"),
-            ));
-        }
-        names[index] = name.to_string();
-    }
-    for (index, name) in names.iter().enumerate() {
-        if names[..index].contains(name) {
-            let key = &values[index].0;
-            return Err(table.error(key, format!("{name:?} is used for two values")));
-        }
-    }
-    Ok(names)
 }
