@@ -4,12 +4,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use edge_common::duration::{parse_duration_or_days, parse_go_duration};
 use edge_common::flags::FlagError;
 
-use crate::api::AllowedOrigins;
+use crate::api::{AllowedOrigins, ApiSettings};
 use crate::source::targets::{parse_target, DnsDiscovery, Target};
+
+/// The severities `--log.level` accepts, each a `tracing::Level`.
+const LOG_LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -18,8 +22,8 @@ pub struct Settings {
     pub cluster_id: String,
     pub targets: Vec<Target>,
     pub targets_file: Option<PathBuf>,
-    pub discover_dns: Option<String>,
-    pub dns_refresh: Duration,
+    /// `--discover-dns`, re-resolved every `--dns-refresh`.
+    pub discover_dns: Option<DnsDiscovery>,
     pub scrape_interval: Duration,
     pub scrape_timeout: Duration,
     pub scrape_concurrency: usize,
@@ -67,7 +71,9 @@ pub fn command() -> Command {
         .arg(arg("warn-temp", Some("75"), "CPU temperature °C from which a node counts as a warning node."))
         .arg(arg("push-token", None, "Bearer token required by POST /metrics/node (default: none required).").env("EDGE_MASTER_PUSH_TOKEN"))
         .arg(arg("cors.allowed-origin", Some("*"), "An origin (scheme://host[:port]) whose web pages may call the API, or * for any, as atlhyper answers. Repeatable.").action(ArgAction::Append))
-        .arg(arg("log.level", Some("info"), "Only log messages with the given severity or above.").value_parser(["debug", "info", "warn", "error"]))
+        .arg(arg("log.level", Some("info"), "Only log messages with the given severity or above.").value_parser(
+            PossibleValuesParser::new(LOG_LEVELS).try_map(|level| level.parse::<tracing::Level>()),
+        ))
 }
 
 fn fail(flag: &'static str, message: impl ToString) -> FlagError {
@@ -117,11 +123,12 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
         .flatten()
         .map(|t| parse_target(t).map_err(|e| fail("target", e)))
         .collect::<Result<Vec<_>, _>>()?;
-    let discover_dns = matches.get_one::<String>("discover-dns").cloned();
     let dns_refresh = positive(matches, "dns-refresh", parse_go_duration)?;
-    if let Some(host_port) = &discover_dns {
-        DnsDiscovery::new(host_port, dns_refresh).map_err(|e| fail("discover-dns", e))?;
-    }
+    let discover_dns = matches
+        .get_one::<String>("discover-dns")
+        .map(|host_port| DnsDiscovery::new(host_port, dns_refresh))
+        .transpose()
+        .map_err(|e| fail("discover-dns", e))?;
     let cluster_id = text(matches, "cluster-id");
     if cluster_id.trim().is_empty() {
         return Err(fail("cluster-id", "must not be empty"));
@@ -141,12 +148,10 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
             .map(String::as_str),
     )
     .map_err(|e| fail("cors.allowed-origin", e))?;
-    let log_level = match text(matches, "log.level").as_str() {
-        "debug" => tracing::Level::DEBUG,
-        "warn" => tracing::Level::WARN,
-        "error" => tracing::Level::ERROR,
-        _ => tracing::Level::INFO,
-    };
+    let log_level = matches
+        .get_one::<tracing::Level>("log.level")
+        .copied()
+        .unwrap_or(tracing::Level::INFO);
     Ok(Settings {
         listen,
         db: PathBuf::from(text(matches, "db")),
@@ -154,7 +159,6 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
         targets,
         targets_file: matches.get_one::<String>("targets-file").map(PathBuf::from),
         discover_dns,
-        dns_refresh,
         scrape_interval: positive(matches, "scrape-interval", parse_go_duration)?,
         scrape_timeout: positive(matches, "scrape-timeout", parse_go_duration)?,
         scrape_concurrency: number(
@@ -195,6 +199,25 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
     })
 }
 
+impl Settings {
+    /// What the API needs of the flags.
+    pub fn api_settings(&self) -> ApiSettings {
+        ApiSettings {
+            cluster_id: self.cluster_id.clone(),
+            retention: self.retention,
+            offline_after: self
+                .scrape_interval
+                .saturating_mul(self.offline_after_missed),
+            warn_cpu: self.warn_cpu,
+            warn_memory: self.warn_memory,
+            warn_temp: self.warn_temp,
+            push_token: self.push_token.clone(),
+            sample_interval: self.sample_interval,
+            allowed_origins: self.allowed_origins.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +244,31 @@ mod tests {
         assert_eq!(s.sample_interval, Duration::from_secs(300));
         assert_eq!(s.offline_after_missed, 3);
         assert_eq!(s.cluster_id, "default");
+    }
+
+    #[test]
+    fn log_levels_are_tracing_levels() {
+        assert_eq!(parse(&[]).unwrap().log_level, tracing::Level::INFO);
+        assert_eq!(
+            parse(&["--log.level=debug"]).unwrap().log_level,
+            tracing::Level::DEBUG
+        );
+        assert_eq!(
+            parse(&["--log.level=error"]).unwrap().log_level,
+            tracing::Level::ERROR
+        );
+        // Only the four listed: tracing would also read "trace" and "5".
+        for bad in ["trace", "5", "verbose"] {
+            let err = parse(&[&format!("--log.level={bad}")]).unwrap_err();
+            assert!(err.contains("--log.level"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn dns_discovery_is_built_once_from_the_flags() {
+        let s = parse(&["--discover-dns=localhost:9100", "--dns-refresh=10s"]).unwrap();
+        assert!(s.discover_dns.is_some());
+        assert!(parse(&[]).unwrap().discover_dns.is_none());
     }
 
     #[test]

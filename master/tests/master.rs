@@ -3,8 +3,6 @@
 //! exporter turning offline, pushes, a restart keeping history, kill -9 leaving a
 //! sound database.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::thread::sleep;
@@ -17,7 +15,48 @@ use support::{edge_exporter, free_port, spawn, Server};
 
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 
-/// (status, body) of an HTTP/1.0 request.
+/// An HTTP client that returns every status as a response (the tests check them),
+/// waiting at most 20 s for one.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+fn with_headers<B>(
+    mut request: ureq::RequestBuilder<B>,
+    headers: &[(&str, &str)],
+) -> ureq::RequestBuilder<B> {
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+}
+
+/// (status, body) of a request to the master on `port`, or why there was no answer.
+fn try_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, String), ureq::Error> {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let agent = agent();
+    let mut response = match method {
+        "GET" => with_headers(agent.get(&url), headers).call(),
+        "DELETE" => with_headers(agent.delete(&url), headers).call(),
+        "POST" => with_headers(agent.post(&url), headers).send(body),
+        other => panic!("no {other} requests in these tests"),
+    }?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string()?;
+    Ok((status, body))
+}
+
+/// (status, body) of a request that must be answered.
 fn request(
     port: u16,
     method: &str,
@@ -25,34 +64,8 @@ fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    // A server may answer (413) before reading a large body: ignore a broken pipe.
-    let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    try_request(port, method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 fn get_json(port: u16, path: &str) -> (u16, Value) {
@@ -81,10 +94,7 @@ fn start_master(db: &Path, extra: &[String]) -> (Server, u16) {
     wait_until(
         "edge-master answering /healthz",
         Duration::from_secs(10),
-        || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && request(port, "GET", "/healthz", &[], b"").0 == 200
-        },
+        || try_request(port, "GET", "/healthz", &[], b"").is_ok_and(|(status, _)| status == 200),
     );
     (server, port)
 }
@@ -560,12 +570,12 @@ fn pushes_survive_restarts_and_kill_9() {
 }
 
 /// One authorised push; Err when the server is gone.
-fn request_quietly(port: u16, body: &str) -> std::io::Result<()> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    write!(stream, "POST /metrics/node HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
-    let mut sink = Vec::new();
-    stream.read_to_end(&mut sink)?;
-    Ok(())
+fn request_quietly(port: u16, body: &str) -> Result<(), ureq::Error> {
+    let auth = [
+        ("Authorization", "Bearer s3cret"),
+        ("Content-Type", "application/json"),
+    ];
+    try_request(port, "POST", "/metrics/node", &auth, body.as_bytes()).map(drop)
 }
 
 #[test]

@@ -1,13 +1,14 @@
 //! The API's one error type: every failure becomes a status and a `{"error": "…"}` body
 //! (no envelope, as atlhyper_web reads it), including axum's own extractor rejections.
 
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use tokio::task::JoinError;
 
-use super::node_store::NodeStoreError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -25,10 +26,10 @@ pub enum ApiError {
     #[error("{message}")]
     Rejected { status: StatusCode, message: String },
     #[error("store: {0}")]
-    Store(#[source] NodeStoreError),
+    Store(#[from] StoreError),
     /// `/readyz`: the store cannot take writes.
     #[error("not ready: {0}")]
-    NotReady(#[source] NodeStoreError),
+    NotReady(#[source] StoreError),
     #[error("{0}")]
     Internal(String),
 }
@@ -80,17 +81,9 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-impl From<BytesRejection> for ApiError {
-    fn from(rejection: BytesRejection) -> Self {
-        let status = rejection.status();
-        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            format!(
-                "request body is larger than {} bytes",
-                super::push::PUSH_BODY_LIMIT
-            )
-        } else {
-            rejection.body_text()
-        };
-        ApiError::Rejected { status, message }
+/// The store's blocking task panicked or was cancelled.
+impl From<JoinError> for ApiError {
+    fn from(error: JoinError) -> Self {
+        ApiError::Internal(format!("store task failed: {error}"))
     }
 }

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::node_store::with_store;
-use super::own_metrics::TEXT_FORMAT;
-use super::AppState;
+use super::state::AppState;
+use crate::own_metrics::CONTENT_TYPE;
 
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
@@ -28,7 +28,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Value>, A
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, TEXT_FORMAT)],
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
         state.own_metrics.render(),
     )
 }

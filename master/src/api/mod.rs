@@ -4,17 +4,21 @@
 //!
 //! - `nodes` — handlers of the read routes: the cluster list, and the node routes
 //!   (cluster-scoped and `?cluster_id=`).
+//! - `params` — the one extractor of their path and query.
 //! - `cors` — CORS on every route, from `--cors.allowed-origin`.
 //! - `node_metrics` — what they read: nodes with status, the summary, history.
 //! - `summary` — online/offline, primary disk and interface, the cluster summary.
 //! - `push` — `POST /metrics/node`.
 //! - `health` — `/healthz`, `/readyz`, `/metrics`.
-//! - `own_metrics` — the master's own counters, shared with the scraper.
 //! - `node_store` — the store calls the API needs, as a trait.
+//! - `state` — what the handlers share: the store, [`ApiSettings`], own metrics.
 //! - `error` — the one error type: a status and `{"error": "…"}`.
 //!
 //! Every response, errors included, is JSON (except `/metrics`): unknown paths are 404,
 //! known paths with another method 405, with `{"error": …}` bodies.
+//!
+//! The modules depend on each other one way: this one on all of them for the routes;
+//! the handlers on `state`, `error`, `node_store` and `params`; `error` on none of them.
 
 mod cors;
 mod error;
@@ -22,14 +26,14 @@ mod health;
 mod node_metrics;
 mod node_store;
 mod nodes;
-mod own_metrics;
+mod params;
 mod push;
+mod state;
 mod summary;
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
@@ -37,83 +41,17 @@ use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
+use crate::own_metrics::OwnMetrics;
+
 pub use cors::{AllowedOrigins, OriginError};
 pub use error::ApiError;
-pub use node_store::{LatestSnapshot, NodeStore, NodeStoreError, SharedStore};
-pub use own_metrics::{OwnMetrics, TEXT_FORMAT};
+pub use node_store::{LatestSnapshot, NodeStore, SharedStore};
 pub use push::PUSH_BODY_LIMIT;
+pub use state::{ApiSettings, AppState, DEFAULT_WARN_CPU, DEFAULT_WARN_MEMORY, DEFAULT_WARN_TEMP};
 pub use summary::WarningThresholds;
 
-/// Default warning thresholds, as atlhyper_web counts warning nodes.
-pub const DEFAULT_WARN_CPU: f64 = 80.0;
-pub const DEFAULT_WARN_MEMORY: f64 = 80.0;
-pub const DEFAULT_WARN_TEMP: f64 = 75.0;
-
-/// How the API behaves; set from the master's flags.
-#[derive(Debug, Clone)]
-pub struct ApiSettings {
-    /// The cluster this master serves: pushed snapshots go there, and it exists (with
-    /// an empty list) before its first snapshot.
-    pub cluster_id: String,
-    /// How long history is kept: `hours` may go up to this many whole hours.
-    pub retention: Duration,
-    /// A node not seen for longer than this is `offline`.
-    pub offline_after: Duration,
-    /// Warning thresholds (`>=`): CPU %, memory %, CPU temperature °C.
-    pub warn_cpu: f64,
-    pub warn_memory: f64,
-    pub warn_temp: f64,
-    /// When set (and not empty), pushes need `Authorization: Bearer <token>`.
-    pub push_token: Option<String>,
-    /// Passed to `write_round` for pushed snapshots: at most one history point per node
-    /// per this interval.
-    pub sample_interval: Duration,
-    /// Origins whose pages may call the API (CORS).
-    pub allowed_origins: AllowedOrigins,
-}
-
-impl ApiSettings {
-    /// Defaults for a master scraping every `scrape_interval`: offline after three
-    /// missed scrapes, one history point per scrape, thresholds 80 / 80 / 75, no token.
-    pub fn new(cluster_id: String, retention: Duration, scrape_interval: Duration) -> ApiSettings {
-        ApiSettings {
-            cluster_id,
-            retention,
-            offline_after: scrape_interval.saturating_mul(3),
-            warn_cpu: DEFAULT_WARN_CPU,
-            warn_memory: DEFAULT_WARN_MEMORY,
-            warn_temp: DEFAULT_WARN_TEMP,
-            push_token: None,
-            sample_interval: scrape_interval,
-            allowed_origins: AllowedOrigins::Any,
-        }
-    }
-
-    /// The largest `hours` of a history request: the retention in whole hours, at
-    /// least 1.
-    pub fn max_history_hours(&self) -> u32 {
-        u32::try_from(self.retention.as_secs() / 3600)
-            .unwrap_or(u32::MAX)
-            .max(1)
-    }
-
-    pub fn warning_thresholds(&self) -> WarningThresholds {
-        WarningThresholds {
-            cpu_percent: self.warn_cpu,
-            memory_percent: self.warn_memory,
-            cpu_temp: self.warn_temp,
-        }
-    }
-}
-
-/// What every handler shares.
-pub struct AppState {
-    pub store: SharedStore,
-    pub settings: ApiSettings,
-    pub own_metrics: Arc<OwnMetrics>,
-}
-
-/// All routes. Serve with `axum::serve(listener, router(…))`.
+/// The API's routes, with JSON 404 and 405 answers and CORS. The dashboard's routes
+/// are merged in by `app::router`.
 pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMetrics>) -> Router {
     let state = Arc::new(AppState {
         store,
@@ -163,7 +101,6 @@ pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMet
                     .layer(middleware::from_fn_with_state(counted, count_request)),
             )
         })
-        .merge(crate::web::routes(&state.settings))
         .fallback(not_found)
         .layer(cors)
         .with_state(state)

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::node_store::{with_store, LatestSnapshot, NodeStore};
+use super::state::AppState;
 use super::summary::{node_status, summarize, OFFLINE, ONLINE};
-use super::AppState;
 use crate::model::{ClusterInfo, ClusterMetricsSummary, ListedNode, MetricsDataPoint};
 
 /// The body of the list routes.
@@ -44,7 +44,7 @@ pub async fn list(
     unknown: UnknownCluster,
 ) -> Result<NodeList, ApiError> {
     let configured = state.settings.cluster_id.clone();
-    let latest = with_store(&state.store, move |store| {
+    let latest = with_store(&state.store, move |store| -> Result<_, ApiError> {
         let latest = store.latest(&cluster).map_err(ApiError::Store)?;
         if latest.is_empty() && unknown == UnknownCluster::NotFound {
             require_cluster(store, &cluster, &configured)?;
@@ -63,7 +63,7 @@ pub async fn list(
 /// first cluster land on it), then the others that have nodes in the store, by id.
 pub async fn clusters(state: &AppState) -> Result<Vec<ClusterInfo>, ApiError> {
     let configured = state.settings.cluster_id.clone();
-    let per_cluster = with_store(&state.store, move |store| {
+    let per_cluster = with_store(&state.store, move |store| -> Result<_, ApiError> {
         let mut ids = store.clusters().map_err(ApiError::Store)?;
         ids.retain(|id| *id != configured);
         ids.sort();
@@ -110,7 +110,7 @@ fn listed_nodes(
 
 pub async fn node(state: &AppState, cluster: String, node: String) -> Result<ListedNode, ApiError> {
     let configured = state.settings.cluster_id.clone();
-    let latest = with_store(&state.store, move |store| {
+    let latest = with_store(&state.store, move |store| -> Result<_, ApiError> {
         find_node(store, &cluster, &node, &configured)
     })
     .await?;
@@ -129,7 +129,7 @@ pub async fn history(
         .ok_or_else(|| ApiError::BadRequest(format!("hours={hours} reaches before year 1")))?;
     let configured = state.settings.cluster_id.clone();
     let node_name = node.clone();
-    let points = with_store(&state.store, move |store| {
+    let points = with_store(&state.store, move |store| -> Result<_, ApiError> {
         find_node(store, &cluster, &node, &configured)?;
         store
             .history(&cluster, &node, start, end)

@@ -1,26 +1,24 @@
-//! Handlers of the six read routes: the cluster-scoped ones of atlhyper's design and
-//! the older `?cluster_id=` ones its shipped web client calls. They read the path and
-//! query, call `node_metrics`, and shape the body; nothing else.
+//! Handlers of the read routes: the cluster list, the cluster-scoped node routes of
+//! atlhyper's design and the older `?cluster_id=` ones its shipped web client calls.
+//! They read the path and query ([`Params`]), call `node_metrics`, and shape the
+//! body; nothing else.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::error::ApiError;
 use super::node_metrics::{self, NodeHistory, NodeList, UnknownCluster};
-use super::AppState;
+use super::params::Params;
+use super::state::AppState;
 use crate::model::{ClusterList, ListedNode, MetricsDataPoint};
 
 /// History window when `hours` is not given.
 pub const DEFAULT_HOURS: u32 = 24;
-
-type PathParams<T> = Result<Path<T>, PathRejection>;
-type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 /// `GET /api/v2/clusters`: the clusters this master serves, read by both generations
 /// of atlhyper's web page.
@@ -35,9 +33,8 @@ pub async fn clusters(State(state): State<Arc<AppState>>) -> Result<Json<Cluster
 /// `GET /api/v2/clusters/{cluster_id}/node-metrics`; an unknown cluster is 404.
 pub async fn cluster_list(
     State(state): State<Arc<AppState>>,
-    path: PathParams<String>,
+    Params { path: cluster, .. }: Params<String>,
 ) -> Result<Json<NodeList>, ApiError> {
-    let Path(cluster) = path?;
     Ok(Json(
         node_metrics::list(&state, cluster, UnknownCluster::NotFound).await?,
     ))
@@ -46,9 +43,11 @@ pub async fn cluster_list(
 /// `GET /api/v2/clusters/{cluster_id}/node-metrics/{node_name}`
 pub async fn cluster_node(
     State(state): State<Arc<AppState>>,
-    path: PathParams<(String, String)>,
+    Params {
+        path: (cluster, node),
+        ..
+    }: Params<(String, String)>,
 ) -> Result<Json<ListedNode>, ApiError> {
-    let Path((cluster, node)) = path?;
     Ok(Json(node_metrics::node(&state, cluster, node).await?))
 }
 
@@ -65,12 +64,12 @@ pub struct HistoryBody {
 /// `GET /api/v2/clusters/{cluster_id}/node-metrics/{node_name}/history?hours=N`
 pub async fn cluster_history(
     State(state): State<Arc<AppState>>,
-    path: PathParams<(String, String)>,
-    query: QueryParams,
+    Params {
+        path: (cluster, node),
+        query,
+    }: Params<(String, String)>,
 ) -> Result<Json<HistoryBody>, ApiError> {
-    let Path((cluster, node)) = path?;
-    let Query(params) = query?;
-    let hours = hours(&params, state.settings.max_history_hours())?;
+    let hours = hours(&query, state.settings.max_history_hours())?;
     let history = node_metrics::history(&state, cluster, node, hours).await?;
     Ok(Json(HistoryBody {
         node_name: history.node_name,
@@ -84,10 +83,9 @@ pub async fn cluster_history(
 /// `GET /api/v2/node-metrics?cluster_id=X`; an unknown cluster is an empty list.
 pub async fn legacy_list(
     State(state): State<Arc<AppState>>,
-    query: QueryParams,
+    Params { query, .. }: Params<()>,
 ) -> Result<Json<NodeList>, ApiError> {
-    let Query(params) = query?;
-    let cluster = cluster_id(&params)?;
+    let cluster = cluster_id(&query)?;
     Ok(Json(
         node_metrics::list(&state, cluster, UnknownCluster::Empty).await?,
     ))
@@ -96,12 +94,9 @@ pub async fn legacy_list(
 /// `GET /api/v2/node-metrics/{node_name}?cluster_id=X`
 pub async fn legacy_node(
     State(state): State<Arc<AppState>>,
-    path: PathParams<String>,
-    query: QueryParams,
+    Params { path: node, query }: Params<String>,
 ) -> Result<Json<ListedNode>, ApiError> {
-    let Path(node) = path?;
-    let Query(params) = query?;
-    let cluster = cluster_id(&params)?;
+    let cluster = cluster_id(&query)?;
     Ok(Json(node_metrics::node(&state, cluster, node).await?))
 }
 
@@ -117,13 +112,10 @@ pub struct LegacyHistoryBody {
 /// `GET /api/v2/node-metrics/{node_name}/history?cluster_id=X&hours=N`
 pub async fn legacy_history(
     State(state): State<Arc<AppState>>,
-    path: PathParams<String>,
-    query: QueryParams,
+    Params { path: node, query }: Params<String>,
 ) -> Result<Json<LegacyHistoryBody>, ApiError> {
-    let Path(node) = path?;
-    let Query(params) = query?;
-    let cluster = cluster_id(&params)?;
-    let hours = hours(&params, state.settings.max_history_hours())?;
+    let cluster = cluster_id(&query)?;
+    let hours = hours(&query, state.settings.max_history_hours())?;
     let NodeHistory {
         node_name,
         start,

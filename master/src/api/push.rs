@@ -7,14 +7,14 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::node_store::with_store;
-use super::AppState;
+use super::state::AppState;
 use crate::model::NodeMetricsSnapshot;
 
 /// Largest accepted body (1 MiB, as atlhyper's master).
@@ -27,7 +27,7 @@ pub async fn push(
 ) -> Result<Json<Value>, ApiError> {
     // Before the body: an unauthorised caller learns nothing about its payload.
     authorize(state.settings.push_token.as_deref(), &headers)?;
-    let mut snapshot = parse_snapshot(&body?)?;
+    let mut snapshot = parse_snapshot(&body.map_err(body_refused)?)?;
     let now = Utc::now();
     // A snapshot pushed without a time is taken as of now, not as of 1970 (where its
     // history point would fall outside every window).
@@ -47,6 +47,18 @@ pub async fn push(
     .await?;
     tracing::debug!(node = %node, "snapshot pushed");
     Ok(Json(json!({ "status": "ok" })))
+}
+
+/// A body axum would not read: its status, our `{"error": …}` (naming the limit when
+/// the body is too large).
+fn body_refused(rejection: BytesRejection) -> ApiError {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("request body is larger than {PUSH_BODY_LIMIT} bytes")
+    } else {
+        rejection.body_text()
+    };
+    ApiError::Rejected { status, message }
 }
 
 /// With a token configured, the request must carry `Authorization: Bearer <token>`.

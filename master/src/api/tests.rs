@@ -17,6 +17,19 @@ use crate::model::{
     CpuMetrics, DiskMetrics, MemoryMetrics, MetricsDataPoint, NodeMetricsSnapshot,
     TemperatureMetrics,
 };
+use crate::own_metrics::{OwnMetrics, CONTENT_TYPE};
+use crate::store::StoreError;
+
+/// A SQLite failure as the real store reports it.
+fn sqlite_error(operation: &'static str, code: std::ffi::c_int, message: &str) -> StoreError {
+    StoreError::Sql {
+        operation,
+        source: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            Some(message.to_owned()),
+        ),
+    }
+}
 
 #[derive(Default)]
 struct FakeStore {
@@ -27,9 +40,13 @@ struct FakeStore {
 }
 
 impl FakeStore {
-    fn fail_if_broken(&self) -> Result<(), NodeStoreError> {
+    fn fail_if_broken(&self) -> Result<(), StoreError> {
         if self.broken {
-            return Err(NodeStoreError::new("database disk image is malformed"));
+            return Err(sqlite_error(
+                "reading",
+                rusqlite::ffi::SQLITE_CORRUPT,
+                "database disk image is malformed",
+            ));
         }
         Ok(())
     }
@@ -48,7 +65,7 @@ impl NodeStore for FakeStore {
         cluster: &str,
         round: &[LatestSnapshot],
         _sample_interval: Duration,
-    ) -> Result<(), NodeStoreError> {
+    ) -> Result<(), StoreError> {
         self.fail_if_broken()?;
         for (snapshot, seen) in round {
             self.points.push((
@@ -65,13 +82,13 @@ impl NodeStore for FakeStore {
         Ok(())
     }
 
-    fn clusters(&self) -> Result<Vec<String>, NodeStoreError> {
+    fn clusters(&self) -> Result<Vec<String>, StoreError> {
         self.fail_if_broken()?;
         let clusters: BTreeSet<String> = self.latest.keys().map(|(c, _)| c.clone()).collect();
         Ok(clusters.into_iter().collect())
     }
 
-    fn latest(&self, cluster: &str) -> Result<Vec<LatestSnapshot>, NodeStoreError> {
+    fn latest(&self, cluster: &str) -> Result<Vec<LatestSnapshot>, StoreError> {
         self.fail_if_broken()?;
         Ok(self
             .latest
@@ -81,11 +98,7 @@ impl NodeStore for FakeStore {
             .collect())
     }
 
-    fn latest_node(
-        &self,
-        cluster: &str,
-        node: &str,
-    ) -> Result<Option<LatestSnapshot>, NodeStoreError> {
+    fn latest_node(&self, cluster: &str, node: &str) -> Result<Option<LatestSnapshot>, StoreError> {
         self.fail_if_broken()?;
         Ok(self
             .latest
@@ -99,7 +112,7 @@ impl NodeStore for FakeStore {
         node: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<MetricsDataPoint>, NodeStoreError> {
+    ) -> Result<Vec<MetricsDataPoint>, StoreError> {
         self.fail_if_broken()?;
         let mut points: Vec<MetricsDataPoint> = self
             .points
@@ -113,9 +126,13 @@ impl NodeStore for FakeStore {
         Ok(points)
     }
 
-    fn check_writable(&self) -> Result<(), NodeStoreError> {
+    fn check_writable(&self) -> Result<(), StoreError> {
         if self.unwritable {
-            return Err(NodeStoreError::new("attempt to write a readonly database"));
+            return Err(sqlite_error(
+                "checking the database is writable",
+                rusqlite::ffi::SQLITE_READONLY,
+                "attempt to write a readonly database",
+            ));
         }
         Ok(())
     }
@@ -894,7 +911,7 @@ async fn health_readiness_and_own_metrics() {
     api.get("/no/such/path").await;
     let metrics = api.get("/metrics").await;
     assert_eq!(metrics.status, StatusCode::OK);
-    assert_eq!(metrics.headers[header::CONTENT_TYPE], TEXT_FORMAT);
+    assert_eq!(metrics.headers[header::CONTENT_TYPE], CONTENT_TYPE);
     for line in [
         "edge_master_http_requests_total{route=\"/healthz\",code=\"200\"} 2",
         "edge_master_http_requests_total{route=\"/readyz\",code=\"200\"} 1",

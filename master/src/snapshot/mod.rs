@@ -9,6 +9,10 @@
 //! Counters become rates over the two scrapes: the increase divided by the seconds
 //! between them. Before there are two scrapes, across a counter that went down (a
 //! reset) and after a reboot, a rate is 0 for that interval rather than a guess.
+//!
+//! A built snapshot is finite: a value that came out NaN or infinite (a ratio over a
+//! zero total, a rate that overflows) is 0, here and nowhere else, so that what is
+//! stored and served is what was built (JSON has no NaN).
 
 mod cpu;
 mod disks;
@@ -22,8 +26,16 @@ mod temperature;
 use chrono::{DateTime, Utc};
 use edge_common::textparse::{self, MetricFamily};
 
-use crate::model::NodeMetricsSnapshot;
+use crate::model::{
+    CpuMetrics, DiskMetrics, MemoryMetrics, NetworkMetrics, NodeMetricsSnapshot, ProcessMetrics,
+    SensorTemperature, TemperatureMetrics,
+};
 use series::{Series, Window};
+
+/// A scrape body that is not Prometheus text 0.0.4; the parse error names the line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid exposition: {0}")]
+pub struct InvalidExposition(#[from] textparse::ParseError);
 
 /// One scrape of one target: when it was taken and what it returned.
 #[derive(Debug, Clone)]
@@ -34,9 +46,11 @@ pub struct Scrape {
 
 impl Scrape {
     /// Parses a Prometheus text 0.0.4 body. The error names the line that is wrong.
-    pub fn parse(text: &[u8], at: DateTime<Utc>) -> Result<Scrape, String> {
-        let families = textparse::parse(text).map_err(|e| format!("invalid exposition: {e}"))?;
-        Ok(Scrape { at, families })
+    pub fn parse(text: &[u8], at: DateTime<Utc>) -> Result<Scrape, InvalidExposition> {
+        Ok(Scrape {
+            at,
+            families: textparse::parse(text)?,
+        })
     }
 
     /// The number of series in the scrape.
@@ -69,7 +83,7 @@ pub fn build_snapshot(
 ) -> NodeMetricsSnapshot {
     let window = Window::new(current, previous);
     let host = host::record(&window.now, current.at);
-    NodeMetricsSnapshot {
+    let mut snapshot = NodeMetricsSnapshot {
         node_name: node_name.to_string(),
         timestamp: current.at,
         hostname: host.hostname,
@@ -82,6 +96,153 @@ pub fn build_snapshot(
         networks: networks::record(&window),
         temperature: temperature::record(&window.now),
         processes: processes::record(&window.now),
+    };
+    zero_non_finite(&mut snapshot);
+    snapshot
+}
+
+/// Sets every float of the snapshot that is NaN or infinite to 0. The patterns name
+/// every field, so a float added to the model does not compile until it is listed.
+fn zero_non_finite(snapshot: &mut NodeMetricsSnapshot) {
+    fn zero(values: &mut [&mut f64]) {
+        for value in values {
+            if !value.is_finite() {
+                **value = 0.0;
+            }
+        }
+    }
+    let NodeMetricsSnapshot {
+        node_name: _,
+        timestamp: _,
+        hostname: _,
+        os: _,
+        kernel: _,
+        uptime: _,
+        cpu,
+        memory,
+        disks,
+        networks,
+        temperature,
+        processes,
+    } = snapshot;
+    let CpuMetrics {
+        usage_percent,
+        user_percent,
+        system_percent,
+        idle_percent,
+        iowait_percent,
+        per_core,
+        load_1,
+        load_5,
+        load_15,
+        model: _,
+        cores: _,
+        threads: _,
+        frequency,
+    } = cpu;
+    zero(&mut [
+        usage_percent,
+        user_percent,
+        system_percent,
+        idle_percent,
+        iowait_percent,
+        load_1,
+        load_5,
+        load_15,
+        frequency,
+    ]);
+    zero(&mut per_core.iter_mut().collect::<Vec<_>>());
+    let MemoryMetrics {
+        usage_percent,
+        swap_percent,
+        total: _,
+        used: _,
+        available: _,
+        free: _,
+        cached: _,
+        buffers: _,
+        swap_total: _,
+        swap_used: _,
+        swap_free: _,
+    } = memory;
+    zero(&mut [usage_percent, swap_percent]);
+    for disk in disks {
+        let DiskMetrics {
+            usage_percent,
+            read_rate,
+            write_rate,
+            read_iops,
+            write_iops,
+            io_util,
+            device: _,
+            mount_point: _,
+            fs_type: _,
+            total: _,
+            used: _,
+            available: _,
+            read_bytes: _,
+            write_bytes: _,
+        } = disk;
+        zero(&mut [
+            usage_percent,
+            read_rate,
+            write_rate,
+            read_iops,
+            write_iops,
+            io_util,
+        ]);
+    }
+    for network in networks {
+        let NetworkMetrics {
+            rx_rate,
+            tx_rate,
+            interface: _,
+            ip_address: _,
+            mac_address: _,
+            status: _,
+            speed: _,
+            mtu: _,
+            rx_bytes: _,
+            tx_bytes: _,
+            rx_packets: _,
+            tx_packets: _,
+            rx_errors: _,
+            tx_errors: _,
+            rx_dropped: _,
+            tx_dropped: _,
+        } = network;
+        zero(&mut [rx_rate, tx_rate]);
+    }
+    let TemperatureMetrics {
+        cpu_temp,
+        cpu_temp_max,
+        sensors,
+    } = temperature;
+    zero(&mut [cpu_temp, cpu_temp_max]);
+    for sensor in sensors {
+        let SensorTemperature {
+            current,
+            max,
+            critical,
+            name: _,
+            label: _,
+        } = sensor;
+        zero(&mut [current, max, critical]);
+    }
+    for process in processes {
+        let ProcessMetrics {
+            cpu_percent,
+            mem_percent,
+            pid: _,
+            name: _,
+            cmdline: _,
+            user: _,
+            status: _,
+            mem_rss: _,
+            threads: _,
+            start_time: _,
+        } = process;
+        zero(&mut [cpu_percent, mem_percent]);
     }
 }
 
@@ -157,7 +318,9 @@ mod tests {
 
     #[test]
     fn parse_errors_name_the_line() {
-        let error = Scrape::parse(b"a 1\nb{ 2\n", at(0)).unwrap_err();
+        let error = Scrape::parse(b"a 1\nb{ 2\n", at(0))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("line 2"), "{error}");
         let scrape = scrape(EDGE, 0);
         assert_eq!(scrape.at, at(0));
@@ -249,5 +412,46 @@ mod tests {
         assert_eq!(snapshot.networks[0].ip_address, "");
         assert_eq!(snapshot.temperature.cpu_temp, 51.54);
         assert_eq!(snapshot.temperature.sensors.len(), 10);
+    }
+
+    #[test]
+    fn a_rate_that_overflows_is_zero() {
+        let before = scrape(EDGE, 0);
+        let series = r#"node_network_receive_bytes_total{device="eth0"}"#;
+        let mut after = scrape(&with_value(EDGE, series, f64::MAX), 0);
+        // Half a second: the increase over it is larger than an f64 holds.
+        after.at = at(0) + chrono::Duration::milliseconds(500);
+        let snapshot = build_snapshot("n1", &after, Some(&before));
+        assert_eq!(snapshot.networks[0].interface, "eth0");
+        assert_eq!(snapshot.networks[0].rx_rate, 0.0);
+        let json = serde_json::to_string(&snapshot).unwrap();
+        assert!(!json.contains("null"), "{json}");
+    }
+
+    /// Moved from the store's tests: the store now keeps what it is given, and a
+    /// snapshot is made finite where it is built.
+    #[test]
+    fn a_non_finite_reading_does_not_lose_the_round() {
+        use crate::store::Store;
+        use std::time::Duration;
+
+        let mut store = Store::open_in_memory().unwrap();
+        let t0 = at(0);
+        let mut bad = NodeMetricsSnapshot {
+            node_name: "n1".into(),
+            timestamp: t0,
+            ..NodeMetricsSnapshot::default()
+        };
+        bad.cpu.usage_percent = f64::NAN;
+        bad.cpu.per_core = vec![1.0, f64::INFINITY];
+        zero_non_finite(&mut bad);
+        store
+            .write_round("c1", &[(bad, t0)], Duration::from_secs(300))
+            .unwrap();
+        let (stored, _) = store.latest_node("c1", "n1").unwrap().unwrap();
+        assert_eq!(stored.cpu.usage_percent, 0.0);
+        assert_eq!(stored.cpu.per_core, [1.0, 0.0]);
+        let points = store.history("c1", "n1", t0, t0).unwrap();
+        assert_eq!(points[0].cpu_usage, 0.0);
     }
 }

@@ -1,17 +1,26 @@
-//! Where node data comes from.
+//! Where node data comes from, and the scraper's loop.
 //!
 //! A source is asked for a round every scrape interval and returns the snapshots it
 //! could build plus a report per target. The main one scrapes exporters
 //! ([`scrape::ScrapeSource`]); pushes arrive through the API instead. A later source
 //! will read the same data from a Prometheus-compatible query API, for clusters
 //! beyond one master: it only has to implement [`NodeSource`].
+//!
+//! [`run`] asks the source for a round every interval and hands it to a
+//! [`RoundWriter`]: the snapshots go to the store in one transaction, the reports to
+//! the master's own metrics.
 
 pub mod scrape;
 pub mod targets;
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
 
 use crate::model::NodeMetricsSnapshot;
+use crate::own_metrics::{OwnMetrics, ScrapeFailure};
+use crate::store::Store;
 
 /// What one round produced.
 #[derive(Debug, Default)]
@@ -20,19 +29,167 @@ pub struct Round {
     pub targets: Vec<TargetReport>,
 }
 
-/// How one target fared in a round (for the master's own metrics and logs).
+/// How one target fared in a round (for the master's own metrics; the error itself
+/// is logged by the source).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetReport {
     pub url: String,
     /// The node it reported, when known.
     pub node: Option<String>,
-    pub up: bool,
     pub duration: Duration,
     pub samples: usize,
-    pub error: Option<String>,
+    /// `None` when the target answered.
+    pub failure: Option<ScrapeFailure>,
 }
 
 /// A source of node snapshots. Blocking: the caller runs it on a thread of its own.
 pub trait NodeSource: Send {
     fn collect(&mut self) -> Round;
+}
+
+/// Where rounds go: the store, into `cluster_id`, and the master's own metrics.
+pub struct RoundWriter {
+    store: Arc<Mutex<Store>>,
+    own_metrics: Arc<OwnMetrics>,
+    cluster_id: String,
+    /// At most one history point per node per this interval.
+    sample_interval: Duration,
+    /// The targets of the last round, to forget those that are gone.
+    known_targets: Vec<String>,
+}
+
+impl RoundWriter {
+    pub fn new(
+        store: Arc<Mutex<Store>>,
+        own_metrics: Arc<OwnMetrics>,
+        cluster_id: String,
+        sample_interval: Duration,
+    ) -> RoundWriter {
+        RoundWriter {
+            store,
+            own_metrics,
+            cluster_id,
+            sample_interval,
+            known_targets: Vec::new(),
+        }
+    }
+
+    /// Reports every target, forgets those no longer in the round, and writes the
+    /// snapshots in one transaction (a failure is logged; the next round tries again).
+    pub fn write(&mut self, round: Round) {
+        let metrics = &self.own_metrics;
+        for report in &round.targets {
+            let node = report.node.as_deref();
+            match report.failure {
+                None => metrics.record_scrape_success(
+                    &report.url,
+                    node,
+                    report.duration,
+                    report.samples,
+                ),
+                Some(failure) => {
+                    metrics.record_scrape_failure(&report.url, node, report.duration, failure)
+                }
+            }
+        }
+        for gone in self
+            .known_targets
+            .iter()
+            .filter(|url| !round.targets.iter().any(|r| &r.url == *url))
+        {
+            metrics.forget_target(gone);
+        }
+        self.known_targets = round.targets.iter().map(|r| r.url.clone()).collect();
+        if round.snapshots.is_empty() {
+            return;
+        }
+        let seen = Utc::now();
+        let batch: Vec<_> = round.snapshots.into_iter().map(|s| (s, seen)).collect();
+        let started = Instant::now();
+        let result = self
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .write_round(&self.cluster_id, &batch, self.sample_interval);
+        metrics.record_store_write(started.elapsed(), result.is_ok());
+        if let Err(error) = result {
+            tracing::error!(%error, "writing the round failed");
+        }
+    }
+}
+
+/// Every `interval`, forever: a round from `source`, handed to `writer`. Blocking: run
+/// it on a thread of its own.
+pub fn run(mut source: impl NodeSource, mut writer: RoundWriter, interval: Duration) -> ! {
+    loop {
+        let started = Instant::now();
+        writer.write(source.collect());
+        std::thread::sleep(interval.saturating_sub(started.elapsed()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(url: &str, failure: Option<ScrapeFailure>) -> TargetReport {
+        TargetReport {
+            url: url.to_owned(),
+            node: Some("n1".to_owned()),
+            duration: Duration::from_millis(10),
+            samples: if failure.is_none() { 3 } else { 0 },
+            failure,
+        }
+    }
+
+    #[test]
+    fn a_round_goes_to_the_store_and_the_metrics() {
+        let store = Arc::new(Mutex::new(Store::open_in_memory().unwrap()));
+        let metrics = Arc::new(OwnMetrics::new());
+        let mut writer = RoundWriter::new(
+            Arc::clone(&store),
+            Arc::clone(&metrics),
+            "c1".to_owned(),
+            Duration::from_secs(60),
+        );
+        writer.write(Round {
+            snapshots: vec![NodeMetricsSnapshot {
+                node_name: "n1".to_owned(),
+                timestamp: Utc::now(),
+                ..NodeMetricsSnapshot::default()
+            }],
+            targets: vec![
+                report("http://a/metrics", None),
+                report("http://b/metrics", Some(ScrapeFailure::Timeout)),
+            ],
+        });
+        let latest = store.lock().unwrap().latest("c1").unwrap();
+        assert_eq!(latest.len(), 1);
+        assert_eq!(latest[0].0.node_name, "n1");
+        let text = metrics.render();
+        assert!(
+            text.contains("target=\"http://a/metrics\",reason=\"none\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("target=\"http://b/metrics\",reason=\"timeout\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("edge_master_store_write_duration_seconds_count 1"),
+            "{text}"
+        );
+
+        // b is no longer a target; a round without snapshots writes nothing.
+        writer.write(Round {
+            snapshots: Vec::new(),
+            targets: vec![report("http://a/metrics", None)],
+        });
+        let text = metrics.render();
+        assert!(!text.contains("http://b/metrics"), "{text}");
+        assert!(
+            text.contains("edge_master_store_write_duration_seconds_count 1"),
+            "{text}"
+        );
+    }
 }

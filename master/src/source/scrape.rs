@@ -9,13 +9,68 @@ use chrono::Utc;
 
 use super::targets::{Target, TargetSet};
 use super::{NodeSource, Round, TargetReport};
-use crate::snapshot::{build_snapshot, reported_node_name, Scrape};
+use crate::own_metrics::ScrapeFailure;
+use crate::snapshot::{build_snapshot, reported_node_name, InvalidExposition, Scrape};
 
 /// The most a target's answer may be; a larger one is refused.
 const MAX_BODY_BYTES: u64 = 32 << 20;
-/// OpenMetrics first (edge-exporter serves it), Prometheus text 0.0.4 otherwise
-/// (node_exporter 1.5 serves only that): both are read.
-const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+/// Prometheus text 0.0.4, which edge-exporter and node_exporter both serve and the
+/// snapshot parser reads: counters keep their types under their `_total` names.
+const ACCEPT: &str = "text/plain;version=0.0.4";
+
+/// Why one scrape failed. The text goes to the log; the [`ScrapeFailure`] kind to the
+/// master's own metrics.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    #[error("connecting: {0}")]
+    Connect(#[source] ureq::Error),
+    #[error("timed out: {0}")]
+    Timeout(#[source] ureq::Error),
+    #[error("not an HTTP answer: {0}")]
+    Protocol(#[source] ureq::Error),
+    #[error("HTTP {0}")]
+    HttpStatus(ureq::http::StatusCode),
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("reading the answer: {0}")]
+    Read(#[source] ureq::Error),
+    #[error(transparent)]
+    Parse(#[from] InvalidExposition),
+}
+
+impl ScrapeError {
+    pub fn failure(&self) -> ScrapeFailure {
+        match self {
+            ScrapeError::Connect(_) => ScrapeFailure::Connect,
+            ScrapeError::Timeout(_) => ScrapeFailure::Timeout,
+            ScrapeError::Protocol(_) => ScrapeFailure::Protocol,
+            ScrapeError::HttpStatus(_) => ScrapeFailure::HttpStatus,
+            ScrapeError::TooLarge { .. } => ScrapeFailure::TooLarge,
+            ScrapeError::Read(_) => ScrapeFailure::Read,
+            ScrapeError::Parse(_) => ScrapeFailure::Parse,
+        }
+    }
+
+    /// A failure of the request, before the body.
+    fn of_request(error: ureq::Error) -> ScrapeError {
+        match error {
+            ureq::Error::Timeout(_) => ScrapeError::Timeout(error),
+            ureq::Error::HostNotFound | ureq::Error::ConnectionFailed | ureq::Error::Io(_) => {
+                ScrapeError::Connect(error)
+            }
+            _ => ScrapeError::Protocol(error),
+        }
+    }
+
+    /// A failure while the body was read.
+    fn of_body(error: ureq::Error) -> ScrapeError {
+        match error {
+            ureq::Error::Timeout(_) => ScrapeError::Timeout(error),
+            ureq::Error::BodyExceedsLimit(limit) => ScrapeError::TooLarge { limit },
+            _ => ScrapeError::Read(error),
+        }
+    }
+}
 
 pub struct ScrapeSource {
     targets: TargetSet,
@@ -44,39 +99,13 @@ impl ScrapeSource {
 /// What fetching one target gave.
 struct Fetched {
     target: Target,
-    result: Result<Scrape, String>,
+    result: Result<Scrape, ScrapeError>,
     duration: Duration,
 }
 
 fn fetch(agent: &ureq::Agent, target: Target) -> Fetched {
     let started = Instant::now();
-    let result = (|| {
-        let mut response = agent
-            .get(&target.url)
-            .header("Accept", ACCEPT)
-            .call()
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("HTTP {status}"));
-        }
-        let openmetrics = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/openmetrics-text"));
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY_BYTES)
-            .read_to_vec()
-            .map_err(|e| e.to_string())?;
-        if openmetrics {
-            Scrape::parse(&openmetrics_as_text(&body), Utc::now())
-        } else {
-            Scrape::parse(&body, Utc::now())
-        }
-    })();
+    let result = scrape(agent, &target.url);
     Fetched {
         target,
         result,
@@ -84,31 +113,23 @@ fn fetch(agent: &ureq::Agent, target: Target) -> Fetched {
     }
 }
 
-/// OpenMetrics as the text 0.0.4 parser reads it. What the exporters send differs
-/// only in lines the snapshot does not need: `# EOF` and `# UNIT` go, `unknown`
-/// becomes `untyped`; counter samples already carry their `_total` names, which are
-/// the names looked up.
-fn openmetrics_as_text(body: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(body);
-    let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        if line == "# EOF" || line.starts_with("# UNIT ") {
-            continue;
-        }
-        match line
-            .strip_prefix("# TYPE ")
-            .and_then(|rest| rest.strip_suffix(" unknown"))
-        {
-            Some(name) => {
-                out.push_str("# TYPE ");
-                out.push_str(name);
-                out.push_str(" untyped");
-            }
-            None => out.push_str(line),
-        }
-        out.push('\n');
+fn scrape(agent: &ureq::Agent, url: &str) -> Result<Scrape, ScrapeError> {
+    let mut response = agent
+        .get(url)
+        .header("Accept", ACCEPT)
+        .call()
+        .map_err(ScrapeError::of_request)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(ScrapeError::HttpStatus(status));
     }
-    out.into_bytes()
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY_BYTES)
+        .read_to_vec()
+        .map_err(ScrapeError::of_body)?;
+    Ok(Scrape::parse(&body, Utc::now())?)
 }
 
 impl NodeSource for ScrapeSource {
@@ -156,22 +177,21 @@ impl NodeSource for ScrapeSource {
                     round.targets.push(TargetReport {
                         url: target.url.clone(),
                         node,
-                        up: true,
                         duration,
                         samples,
-                        error: None,
+                        failure: None,
                     });
                     self.previous.insert(target.url, scrape);
                 }
                 Err(error) => {
-                    tracing::warn!(url = %target.url, %error, "scrape failed");
+                    let failure = error.failure();
+                    tracing::warn!(url = %target.url, reason = failure.as_str(), %error, "scrape failed");
                     round.targets.push(TargetReport {
                         url: target.url,
                         node: target.name,
-                        up: false,
                         duration,
                         samples: 0,
-                        error: Some(error),
+                        failure: Some(failure),
                     });
                 }
             }
@@ -184,22 +204,97 @@ impl NodeSource for ScrapeSource {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    use edge_common::textparse::MetricType;
+
     use super::*;
 
+    /// A one-request HTTP server on loopback that answers `response` (written as is,
+    /// after `delay`) and sends back the request's `Accept` header.
+    fn serve_once(response: &'static str, delay: Duration) -> (String, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+        let (accept_tx, accept_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut accept = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("accept") {
+                        accept = value.trim().to_owned();
+                    }
+                }
+            }
+            let _ = accept_tx.send(accept);
+            std::thread::sleep(delay);
+            let _ = reader.get_mut().write_all(response.as_bytes());
+        });
+        (url, accept_rx)
+    }
+
+    fn agent(timeout: Duration) -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
     #[test]
-    fn openmetrics_reads_like_text() {
-        let om = b"# TYPE node_cpu_seconds counter\n# HELP node_cpu_seconds Seconds.\nnode_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 12.5\n# TYPE x unknown\n# UNIT y seconds\nx 1\n# EOF\n";
-        let scrape = Scrape::parse(&openmetrics_as_text(om), Utc::now()).unwrap();
-        let names: Vec<&str> = scrape
-            .families
-            .iter()
-            .filter(|f| !f.metrics.is_empty())
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(names, ["node_cpu_seconds_total", "x"]);
-        assert!(
-            Scrape::parse(om, Utc::now()).is_err(),
-            "the raw body needs the normalisation"
+    fn asks_for_text_and_keeps_counter_types() {
+        let (url, accept) = serve_once(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nConnection: close\r\n\r\n\
+             # HELP node_cpu_seconds_total Seconds.\n\
+             # TYPE node_cpu_seconds_total counter\n\
+             node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 12.5\n",
+            Duration::ZERO,
         );
+        let scrape = scrape(&agent(Duration::from_secs(5)), &url).unwrap();
+        assert_eq!(accept.recv().unwrap(), "text/plain;version=0.0.4");
+        assert_eq!(scrape.families.len(), 1);
+        assert_eq!(scrape.families[0].name, "node_cpu_seconds_total");
+        assert_eq!(scrape.families[0].kind, MetricType::Counter);
+    }
+
+    #[test]
+    fn failures_have_their_kind() {
+        let kind = |response: &'static str, delay: Duration| {
+            let (url, _accept) = serve_once(response, delay);
+            scrape(&agent(Duration::from_millis(500)), &url)
+                .unwrap_err()
+                .failure()
+        };
+        assert_eq!(
+            kind(
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+                Duration::ZERO
+            ),
+            ScrapeFailure::HttpStatus
+        );
+        assert_eq!(
+            kind(
+                "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nx{ 1\n\n",
+                Duration::ZERO
+            ),
+            ScrapeFailure::Parse
+        );
+        assert_eq!(
+            kind("HTTP/1.1 200 OK\r\n\r\n", Duration::from_secs(2)),
+            ScrapeFailure::Timeout
+        );
+        // Nothing listens on a port just released.
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/metrics", closed.local_addr().unwrap());
+        drop(closed);
+        let error = scrape(&agent(Duration::from_secs(5)), &url).unwrap_err();
+        assert_eq!(error.failure(), ScrapeFailure::Connect, "{error}");
     }
 }

@@ -6,6 +6,40 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Why a target (a flag value or a line of the targets file) is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("{0:?}: empty node name before '='")]
+    EmptyName(String),
+    #[error("{0:?}: not a URL")]
+    NotAUrl(String),
+    #[error("{0:?}: only http:// is supported")]
+    NotHttp(String),
+    #[error("{0:?}: no host")]
+    NoHost(String),
+}
+
+/// Why a targets file was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetsFileError {
+    #[error("{}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: {source}", .path.display())]
+    Line {
+        path: PathBuf,
+        line: usize,
+        source: TargetError,
+    },
+}
+
+/// `--discover-dns` is not `HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: expected HOST:PORT")]
+pub struct HostPortError(String);
+
 /// One exporter: its URL and, if configured, the node name to use for it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Target {
@@ -15,7 +49,7 @@ pub struct Target {
 
 /// Parses `NAME=URL` or `URL`; a URL without a scheme gets `http://`, one without a
 /// path gets `/metrics`.
-pub fn parse_target(text: &str) -> Result<Target, String> {
+pub fn parse_target(text: &str) -> Result<Target, TargetError> {
     let text = text.trim();
     let (name, url) = match text.split_once('=') {
         Some((name, url)) if !name.contains('/') && !name.contains(':') => {
@@ -24,7 +58,7 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
         _ => (None, text),
     };
     if name.as_deref().is_some_and(str::is_empty) {
-        return Err(format!("{text:?}: empty node name before '='"));
+        return Err(TargetError::EmptyName(text.to_owned()));
     }
     Ok(Target {
         name,
@@ -32,13 +66,13 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
     })
 }
 
-fn normalize_url(url: &str) -> Result<String, String> {
+fn normalize_url(url: &str) -> Result<String, TargetError> {
     if url.is_empty() || url.contains(char::is_whitespace) {
-        return Err(format!("{url:?}: not a URL"));
+        return Err(TargetError::NotAUrl(url.to_owned()));
     }
     let with_scheme = if url.contains("://") {
         if !url.starts_with("http://") {
-            return Err(format!("{url:?}: only http:// is supported"));
+            return Err(TargetError::NotHttp(url.to_owned()));
         }
         url.to_string()
     } else {
@@ -46,7 +80,7 @@ fn normalize_url(url: &str) -> Result<String, String> {
     };
     let after_scheme = &with_scheme["http://".len()..];
     if after_scheme.is_empty() || after_scheme.starts_with('/') {
-        return Err(format!("{url:?}: no host"));
+        return Err(TargetError::NoHost(url.to_owned()));
     }
     Ok(if after_scheme.contains('/') {
         with_scheme
@@ -56,22 +90,24 @@ fn normalize_url(url: &str) -> Result<String, String> {
 }
 
 /// A targets file: one `NAME=URL` or `URL` per line, `#` comments.
-pub fn parse_targets_file(text: &str, origin: &Path) -> Result<Vec<Target>, String> {
+pub fn parse_targets_file(text: &str, origin: &Path) -> Result<Vec<Target>, TargetsFileError> {
     let mut targets = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        targets.push(
-            parse_target(line).map_err(|e| format!("{}:{}: {e}", origin.display(), index + 1))?,
-        );
+        targets.push(parse_target(line).map_err(|source| TargetsFileError::Line {
+            path: origin.to_owned(),
+            line: index + 1,
+            source,
+        })?);
     }
     Ok(targets)
 }
 
 /// DNS discovery of `host:port`, re-resolved every `refresh`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DnsDiscovery {
     host_port: String,
     refresh: Duration,
@@ -79,12 +115,12 @@ pub struct DnsDiscovery {
 }
 
 impl DnsDiscovery {
-    pub fn new(host_port: &str, refresh: Duration) -> Result<Self, String> {
-        let (host, port) = host_port
+    pub fn new(host_port: &str, refresh: Duration) -> Result<Self, HostPortError> {
+        let valid = host_port
             .rsplit_once(':')
-            .ok_or_else(|| format!("{host_port:?}: expected HOST:PORT"))?;
-        if host.is_empty() || port.parse::<u16>().is_err() {
-            return Err(format!("{host_port:?}: expected HOST:PORT"));
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid {
+            return Err(HostPortError(host_port.to_owned()));
         }
         Ok(DnsDiscovery {
             host_port: host_port.to_string(),
@@ -154,7 +190,10 @@ impl TargetSet {
     pub fn current(&mut self) -> Vec<Target> {
         if let Some(path) = &self.file {
             match std::fs::read_to_string(path)
-                .map_err(|e| format!("{}: {e}", path.display()))
+                .map_err(|source| TargetsFileError::Read {
+                    path: path.clone(),
+                    source,
+                })
                 .and_then(|text| parse_targets_file(&text, path))
             {
                 Ok(targets) => self.file_targets = targets,
@@ -203,7 +242,10 @@ mod tests {
             assert!(parse_target(bad).is_err(), "{bad:?}");
         }
         let err = parse_targets_file("# c\na=x:1\n\nhttps://y\n", Path::new("t.conf")).unwrap_err();
-        assert_eq!(err, "t.conf:4: \"https://y\": only http:// is supported");
+        assert_eq!(
+            err.to_string(),
+            "t.conf:4: \"https://y\": only http:// is supported"
+        );
     }
 
     #[test]

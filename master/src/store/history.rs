@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, Row};
 
-use super::{duration_millis, finite, from_millis, millis, During, StoreError};
+use super::{duration_millis, from_millis, millis, During, StoreError};
 use crate::model::{MetricsDataPoint, NodeMetricsSnapshot};
 use std::time::Duration;
 
@@ -81,15 +81,15 @@ pub(super) fn add_if_due(
             cluster,
             point.node_name,
             ts,
-            finite(point.cpu_usage),
-            finite(point.memory_usage),
-            finite(point.disk_usage),
-            finite(point.disk_io_read),
-            finite(point.disk_io_write),
-            finite(point.network_rx),
-            finite(point.network_tx),
-            finite(point.cpu_temp),
-            finite(point.load_1),
+            point.cpu_usage,
+            point.memory_usage,
+            point.disk_usage,
+            point.disk_io_read,
+            point.disk_io_write,
+            point.network_rx,
+            point.network_tx,
+            point.cpu_temp,
+            point.load_1,
         ])
     })
     .during(OPERATION)?;

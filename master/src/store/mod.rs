@@ -5,7 +5,7 @@
 //! - `history` — the sampled points, the primary disk/interface rules, and the query
 //!   that picks raw or hourly resolution by window.
 //! - `retention` — cleanup: drops what is past retention and rolls week-old points
-//!   into hourly averages and maxima.
+//!   into hourly averages and maxima; [`run_cleanup`] runs it every interval.
 //!
 //! Durability: WAL with `synchronous=NORMAL`. A commit is a write into the WAL file, so
 //! once `write_round` returns, a killed process (even `kill -9`) loses nothing, and
@@ -17,6 +17,8 @@
 //!
 //! One connection, one writer: the caller shares the `Store` behind a mutex. Times are
 //! stored as integer milliseconds since the epoch (UTC) and compared as integers.
+//! Snapshots arrive finite (the snapshot builder makes them so, and JSON has no NaN),
+//! and are stored as they are.
 
 mod history;
 mod latest;
@@ -26,6 +28,7 @@ mod schema;
 mod test_support;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -155,9 +158,8 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .during(OPERATION)?;
         for (snapshot, seen) in round {
-            let point = history_point(snapshot);
-            latest::upsert(&tx, cluster, snapshot, &point, *seen)?;
-            history::add_if_due(&tx, cluster, &point, sample_interval)?;
+            latest::upsert(&tx, cluster, snapshot, *seen)?;
+            history::add_if_due(&tx, cluster, &history_point(snapshot), sample_interval)?;
         }
         tx.commit().during(OPERATION)
     }
@@ -246,6 +248,27 @@ impl Store {
     }
 }
 
+/// Cleanup now and every `interval` after, forever, on the store the scraper and the
+/// API share (see [`Store::cleanup`]). A failure is logged; the next one tries again.
+/// Blocking: run it on a thread of its own.
+pub fn run_cleanup(
+    store: &Mutex<Store>,
+    interval: Duration,
+    retention: Duration,
+    latest_retention: Duration,
+) -> ! {
+    loop {
+        let result = store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .cleanup(Utc::now(), retention, latest_retention);
+        if let Err(error) = result {
+            tracing::error!(%error, "cleanup failed");
+        }
+        std::thread::sleep(interval.max(Duration::from_secs(1)));
+    }
+}
+
 /// Milliseconds since the epoch, the unit of every stored time.
 fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
@@ -258,16 +281,6 @@ fn from_millis(operation: &'static str, millis: i64) -> Result<DateTime<Utc>, St
 /// A duration in milliseconds, saturating (a retention of "forever" must not wrap).
 fn duration_millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// SQLite stores NaN as NULL, which a NOT NULL column refuses: one bad reading must not
-/// lose a whole round, so non-finite values are stored as 0.
-fn finite(value: f64) -> f64 {
-    if value.is_finite() {
-        value
-    } else {
-        0.0
-    }
 }
 
 #[cfg(test)]
@@ -321,22 +334,6 @@ mod tests {
         assert!(store.latest_node("c1", "n3").unwrap().is_none());
         assert!(store.latest_node("c2", "n1").unwrap().is_none());
         assert_eq!(store.clusters().unwrap(), ["c1", "c2"]);
-    }
-
-    #[test]
-    fn a_non_finite_reading_does_not_lose_the_round() {
-        let (_dir, mut store) = temp_store();
-        let t0 = at("2026-11-22T10:00:00Z");
-        let mut bad = snapshot("n1", t0, f64::NAN);
-        bad.cpu.per_core = vec![1.0, f64::INFINITY];
-        store
-            .write_round("c1", &[(bad, t0)], Duration::from_secs(300))
-            .unwrap();
-        let (stored, _) = store.latest_node("c1", "n1").unwrap().unwrap();
-        assert_eq!(stored.cpu.usage_percent, 0.0);
-        assert_eq!(stored.cpu.per_core, [1.0, 0.0]);
-        let points = store.history("c1", "n1", t0, t0).unwrap();
-        assert_eq!(points[0].cpu_usage, 0.0);
     }
 
     #[test]

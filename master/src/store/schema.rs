@@ -81,6 +81,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     -- Written and rolled back by the readiness probe; never holds a row.
     CREATE TABLE write_probe (id INTEGER PRIMARY KEY);
     ",
+    // 2: `latest` keeps the snapshot and when it was seen, nothing else. Its metric
+    // columns were written every round and never read: summaries are computed from
+    // the snapshots.
+    "
+    ALTER TABLE latest DROP COLUMN cpu_usage;
+    ALTER TABLE latest DROP COLUMN memory_usage;
+    ALTER TABLE latest DROP COLUMN disk_usage;
+    ALTER TABLE latest DROP COLUMN disk_io_read;
+    ALTER TABLE latest DROP COLUMN disk_io_write;
+    ALTER TABLE latest DROP COLUMN network_rx;
+    ALTER TABLE latest DROP COLUMN network_tx;
+    ALTER TABLE latest DROP COLUMN cpu_temp;
+    ALTER TABLE latest DROP COLUMN load_1;
+    ",
 ];
 
 /// The schema version this program writes.
@@ -157,6 +171,48 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    fn columns(conn: &Connection, table: &str) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
+            .unwrap();
+        stmt.query_map([table], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn version_2_drops_the_metric_columns_of_latest_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.db");
+        // A database of the first release, with one node in it.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let snapshot = r#"{"node_name":"n1","cpu":{"usage_percent":12.5}}"#;
+        conn.execute(
+            "INSERT INTO latest VALUES ('c1', 'n1', 1000, 2000, 12.5, 1, 2, 3, 4, 5, 6, 7, 8, ?1)",
+            [snapshot],
+        )
+        .unwrap();
+        drop(conn);
+
+        let store = Store::open(&path).unwrap();
+        assert_eq!(user_version(&store.conn).unwrap(), 2);
+        assert_eq!(
+            columns(&store.conn, "latest"),
+            ["cluster", "node", "ts", "last_seen", "snapshot"]
+        );
+        let (node, seen) = store.latest_node("c1", "n1").unwrap().unwrap();
+        assert_eq!(node.cpu.usage_percent, 12.5);
+        assert_eq!(seen.timestamp_millis(), 2000);
+        let check: String = store
+            .conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
     }
 
     #[test]

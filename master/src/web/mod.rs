@@ -5,14 +5,12 @@
 //! The page learns the cluster it shows from `?cluster=`, else from the master's
 //! `--cluster-id`, written into the HTML when the router is built; and the largest
 //! history window the API accepts (the retention), so that its 30-day button asks for
-//! no more than that.
+//! no more than that. It knows nothing else of the API: `app` merges both routers.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-
-use crate::api::ApiSettings;
 
 /// Where the page lives.
 pub const PAGE_PATH: &str = "/system/metrics";
@@ -25,12 +23,10 @@ const APP_CSS: &str = include_str!("static/app.css");
 const CLUSTER_PLACEHOLDER: &str = "__CLUSTER_ID__";
 const MAX_HOURS_PLACEHOLDER: &str = "__MAX_HOURS__";
 
-/// The page's routes, to merge into the API's router (any state: they use none).
-pub fn routes<S>(settings: &ApiSettings) -> Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    let page = index_html(&settings.cluster_id, settings.max_history_hours());
+/// The page's routes for the cluster `cluster_id`, whose history goes back
+/// `max_history_hours`; to merge into the API's router.
+pub fn routes(cluster_id: &str, max_history_hours: u32) -> Router {
+    let page = index_html(cluster_id, max_history_hours);
     Router::new()
         .route("/", get(|| async { Redirect::to(PAGE_PATH) }))
         .route(
@@ -89,30 +85,11 @@ fn asset(content_type: &'static str, body: impl Into<axum::body::Body>) -> Respo
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
-
     use axum::body::Body;
     use axum::http::{Method, Request};
     use tower::ServiceExt;
 
     use super::*;
-    use crate::api::{router, OwnMetrics, SharedStore};
-    use crate::store::Store;
-
-    fn settings(cluster_id: &str, retention_hours: u64) -> ApiSettings {
-        ApiSettings::new(
-            cluster_id.to_owned(),
-            Duration::from_secs(retention_hours * 3600),
-            Duration::from_secs(10),
-        )
-    }
-
-    /// The whole master router, as `main` serves it.
-    fn app(settings: ApiSettings) -> Router {
-        let store: SharedStore = Arc::new(Mutex::new(Store::open_in_memory().unwrap()));
-        router(store, settings, Arc::new(OwnMetrics::new()))
-    }
 
     async fn call(app: &Router, method: Method, uri: &str) -> (StatusCode, String, String) {
         let request = Request::builder()
@@ -139,7 +116,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_root_redirects_to_the_page() {
-        let app = app(settings("default", 720));
+        let app = routes("default", 720);
         let (status, _, location) = call(&app, Method::GET, "/").await;
         assert!(status.is_redirection(), "{status}");
         assert!(matches!(status.as_u16(), 302 | 303), "{status}");
@@ -148,7 +125,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_page_and_its_assets_have_their_content_types() {
-        let app = app(settings("default", 720));
+        let app = routes("default", 720);
         let (status, content_type, html) = call(&app, Method::GET, PAGE_PATH).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type, "text/html; charset=utf-8");
@@ -171,36 +148,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_cluster_id_is_html_escaped() {
-        let app = app(settings(r#"a"><script>alert('x')</script>&b"#, 1));
+        let app = routes(r#"a"><script>alert('x')</script>&b"#, 1);
         let (_, _, html) = call(&app, Method::GET, PAGE_PATH).await;
         assert!(html.contains(
             r#"data-cluster="a&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;b""#
         ));
         assert!(!html.contains("<script>alert"));
         assert!(html.contains(r#"data-max-hours="1""#));
-    }
-
-    #[tokio::test]
-    async fn the_api_keeps_its_json_404_and_405() {
-        let app = app(settings("default", 720));
-        let (status, content_type, body) = call(&app, Method::GET, "/api/v2/nope").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(
-            content_type.starts_with("application/json"),
-            "{content_type}"
-        );
-        assert!(body.contains("error"));
-        let (status, content_type, _) =
-            call(&app, Method::POST, "/api/v2/clusters/default/node-metrics").await;
-        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-        assert!(
-            content_type.starts_with("application/json"),
-            "{content_type}"
-        );
-        let (status, _, body) =
-            call(&app, Method::GET, "/api/v2/clusters/default/node-metrics").await;
-        assert_eq!(status, StatusCode::OK);
-        assert!(body.contains("summary"));
     }
 
     #[test]

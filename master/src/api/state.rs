@@ -1,0 +1,79 @@
+//! What every handler shares: the store, the API's settings and the master's own
+//! metrics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cors::AllowedOrigins;
+use super::node_store::SharedStore;
+use super::summary::WarningThresholds;
+use crate::own_metrics::OwnMetrics;
+
+/// Default warning thresholds, as atlhyper_web counts warning nodes.
+pub const DEFAULT_WARN_CPU: f64 = 80.0;
+pub const DEFAULT_WARN_MEMORY: f64 = 80.0;
+pub const DEFAULT_WARN_TEMP: f64 = 75.0;
+
+/// How the API behaves; set from the master's flags.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// The cluster this master serves: pushed snapshots go there, and it exists (with
+    /// an empty list) before its first snapshot.
+    pub cluster_id: String,
+    /// How long history is kept: `hours` may go up to this many whole hours.
+    pub retention: Duration,
+    /// A node not seen for longer than this is `offline`.
+    pub offline_after: Duration,
+    /// Warning thresholds (`>=`): CPU %, memory %, CPU temperature °C.
+    pub warn_cpu: f64,
+    pub warn_memory: f64,
+    pub warn_temp: f64,
+    /// When set (and not empty), pushes need `Authorization: Bearer <token>`.
+    pub push_token: Option<String>,
+    /// Passed to `write_round` for pushed snapshots: at most one history point per node
+    /// per this interval.
+    pub sample_interval: Duration,
+    /// Origins whose pages may call the API (CORS).
+    pub allowed_origins: AllowedOrigins,
+}
+
+impl ApiSettings {
+    /// Defaults for a master scraping every `scrape_interval`: offline after three
+    /// missed scrapes, one history point per scrape, thresholds 80 / 80 / 75, no token.
+    pub fn new(cluster_id: String, retention: Duration, scrape_interval: Duration) -> ApiSettings {
+        ApiSettings {
+            cluster_id,
+            retention,
+            offline_after: scrape_interval.saturating_mul(3),
+            warn_cpu: DEFAULT_WARN_CPU,
+            warn_memory: DEFAULT_WARN_MEMORY,
+            warn_temp: DEFAULT_WARN_TEMP,
+            push_token: None,
+            sample_interval: scrape_interval,
+            allowed_origins: AllowedOrigins::Any,
+        }
+    }
+
+    /// The largest `hours` of a history request: the retention in whole hours, at
+    /// least 1.
+    pub fn max_history_hours(&self) -> u32 {
+        u32::try_from(self.retention.as_secs() / 3600)
+            .unwrap_or(u32::MAX)
+            .max(1)
+    }
+
+    pub fn warning_thresholds(&self) -> WarningThresholds {
+        WarningThresholds {
+            cpu_percent: self.warn_cpu,
+            memory_percent: self.warn_memory,
+            cpu_temp: self.warn_temp,
+        }
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: SharedStore,
+    pub settings: ApiSettings,
+    pub own_metrics: Arc<OwnMetrics>,
+}
