@@ -44,6 +44,8 @@ export PATH="$PWD/$tools/bin:$PATH"
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
+echo "== import cycles between modules"
+python3 scripts/import_cycles.py common/src exporter/src sidecar/src master/src deploy/src
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"

@@ -3,12 +3,25 @@
 
 use std::time::Duration;
 
+/// Why a duration could not be read; the message quotes the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("invalid duration {0:?}")]
+    Invalid(String),
+    #[error("{0:?}: must not be negative")]
+    Negative(String),
+    #[error("missing unit in duration {0:?}")]
+    MissingUnit(String),
+    #[error("unknown unit {unit:?} in duration {text:?}")]
+    UnknownUnit { unit: String, text: String },
+}
+
 /// Parses a Go `time.Duration` string (`5s`, `500ms`, `1m30s`, `1.5h`, `250us`).
-pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("invalid duration {text:?}");
+pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
+    let invalid = || DurationError::Invalid(text.to_owned());
     let unsigned = text.strip_prefix('+').unwrap_or(text);
     if unsigned.starts_with('-') {
-        return Err(format!("{text:?}: must not be negative"));
+        return Err(DurationError::Negative(text.to_owned()));
     }
     if unsigned == "0" {
         return Ok(Duration::ZERO);
@@ -41,8 +54,13 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            "" => return Err(format!("missing unit in duration {text:?}")),
-            other => return Err(format!("unknown unit {other:?} in duration {text:?}")),
+            "" => return Err(DurationError::MissingUnit(text.to_owned())),
+            other => {
+                return Err(DurationError::UnknownUnit {
+                    unit: other.to_owned(),
+                    text: text.to_owned(),
+                })
+            }
         };
         rest = &rest[unit_len..];
         let whole: u128 = if int_part.is_empty() {
@@ -79,15 +97,21 @@ mod tests {
         assert_eq!(parse_go_duration("1µs"), Ok(Duration::from_micros(1)));
         assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
         assert_eq!(
-            parse_go_duration("5"),
-            Err("missing unit in duration \"5\"".into())
+            parse_go_duration("5").unwrap_err().to_string(),
+            "missing unit in duration \"5\""
         );
         assert_eq!(
-            parse_go_duration("5x"),
-            Err("unknown unit \"x\" in duration \"5x\"".into())
+            parse_go_duration("5x").unwrap_err().to_string(),
+            "unknown unit \"x\" in duration \"5x\""
         );
-        assert_eq!(parse_go_duration(""), Err("invalid duration \"\"".into()));
-        assert_eq!(parse_go_duration("s"), Err("invalid duration \"s\"".into()));
+        assert_eq!(
+            parse_go_duration("").unwrap_err().to_string(),
+            "invalid duration \"\""
+        );
+        assert_eq!(
+            parse_go_duration("s").unwrap_err().to_string(),
+            "invalid duration \"s\""
+        );
         assert_eq!(parse_go_duration("1.s"), Ok(ms(1000)));
         assert!(parse_go_duration("-1s").is_err());
         assert!(parse_go_duration("99999999999999999999h").is_err());
@@ -96,15 +120,14 @@ mod tests {
 
 /// A Go duration, or a whole number of days (`7d`, `30d`) as retention flags spell
 /// them (Go's durations stop at hours).
-pub fn parse_duration_or_days(text: &str) -> Result<Duration, String> {
+pub fn parse_duration_or_days(text: &str) -> Result<Duration, DurationError> {
     match text.strip_suffix('d') {
         Some(days) if !days.is_empty() && days.bytes().all(|b| b.is_ascii_digit()) => {
-            let days: u64 = days
-                .parse()
-                .map_err(|_| format!("invalid duration {text:?}"))?;
+            let invalid = || DurationError::Invalid(text.to_owned());
+            let days: u64 = days.parse().map_err(|_| invalid())?;
             days.checked_mul(86_400)
                 .map(Duration::from_secs)
-                .ok_or_else(|| format!("invalid duration {text:?}"))
+                .ok_or_else(invalid)
         }
         _ => parse_go_duration(text),
     }

@@ -47,13 +47,7 @@ pub fn command() -> Command {
                 .env("NODE_NAME")
                 .help("Kubernetes node name exported as edge_node_info (default: $NODE_NAME, else the hostname)."),
         )
-        .arg(
-            Arg::new("log.level")
-                .long("log.level")
-                .default_value("info")
-                .value_parser(["debug", "info", "warn", "error"])
-                .help("Only log messages with the given severity or above."),
-        )
+        .arg(edge_common::flags::log_level_arg())
         .arg(
             Arg::new("collector.disable-defaults")
                 .long("collector.disable-defaults")
@@ -165,12 +159,7 @@ fn constant_families(node_name: &str) -> MetricSet {
 
 /// `--log.level`, read before the collectors are built so their warnings are logged.
 pub fn log_level(matches: &ArgMatches) -> tracing::Level {
-    match string(matches, "log.level").as_str() {
-        "debug" => tracing::Level::DEBUG,
-        "warn" => tracing::Level::WARN,
-        "error" => tracing::Level::ERROR,
-        _ => tracing::Level::INFO,
-    }
+    edge_common::flags::log_level(matches)
 }
 
 fn string(matches: &ArgMatches, id: &str) -> String {

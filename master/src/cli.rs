@@ -4,16 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use edge_common::duration::{parse_duration_or_days, parse_go_duration};
-use edge_common::flags::FlagError;
+use edge_common::duration::{parse_duration_or_days, parse_go_duration, DurationError};
+use edge_common::flags::{self, FlagError};
 
 use crate::api::{AllowedOrigins, ApiSettings};
 use crate::source::targets::{parse_target, DnsDiscovery, Target};
-
-/// The severities `--log.level` accepts, each a `tracing::Level`.
-const LOG_LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -71,9 +67,7 @@ pub fn command() -> Command {
         .arg(arg("warn-temp", Some("75"), "CPU temperature °C from which a node counts as a warning node."))
         .arg(arg("push-token", None, "Bearer token required by POST /metrics/node (default: none required).").env("EDGE_MASTER_PUSH_TOKEN"))
         .arg(arg("cors.allowed-origin", Some("*"), "An origin (scheme://host[:port]) whose web pages may call the API, or * for any, as atlhyper answers. Repeatable.").action(ArgAction::Append))
-        .arg(arg("log.level", Some("info"), "Only log messages with the given severity or above.").value_parser(
-            PossibleValuesParser::new(LOG_LEVELS).try_map(|level| level.parse::<tracing::Level>()),
-        ))
+        .arg(flags::log_level_arg())
 }
 
 fn fail(flag: &'static str, message: impl ToString) -> FlagError {
@@ -87,7 +81,7 @@ fn text(matches: &ArgMatches, id: &str) -> String {
 fn positive(
     matches: &ArgMatches,
     flag: &'static str,
-    parse: fn(&str) -> Result<Duration, String>,
+    parse: fn(&str) -> Result<Duration, DurationError>,
 ) -> Result<Duration, FlagError> {
     let value = parse(&text(matches, flag)).map_err(|e| fail(flag, e))?;
     if value.is_zero() {
@@ -148,10 +142,7 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
             .map(String::as_str),
     )
     .map_err(|e| fail("cors.allowed-origin", e))?;
-    let log_level = matches
-        .get_one::<tracing::Level>("log.level")
-        .copied()
-        .unwrap_or(tracing::Level::INFO);
+    let log_level = flags::log_level(matches);
     Ok(Settings {
         listen,
         db: PathBuf::from(text(matches, "db")),

@@ -4,11 +4,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use edge_common::duration::parse_go_duration;
 use edge_common::exposition::names::is_metric_name;
-use edge_common::flags::FlagError;
+use edge_common::flags::{self, FlagError};
 
 use crate::config::{self, ConfigError, SourceKind};
 use crate::i2c::I2cSource;
@@ -47,17 +46,7 @@ pub fn command() -> Command {
         .arg(Arg::new("listen").long("listen").help("Also serve the same metrics on http://<addr>/metrics (e.g. 127.0.0.1:9101)."))
         .arg(Arg::new("reload-poll").long("reload-poll").default_value("1m").help("Re-read nodes.conf at least this often, besides watching it."))
         .arg(Arg::new("check").long("check").action(ArgAction::SetTrue).help("Check nodes.conf, the scripts and the sensor files, print what would run on this node, and exit 0 (all fine) or 1."))
-        .arg(
-            Arg::new("log.level")
-                .long("log.level")
-                .default_value("info")
-                // The names shown in --help and accepted, each parsed by tracing itself.
-                .value_parser(
-                    PossibleValuesParser::new(["debug", "info", "warn", "error"])
-                        .try_map(|level| level.parse::<tracing::Level>()),
-                )
-                .help("Only log messages with the given severity or above."),
-        )
+        .arg(flags::log_level_arg())
 }
 
 fn flag_error(flag: &'static str, message: impl ToString) -> FlagError {
@@ -138,10 +127,7 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
         listen: matches.get_one::<String>("listen").cloned(),
         reload_poll: duration(matches, "reload-poll")?,
         check: matches.get_flag("check"),
-        log_level: matches
-            .get_one::<tracing::Level>("log.level")
-            .copied()
-            .unwrap_or(tracing::Level::INFO),
+        log_level: flags::log_level(matches),
     })
 }
 

@@ -14,7 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use edge_common::duration::parse_go_duration;
+use edge_common::duration::{parse_go_duration, DurationError};
 
 /// The shortest interval accepted: a script every few milliseconds is a mistake.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -110,9 +110,12 @@ pub enum LineError {
     /// `what` is `script` or `sensor file`.
     #[error("{name:?}: a {what} name is letters, digits, '_', '-' and '.', not starting with '.'")]
     BadFileName { name: String, what: &'static str },
-    /// `message` is edge-common's duration parser's.
-    #[error("{entry:?}: {message}")]
-    BadInterval { entry: String, message: String },
+    #[error("{entry:?}: {source}")]
+    BadInterval {
+        entry: String,
+        #[source]
+        source: DurationError,
+    },
     #[error("{entry:?}: interval {interval:?} is shorter than {min:?}", min = MIN_INTERVAL)]
     IntervalTooShort { entry: String, interval: Duration },
 }
@@ -233,9 +236,9 @@ fn parse_entry(entry: &str, default_interval: Duration) -> Result<Source, LineEr
     };
     let interval = match interval {
         None => default_interval,
-        Some(text) => parse_go_duration(text).map_err(|message| LineError::BadInterval {
+        Some(text) => parse_go_duration(text).map_err(|source| LineError::BadInterval {
             entry: entry.to_string(),
-            message,
+            source,
         })?,
     };
     if interval < MIN_INTERVAL {

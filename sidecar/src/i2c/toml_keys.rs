@@ -240,8 +240,8 @@ impl<'a, 'i> Keys<'a, 'i> {
         let Some(text) = self.string(key)? else {
             return Ok(None);
         };
-        let duration =
-            edge_common::duration::parse_go_duration(text).map_err(|e| self.error(key, e))?;
+        let duration = edge_common::duration::parse_go_duration(text)
+            .map_err(|e| self.error(key, e.to_string()))?;
         if duration > max {
             return Err(self.error(key, format!("{text} is longer than {max:?}")));
         }
