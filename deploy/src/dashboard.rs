@@ -3,6 +3,13 @@
 
 use serde_json::Value;
 
+/// A dashboard whose queries cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DashboardError {
+    #[error("panel {panel:?}: a target without an expression")]
+    TargetWithoutExpression { panel: String },
+}
+
 /// One panel target: the panel's title and the expression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
@@ -12,14 +19,14 @@ pub struct Query {
 
 /// Every panel target's expression, panels inside rows included; a target without
 /// an expression is an error naming its panel.
-pub fn queries(dashboard: &Value) -> Result<Vec<Query>, String> {
-    fn walk(panels: &Value, out: &mut Vec<Query>) -> Result<(), String> {
+pub fn queries(dashboard: &Value) -> Result<Vec<Query>, DashboardError> {
+    fn walk(panels: &Value, out: &mut Vec<Query>) -> Result<(), DashboardError> {
         for panel in panels.as_array().into_iter().flatten() {
             let title = panel["title"].as_str().unwrap_or("(untitled)").to_string();
             for target in panel["targets"].as_array().into_iter().flatten() {
                 let expr = target["expr"].as_str().unwrap_or_default();
                 if expr.trim().is_empty() {
-                    return Err(format!("panel {title:?}: a target without an expression"));
+                    return Err(DashboardError::TargetWithoutExpression { panel: title });
                 }
                 out.push(Query {
                     panel: title.clone(),
@@ -78,7 +85,7 @@ mod tests {
         assert_eq!(exprs, ["up", "x", "y"]);
         let broken = serde_json::json!({"panels": [{"title": "c", "targets": [{"refId": "A"}]}]});
         assert_eq!(
-            queries(&broken).unwrap_err(),
+            queries(&broken).unwrap_err().to_string(),
             "panel \"c\": a target without an expression"
         );
     }

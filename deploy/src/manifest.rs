@@ -108,12 +108,21 @@ pub fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
         .find_map(|a| a.strip_prefix(flag)?.strip_prefix('='))
 }
 
+/// A flag [`replace_flag_values`] was asked to replace that is not there once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlagReplaceError {
+    #[error("{flag} is not among the arguments {args:?}")]
+    Missing { flag: String, args: Vec<String> },
+    #[error("{flag} is given more than once in {args:?}")]
+    Repeated { flag: String, args: Vec<String> },
+}
+
 /// `args` with the value of each `-flag=value` / `--flag=value` named in `values`
 /// replaced; every flag named must be there once.
 pub fn replace_flag_values(
     args: &[String],
     values: &[(&str, &str)],
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, FlagReplaceError> {
     let mut out = args.to_vec();
     for (flag, value) in values {
         let prefix = format!("{flag}=");
@@ -125,8 +134,18 @@ pub fn replace_flag_values(
             .collect();
         match positions.as_slice() {
             [one] => out[*one] = format!("{prefix}{value}"),
-            [] => return Err(format!("{flag} is not among the arguments {args:?}")),
-            _ => return Err(format!("{flag} is given more than once in {args:?}")),
+            [] => {
+                return Err(FlagReplaceError::Missing {
+                    flag: flag.to_string(),
+                    args: args.to_vec(),
+                })
+            }
+            _ => {
+                return Err(FlagReplaceError::Repeated {
+                    flag: flag.to_string(),
+                    args: args.to_vec(),
+                })
+            }
         }
     }
     Ok(out)
@@ -195,10 +214,12 @@ mod tests {
         );
         assert!(replace_flag_values(&args, &[("-d", "1")])
             .unwrap_err()
+            .to_string()
             .starts_with("-d is not among"));
         let twice: Vec<String> = ["-a=1", "-a=2"].map(String::from).to_vec();
         assert!(replace_flag_values(&twice, &[("-a", "1")])
             .unwrap_err()
+            .to_string()
             .contains("more than once"));
     }
 }

@@ -183,13 +183,23 @@ pub enum ListenAddress {
     Host(String),
 }
 
-pub fn parse_listen_address(text: &str) -> Result<ListenAddress, String> {
+/// Why a listen address cannot be used; the message quotes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListenAddressError {
+    #[error("{0:?}: expected [host]:port")]
+    NoPort(String),
+    #[error("{text:?}: port {port:?} is not a number from 0 to 65535")]
+    BadPort { text: String, port: String },
+}
+
+pub fn parse_listen_address(text: &str) -> Result<ListenAddress, ListenAddressError> {
     let Some((host, port)) = text.rsplit_once(':') else {
-        return Err(format!("{text:?}: expected [host]:port"));
+        return Err(ListenAddressError::NoPort(text.to_owned()));
     };
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("{text:?}: port {port:?} is not a number from 0 to 65535"))?;
+    let port: u16 = port.parse().map_err(|_| ListenAddressError::BadPort {
+        text: text.to_owned(),
+        port: port.to_owned(),
+    })?;
     if host.is_empty() {
         Ok(ListenAddress::AnyHost(port))
     } else {

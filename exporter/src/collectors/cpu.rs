@@ -322,20 +322,22 @@ fn find_throttle_sources(cpu_dir: &Path) -> ThrottleSources {
     sources
 }
 
+/// A kernel CPU list that does not read as one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a CPU list: {0:?}")]
+pub struct CpuListError(String);
+
 /// Parses a kernel CPU list such as `1,3-5`.
-pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
+pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, CpuListError> {
     let mut cpus = Vec::new();
+    let invalid = || CpuListError(text.to_owned());
     for item in text.trim().split(',').filter(|i| !i.is_empty()) {
-        let number = |s: &str| {
-            s.trim()
-                .parse::<u32>()
-                .map_err(|_| format!("not a CPU list: {text:?}"))
-        };
+        let number = |s: &str| s.trim().parse::<u32>().map_err(|_| invalid());
         match item.split_once('-') {
             Some((from, to)) => {
                 let (from, to) = (number(from)?, number(to)?);
                 if from > to {
-                    return Err(format!("not a CPU list: {text:?}"));
+                    return Err(invalid());
                 }
                 cpus.extend(from..=to);
             }
