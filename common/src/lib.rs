@@ -7,6 +7,7 @@
 //! - `exposition` — the Prometheus format written: the model of a scrape's families,
 //!   the "first family wins" registry, the name rules, the 0.0.4 and OpenMetrics
 //!   writers.
+//! - `redact` — secrets hidden in process command lines (`--password=***`).
 //! - `text` — Prometheus text-format values and escaping, written and read alike.
 //! - `textparse` — a strict parser of Prometheus text 0.0.4 (node_exporter's textfile
 //!   rules), for the exporter's textfile collector and the master's scraper.
@@ -14,5 +15,6 @@
 pub mod duration;
 pub mod exposition;
 pub mod flags;
+pub mod redact;
 pub mod text;
 pub mod textparse;

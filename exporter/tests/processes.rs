@@ -169,3 +169,58 @@ fn busy_and_big_children_rank_first_and_output_is_bounded() {
         "{reported:?}"
     );
 }
+
+/// The cmdline label of `pid`'s edge_process_info, once the sampler lists it.
+fn cmdline_of(server: &Server, pid: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let series = server.metrics();
+        if let Some(info) = series.iter().find(|s| {
+            s.name == "edge_process_info" && s.labels.get("pid").map(String::as_str) == Some(pid)
+        }) {
+            return info.labels["cmdline"].clone();
+        }
+        assert!(Instant::now() < deadline, "pid {pid} never listed");
+        sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn secrets_in_command_lines_are_redacted_by_default() {
+    // A busy process (so that it ranks first) started with a password on its command
+    // line: sh puts the words after the script into /proc/PID/cmdline.
+    let mut children = Children(vec![Command::new("sh")
+        .args([
+            "-c",
+            "while :; do :; done",
+            "app",
+            "--db-password=hunter2-SECRET",
+            "--token",
+            "abc123",
+            "postgres://admin:s3cr3t@db/x",
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn sh")]);
+    let pid = children.0[0].id().to_string();
+    let flags = |cmdline: Option<&str>| {
+        let mut flags = args(&[
+            "--collector.disable-defaults",
+            "--collector.processes",
+            "--collector.processes.interval=300ms",
+            "--collector.processes.top=3",
+        ]);
+        flags.extend(cmdline.map(|c| format!("--collector.processes.cmdline={c}")));
+        flags
+    };
+    let redacted = cmdline_of(&start_edge(&flags(None)), &pid);
+    assert_eq!(
+        redacted,
+        "sh -c while :; do :; done app --db-password=*** --token *** postgres://admin:***@db/x"
+    );
+    let full = cmdline_of(&start_edge(&flags(Some("full"))), &pid);
+    assert!(full.contains("--db-password=hunter2-SECRET"), "{full}");
+    let none = cmdline_of(&start_edge(&flags(Some("none"))), &pid);
+    assert_eq!(none, "");
+    children.0[0].kill().ok();
+}

@@ -6,6 +6,8 @@
 //! HELP and prints infinities as `inf`. One model rendered twice keeps both formats
 //! identical in content.
 
+use std::collections::HashSet;
+
 use super::model::{Family, MetricKind, MetricSet};
 use crate::text::{escape_help, escape_label_value, write_value};
 
@@ -68,8 +70,21 @@ pub fn negotiate(accept: Option<&str>) -> Format {
 }
 
 /// Renders `set` into `out`, families sorted by name so output is stable.
+///
+/// In OpenMetrics a counter's family name has no `_total`, so counter `x_total` and
+/// gauge `x` — two families in text 0.0.4 — would both be family `x`, and a strict
+/// reader rejects the whole exposition. The family registered first in `set` keeps
+/// the name; the later one is left out of the OpenMetrics output, with a warning.
 pub fn render(set: &MetricSet, format: Format, out: &mut String) {
-    let mut order: Vec<&Family> = set.families().iter().filter(|f| !f.is_empty()).collect();
+    let clashing = match format {
+        Format::OpenMetrics => openmetrics_clashes(set),
+        Format::PrometheusText => HashSet::new(),
+    };
+    let mut order: Vec<&Family> = set
+        .families()
+        .iter()
+        .filter(|f| !f.is_empty() && !clashing.contains(&*f.name))
+        .collect();
     order.sort_by(|a, b| a.name.cmp(&b.name));
     for family in order {
         match format {
@@ -80,6 +95,31 @@ pub fn render(set: &MetricSet, format: Format, out: &mut String) {
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
     }
+}
+
+/// The family name OpenMetrics gives `family`.
+fn openmetrics_name(family: &Family) -> &str {
+    match family.kind {
+        MetricKind::Counter => family.name.strip_suffix("_total").unwrap_or(&family.name),
+        _ => &family.name,
+    }
+}
+
+/// Families whose OpenMetrics name an earlier-registered family already has.
+fn openmetrics_clashes(set: &MetricSet) -> HashSet<&str> {
+    let mut taken: HashSet<&str> = HashSet::new();
+    let mut clashing = HashSet::new();
+    for family in set.families().iter().filter(|f| !f.is_empty()) {
+        if !taken.insert(openmetrics_name(family)) {
+            tracing::warn!(
+                family = %family.name,
+                openmetrics_name = openmetrics_name(family),
+                "left out of the OpenMetrics output: an earlier family has the same OpenMetrics name"
+            );
+            clashing.insert(&*family.name);
+        }
+    }
+    clashing
 }
 
 fn render_text_family(family: &Family, out: &mut String) {
@@ -101,12 +141,10 @@ fn render_text_family(family: &Family, out: &mut String) {
 
 fn render_openmetrics_family(family: &Family, out: &mut String) {
     // OpenMetrics names a counter family without `_total` and its samples with it.
-    let (family_name, suffix) = match family.kind {
-        MetricKind::Counter => (
-            family.name.strip_suffix("_total").unwrap_or(&family.name),
-            "_total",
-        ),
-        _ => (&*family.name, ""),
+    let family_name = openmetrics_name(family);
+    let suffix = match family.kind {
+        MetricKind::Counter => "_total",
+        _ => "",
     };
     let kind = match family.kind {
         MetricKind::Untyped => "unknown",
@@ -251,5 +289,32 @@ mod tests {
             "# TYPE rpc_seconds summary\n# HELP rpc_seconds RPC latency.\nrpc_seconds{quantile=\"0.5\"} 0.25\nrpc_seconds_sum 10\n"
         ));
         assert!(openmetrics.contains("size_bytes_bucket{le=\"+Inf\"} 4\n"));
+    }
+
+    #[test]
+    fn openmetrics_never_declares_a_family_twice() {
+        // The sidecar's counter and a script's gauge of the same OpenMetrics name: in
+        // 0.0.4 both are served; in OpenMetrics the first registered keeps the name.
+        let mut set = MetricSet::new();
+        set.counter(
+            "edge_sidecar_source_runs_total",
+            "Runs.",
+            &[("source", "a")],
+            3.0,
+        );
+        set.gauge("edge_sidecar_source_runs", "Value from a script.", &[], 7.0);
+        set.gauge("edge_other", "Other.", &[], 1.0);
+        let mut text = String::new();
+        render(&set, Format::PrometheusText, &mut text);
+        assert!(text.contains("edge_sidecar_source_runs 7\n"));
+        assert!(text.contains("edge_sidecar_source_runs_total{source=\"a\"} 3\n"));
+        let mut openmetrics = String::new();
+        render(&set, Format::OpenMetrics, &mut openmetrics);
+        assert_eq!(
+            openmetrics,
+            "# TYPE edge_other gauge\n# HELP edge_other Other.\nedge_other 1\n\
+             # TYPE edge_sidecar_source_runs counter\n# HELP edge_sidecar_source_runs Runs.\n\
+             edge_sidecar_source_runs_total{source=\"a\"} 3\n# EOF\n"
+        );
     }
 }

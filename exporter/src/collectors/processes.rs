@@ -11,6 +11,7 @@
 //! Kernel threads are left out; processes that exit between listing and reading, or
 //! whose `/proc/[pid]` is hidden (`hidepid`), are skipped and counted.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
@@ -32,6 +33,7 @@ use crate::read::read_table_string;
 use crate::sources::Sources;
 use edge_common::duration::parse_go_duration;
 use edge_common::exposition::{MetricKind, MetricSet};
+use edge_common::redact::CmdlinePolicy;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "processes",
@@ -42,6 +44,7 @@ pub const SPEC: CollectorSpec = CollectorSpec {
 
 const INTERVAL_FLAG: &str = "collector.processes.interval";
 const TOP_FLAG: &str = "collector.processes.top";
+const CMDLINE_FLAG: &str = "collector.processes.cmdline";
 
 fn args() -> Vec<Arg> {
     vec![
@@ -53,6 +56,11 @@ fn args() -> Vec<Arg> {
             .long(TOP_FLAG)
             .default_value("10")
             .help("How many processes to report by CPU and by resident memory (the union is reported: at most twice this many)."),
+        Arg::new(CMDLINE_FLAG)
+            .long(CMDLINE_FLAG)
+            .default_value("redacted")
+            .value_parser(CmdlinePolicy::VALUES)
+            .help("Command lines in edge_process_info: redacted (values of options and variables named like password, secret, token, key, credential, auth, and URL passwords, shown as ***), full, or none."),
     ]
 }
 
@@ -112,6 +120,7 @@ struct StatRecord {
 pub struct ProcessSampler {
     procfs: PathBuf,
     top: usize,
+    cmdline: CmdlinePolicy,
     ticks_per_second: f64,
     page_size: u64,
     boot_time: f64,
@@ -124,7 +133,7 @@ pub struct ProcessSampler {
 }
 
 impl ProcessSampler {
-    pub fn new(paths: &Paths, top: usize) -> Result<Self, CollectError> {
+    pub fn new(paths: &Paths, top: usize, cmdline: CmdlinePolicy) -> Result<Self, CollectError> {
         let stat_path = paths.proc("stat");
         let stat = parse_proc_stat(&read_table_string(&stat_path)?, &stat_path)?;
         let boot_time = stat
@@ -133,6 +142,7 @@ impl ProcessSampler {
         Ok(ProcessSampler {
             procfs: paths.procfs.clone(),
             top,
+            cmdline,
             ticks_per_second: procfs::ticks_per_second() as f64,
             page_size: procfs::page_size(),
             boot_time,
@@ -200,7 +210,7 @@ impl ProcessSampler {
             processes.push(TopProcess {
                 pid: record.pid,
                 comm: record.comm.clone(),
-                cmdline: read_cmdline(&process_dir.join("cmdline")),
+                cmdline: read_cmdline(&process_dir.join("cmdline"), self.cmdline),
                 user: self.users.name(metadata.uid()),
                 state: record.state,
                 cpu_ratio: cpu[index],
@@ -296,8 +306,13 @@ fn select_top(records: &[StatRecord], cpu: &[Option<f64>], n: usize) -> Vec<usiz
 }
 
 /// The command line as a label value: arguments joined by spaces, control characters
-/// replaced, cut at [`CMDLINE_BYTES`] on a character boundary. Empty for a zombie.
-fn read_cmdline(path: &Path) -> String {
+/// replaced, shown as `policy` says (secrets hidden before the cut, so a cut cannot
+/// leave half a secret), cut at [`CMDLINE_BYTES`] on a character boundary. Empty for a
+/// zombie.
+fn read_cmdline(path: &Path, policy: CmdlinePolicy) -> String {
+    if policy == CmdlinePolicy::Hidden {
+        return String::new();
+    }
     let mut buf = [0u8; 4 * CMDLINE_BYTES];
     let len = File::open(path)
         .and_then(|mut file| file.read(&mut buf))
@@ -308,6 +323,9 @@ fn read_cmdline(path: &Path) -> String {
         .chars()
         .map(|c| if c == '\0' || c.is_control() { ' ' } else { c })
         .collect();
+    if let Cow::Owned(redacted) = policy.apply(&cmdline) {
+        cmdline = redacted;
+    }
     if cmdline.len() > CMDLINE_BYTES {
         let mut end = CMDLINE_BYTES;
         while !cmdline.is_char_boundary(end) {
@@ -411,7 +429,11 @@ impl Processes {
                     format!("{top_text:?}: must be a whole number from 1 to 1000"),
                 )
             })?;
-        let sampler = ProcessSampler::new(ctx.paths, top)
+        let cmdline = ctx
+            .string(CMDLINE_FLAG)
+            .and_then(|text| CmdlinePolicy::parse(&text))
+            .unwrap_or(CmdlinePolicy::Redacted);
+        let sampler = ProcessSampler::new(ctx.paths, top, cmdline)
             .map_err(|e| ConfigError::new("--path.procfs", e))?;
         Self::start(sampler, interval)
             .map_err(|e| ConfigError::new(format!("--{INTERVAL_FLAG}"), e))
@@ -645,7 +667,7 @@ mod tests {
             procfs: dir.path().to_path_buf(),
             ..Paths::default()
         };
-        ProcessSampler::new(&paths, top).unwrap()
+        ProcessSampler::new(&paths, top, CmdlinePolicy::Redacted).unwrap()
     }
 
     #[test]
@@ -782,12 +804,47 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cmdline");
         std::fs::write(&path, "a\0b\nc\0\0").unwrap();
-        assert_eq!(read_cmdline(&path), "a b c");
+        let redacted = CmdlinePolicy::Redacted;
+        assert_eq!(read_cmdline(&path, redacted), "a b c");
         std::fs::write(&path, "é".repeat(200)).unwrap();
-        let long = read_cmdline(&path);
+        let long = read_cmdline(&path, redacted);
         assert!(long.len() <= CMDLINE_BYTES && long.len() >= CMDLINE_BYTES - 1);
         assert!(long.chars().all(|c| c == 'é'));
-        assert_eq!(read_cmdline(&dir.path().join("missing")), "");
+        assert_eq!(read_cmdline(&dir.path().join("missing"), redacted), "");
+    }
+
+    #[test]
+    fn cmdline_secrets_are_hidden_unless_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cmdline");
+        // A secret placed where the 256-byte cut falls is hidden before the cut: its
+        // value starts 3 bytes before the cut, so cutting first would show "hun".
+        let padding =
+            "x".repeat(CMDLINE_BYTES - "/usr/bin/app ".len() - " --db-password=".len() - 3);
+        std::fs::write(
+            &path,
+            format!("/usr/bin/app\0{padding}\0--db-password=hunter2-SECRET\0"),
+        )
+        .unwrap();
+        let shown = read_cmdline(&path, CmdlinePolicy::Redacted);
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hun"),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with("--db-password=") || shown.contains("--db-password=**"),
+            "{shown}"
+        );
+        std::fs::write(&path, "app\0--db-password=hunter2-SECRET\0").unwrap();
+        assert_eq!(
+            read_cmdline(&path, CmdlinePolicy::Redacted),
+            "app --db-password=***"
+        );
+        assert_eq!(
+            read_cmdline(&path, CmdlinePolicy::Full),
+            "app --db-password=hunter2-SECRET"
+        );
+        assert_eq!(read_cmdline(&path, CmdlinePolicy::Hidden), "");
     }
 
     #[test]
