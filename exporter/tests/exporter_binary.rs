@@ -223,3 +223,40 @@ fn node_name_defaults_to_env_then_hostname() {
         );
     }
 }
+
+#[test]
+fn openmetrics_output_never_declares_a_family_twice() {
+    // A script's gauge named like the sidecar's counter without `_total`: two
+    // families in text 0.0.4, one name in OpenMetrics.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("custom_metrics.prom"),
+        "# HELP edge_sidecar_source_runs_total Runs.\n# TYPE edge_sidecar_source_runs_total counter\n\
+         edge_sidecar_source_runs_total{source=\"a\"} 3\n\
+         # HELP edge_sidecar_source_runs Value from a script.\n# TYPE edge_sidecar_source_runs gauge\n\
+         edge_sidecar_source_runs 7\n",
+    )
+    .unwrap();
+    let server = start_edge(&args(&[
+        "--collector.disable-defaults",
+        "--collector.textfile",
+        &format!("--collector.textfile.directory={}", dir.path().display()),
+    ]));
+    let text = get(server.port, "/metrics", None).body;
+    assert!(text.contains("\nedge_sidecar_source_runs 7\n"), "{text}");
+    assert!(text.contains("edge_sidecar_source_runs_total{source=\"a\"} 3"));
+    let openmetrics = get(
+        server.port,
+        "/metrics",
+        Some("application/openmetrics-text;version=1.0.0"),
+    )
+    .body;
+    let declarations = openmetrics
+        .lines()
+        .filter(|line| line.starts_with("# TYPE edge_sidecar_source_runs "))
+        .count();
+    assert_eq!(declarations, 1, "{openmetrics}");
+    // The counter was registered first (the file's first family) and keeps the name.
+    assert!(openmetrics.contains("# TYPE edge_sidecar_source_runs counter\n"));
+    assert!(!openmetrics.contains("edge_sidecar_source_runs 7"));
+}
