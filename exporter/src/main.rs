@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 use edge_exporter::{cli, server};
 
+/// Threads that run scrapes (one at a time, under the scraper's lock); the others
+/// wait their turn off the thread that answers `/healthz`.
+const SCRAPE_THREADS: usize = 4;
+
 fn main() -> ExitCode {
     // A handful of threads allocate a few kB each; one malloc arena instead of one per
     // thread keeps the resident size down on small boards.
@@ -27,8 +31,10 @@ fn main() -> ExitCode {
         }
     };
 
-    // One thread serves HTTP and runs scrapes (see server.rs). Keeps RSS small.
+    // One thread serves HTTP; scrapes run on a small blocking pool (see server.rs).
+    // Keeps RSS small.
     let runtime = match tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(SCRAPE_THREADS)
         .enable_all()
         .build()
     {

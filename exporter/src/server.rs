@@ -1,19 +1,19 @@
 //! The HTTP side: `/metrics` (or `--web.telemetry-path`), `/` and `/healthz`.
 //!
-//! A scrape runs on the runtime's one thread: it reads small procfs and sysfs files
-//! for about a millisecond, and handing it to a blocking-pool thread cost two context
-//! switches and a thread's memory per scrape. The only call that can block for long,
-//! statfs on a dead mount, already runs on its own worker with a deadline
-//! (`--collector.filesystem.mount-timeout`), so the runtime waits at most that long,
-//! once per newly stuck mount. Scrapes are serialised by the scraper's lock
-//! (collectors keep state between scrapes, e.g. CPU counters).
+//! A scrape runs on a blocking-pool thread, never on the runtime's one thread: any file
+//! system call can block (a dead network mount, a FIFO where a file was expected), and
+//! `/healthz` must answer whatever a scrape is waiting for. The calls that can block
+//! for long have deadlines of their own (statfs: `--collector.filesystem.mount-timeout`,
+//! the textfile directories: `--collector.textfile.timeout`), so a scrape ends; the
+//! hand-over costs two context switches per scrape. Scrapes are serialised by the
+//! scraper's lock (collectors keep state between scrapes, e.g. CPU counters).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -57,15 +57,26 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
             .get(header::ACCEPT)
             .and_then(|value| value.to_str().ok()),
     );
-    let set = state
-        .scraper
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .scrape();
-    let mut body = String::with_capacity(state.last_body_len.load(Ordering::Relaxed) + 4096);
-    render(&set, format, &mut body);
-    state.last_body_len.store(body.len(), Ordering::Relaxed);
-    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+    let scraping = Arc::clone(&state);
+    let body = tokio::task::spawn_blocking(move || {
+        let set = scraping
+            .scraper
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .scrape();
+        let mut body = String::with_capacity(scraping.last_body_len.load(Ordering::Relaxed) + 4096);
+        render(&set, format, &mut body);
+        scraping.last_body_len.store(body.len(), Ordering::Relaxed);
+        body
+    })
+    .await;
+    match body {
+        Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "the scrape failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "scrape failed\n").into_response()
+        }
+    }
 }
 
 /// Binds `--web.listen-address`. `:port` listens on every IPv6 and IPv4 address,

@@ -644,15 +644,16 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(value(&set, "node_filesystem_size_bytes", &hang), None);
-        // The mounts after the stuck one are served by a fresh worker.
+        // The mounts beside the stuck one are served by the other workers.
         assert_eq!(
             value(&set, "node_filesystem_device_error", &after),
             Some(0.0)
         );
         assert_eq!(value(&set, "node_filesystem_readonly", &after), Some(1.0));
+        // One worker per mount (3 < STATFS_WORKERS); the stuck one is abandoned.
         assert_eq!(
             (fs.runner.workers_started(), fs.runner.live_workers()),
-            (2, 2)
+            (3, 3)
         );
 
         // Still stuck: reported at once, without a call or a thread.
@@ -666,14 +667,14 @@ mod tests {
         assert_eq!(fake.calls(&hang_path), 1);
         assert_eq!(
             (fs.runner.workers_started(), fs.runner.live_workers()),
-            (2, 2)
+            (3, 3)
         );
 
         // The server comes back: the abandoned worker clears the mark and exits.
         fake.release();
         wait_until("the stuck mark to clear", || fs.runner.stuck_count() == 0);
         wait_until("the abandoned worker to exit", || {
-            fs.runner.live_workers() == 1
+            fs.runner.live_workers() == 2
         });
         let set = scrape(&mut fs);
         assert_eq!(
@@ -687,8 +688,60 @@ mod tests {
         assert_eq!(fake.calls(&hang_path), 2);
         assert_eq!(
             (fs.runner.workers_started(), fs.runner.live_workers()),
-            (2, 1)
+            (4, 3)
         );
+    }
+
+    #[test]
+    fn dead_mounts_cost_one_deadline_together() {
+        // Three dead network mounts among healthy ones: checked concurrently, the
+        // scrape waits one timeout, not three.
+        let (_dir, paths) = tree(
+            "29 1 259:2 / / rw - ext4 /dev/sda1 rw\n\
+             40 29 0:50 / /mnt/a/hang rw - nfs4 srv:/a rw\n\
+             41 29 0:51 / /mnt/b/hang rw - nfs4 srv:/b rw\n\
+             42 29 0:52 / /mnt/c/hang rw - nfs4 srv:/c rw\n",
+        );
+        let fake = Arc::new(FakeStatFs::default());
+        let timeout = Duration::from_millis(300);
+        let mut fs = Filesystem::new(
+            &paths,
+            MountFilter::default(),
+            StatFsRunner::new(fake.clone(), timeout),
+        );
+        let started = Instant::now();
+        let set = scrape(&mut fs);
+        let took = started.elapsed();
+        assert!(
+            took >= timeout && took < timeout * 2,
+            "3 dead mounts took {took:?} with a {timeout:?} timeout"
+        );
+        for (device, mount_point) in [
+            ("srv:/a", "/mnt/a/hang"),
+            ("srv:/b", "/mnt/b/hang"),
+            ("srv:/c", "/mnt/c/hang"),
+        ] {
+            assert_eq!(
+                value(
+                    &set,
+                    "node_filesystem_device_error",
+                    &labels(device, "nfs4", mount_point)
+                ),
+                Some(1.0),
+                "{mount_point}"
+            );
+        }
+        assert_eq!(
+            value(
+                &set,
+                "node_filesystem_device_error",
+                &labels("/dev/sda1", "ext4", "/")
+            ),
+            Some(0.0)
+        );
+        assert_eq!(fs.runner.stuck_count(), 3);
+        fake.release();
+        wait_until("the stuck marks to clear", || fs.runner.stuck_count() == 0);
     }
 
     #[test]
@@ -811,7 +864,7 @@ mod tests {
             Some(FAKE_USAGE.size_bytes)
         );
         fake.release();
-        wait_until("/data to answer", || fs.runner.live_workers() == 1);
+        wait_until("/data to answer", || fs.runner.stuck_count() == 0);
         let set = scrape(&mut fs);
         assert_eq!(value(&set, "node_filesystem_readonly", &data), Some(1.0));
     }

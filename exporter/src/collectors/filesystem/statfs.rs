@@ -2,21 +2,23 @@
 //!
 //! statfs of a dead NFS or FUSE mount blocks in the kernel, uninterruptibly and
 //! possibly forever, and no thread can be cancelled out of a syscall. So statfs runs
-//! on a long-lived worker thread fed by a channel, and the scrape waits for each answer
-//! at most `timeout`. A worker that does not answer in time is abandoned to its
-//! syscall, its mount point is marked stuck, and a fresh worker serves the remaining
-//! mounts. Stuck mount points are not asked again (nothing is spawned for them) until
-//! the abandoned worker's statfs returns: it then clears the mark and exits. Threads
-//! alive are therefore one plus the number of mount points currently stuck.
+//! on long-lived worker threads fed by channels — up to [`STATFS_WORKERS`] of them,
+//! the mounts of a scrape dealt among them — and the scrape waits for all answers at
+//! most `timeout` in all: N dead mounts in different workers cost one timeout, not N.
+//! A worker that has not answered by then is abandoned to its syscall, its mount point
+//! is marked stuck, and a fresh worker takes its place next scrape. Stuck mount points
+//! are not asked again (nothing is spawned for them) until the abandoned worker's
+//! statfs returns: it then clears the mark and exits. Threads alive are therefore at
+//! most [`STATFS_WORKERS`] plus the number of mount points currently stuck.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The statfs(2) fields node_exporter exports, already multiplied out as it does.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,35 +61,57 @@ pub enum Outcome {
     Stuck,
 }
 
+/// How many statfs calls run at once (node_exporter 1.12 uses 4 workers too): mounts
+/// are spread over this many threads, so dead mounts in different threads cost one
+/// deadline together, not one each.
+pub const STATFS_WORKERS: usize = 4;
+
 struct Job {
+    batch: u64,
+    index: usize,
     key: String,
     path: PathBuf,
+}
+
+/// A worker's answer to one job of one scrape.
+struct Answer {
+    batch: u64,
+    index: usize,
+    result: io::Result<FsUsage>,
 }
 
 /// The collector's end of one worker thread.
 struct Worker {
     jobs: mpsc::Sender<Job>,
-    results: mpsc::Receiver<io::Result<FsUsage>>,
 }
 
-/// Runs statfs calls one at a time on a worker thread, each with a deadline.
+/// Runs statfs calls on up to [`STATFS_WORKERS`] threads under one deadline per scrape.
 pub struct StatFsRunner {
     statfs: Arc<dyn StatFs>,
     timeout: Duration,
     /// Mount points whose statfs has not returned; shared with the abandoned workers.
     stuck: Arc<Mutex<HashSet<String>>>,
-    worker: Option<Worker>,
+    workers: Vec<Worker>,
+    /// Every worker answers here, each answer tagged with its scrape (`batch`), so an
+    /// abandoned worker's late answer is recognised and ignored.
+    answers: mpsc::Sender<Answer>,
+    results: mpsc::Receiver<Answer>,
+    batch: u64,
     live_workers: Arc<AtomicUsize>,
     workers_started: usize,
 }
 
 impl StatFsRunner {
     pub fn new(statfs: Arc<dyn StatFs>, timeout: Duration) -> Self {
+        let (answers, results) = mpsc::channel();
         StatFsRunner {
             statfs,
             timeout,
             stuck: Arc::default(),
-            worker: None,
+            workers: Vec::new(),
+            answers,
+            results,
+            batch: 0,
             live_workers: Arc::default(),
             workers_started: 0,
         }
@@ -102,10 +126,12 @@ impl StatFsRunner {
             .unwrap_or(Outcome::Done(Err(io::Error::other("no statfs answer")))))
     }
 
-    /// statfs of every `(key, path)`, handed to the worker in one go so a scrape costs
-    /// one thread wake-up, not one per mount. Answers come in order, each awaited at
-    /// most the timeout; a call that misses it marks its mount stuck, and the mounts
-    /// after it move to a fresh worker. Fails only when no worker thread can be started.
+    /// statfs of every `(key, path)` under one deadline, `timeout` from now: the mounts
+    /// are dealt round-robin to up to [`STATFS_WORKERS`] threads (one wake-up each),
+    /// which work through their share in parallel. At the deadline a worker still on a
+    /// call is abandoned to it and that mount is marked stuck (not asked again until the
+    /// call returns); the mounts queued behind it in the same worker get a timeout error
+    /// for this scrape only. Fails only when no worker thread can be started.
     pub fn stat_all(&mut self, jobs: &[(String, PathBuf)]) -> io::Result<Vec<Outcome>> {
         let mut outcomes: Vec<Option<Outcome>> = jobs.iter().map(|_| None).collect();
         let mut pending: Vec<usize> = Vec::with_capacity(jobs.len());
@@ -123,55 +149,65 @@ impl StatFsRunner {
                 }
             }
         }
-        while !pending.is_empty() {
-            let Some(worker) = self.hand_over(jobs, &pending)? else {
-                for &index in &pending {
-                    outcomes[index] =
-                        Some(Outcome::Done(Err(io::Error::other("statfs worker exited"))));
-                }
+        if pending.is_empty() {
+            return Ok(outcomes
+                .into_iter()
+                .map(|o| o.unwrap_or(Outcome::Stuck))
+                .collect());
+        }
+        self.batch += 1;
+        let deadline = Instant::now() + self.timeout;
+        let workers = pending.len().min(STATFS_WORKERS);
+        // Each worker's share, in the order it works through it.
+        let mut shares: Vec<VecDeque<usize>> = vec![VecDeque::new(); workers];
+        for (n, &index) in pending.iter().enumerate() {
+            shares[n % workers].push_back(index);
+        }
+        for (slot, share) in shares.iter().enumerate() {
+            self.hand_over(slot, jobs, share)?;
+        }
+        let mut open = pending.len();
+        while open > 0 {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
-            let mut answered = 0;
-            let mut keep_worker = true;
-            for &index in &pending {
-                answered += 1;
-                match worker.results.recv_timeout(self.timeout) {
-                    Ok(result) => outcomes[index] = Some(Outcome::Done(result)),
-                    Err(RecvTimeoutError::Disconnected) => {
-                        outcomes[index] =
-                            Some(Outcome::Done(Err(io::Error::other("statfs worker exited"))));
-                        keep_worker = false;
-                        break;
-                    }
-                    Err(RecvTimeoutError::Timeout) => {
-                        // The worker answers under this lock, so either its answer is
-                        // already there or it will find the mark and clear it: never a
-                        // mark left behind.
-                        let key = &jobs[index].0;
-                        let mut stuck = lock(&self.stuck);
-                        if let Ok(result) = worker.results.try_recv() {
-                            outcomes[index] = Some(Outcome::Done(result));
-                            continue;
-                        }
-                        stuck.insert(key.clone());
-                        drop(stuck);
-                        tracing::warn!(
-                            mountpoint = %key,
-                            timeout = ?self.timeout,
-                            "mountpoint timeout: statfs did not return in time; the mount point is reported with device_error 1 and not asked again until it answers"
-                        );
-                        outcomes[index] = Some(Outcome::Stuck);
-                        // Dropping `worker` abandons that thread to its syscall; the
-                        // jobs still queued to it are never run (it finds no receiver).
-                        keep_worker = false;
-                        break;
-                    }
+            match self.results.recv_timeout(left) {
+                Ok(answer) => open -= self.record(answer, &mut shares, &mut outcomes),
+                Err(RecvTimeoutError::Timeout) => break,
+                // We hold a sender ourselves: cannot happen.
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if open > 0 {
+            // A worker answers under this lock, so either its answer is already in the
+            // channel or it will find the mark and clear it: never a mark left behind.
+            let mut stuck = lock(&self.stuck);
+            while let Ok(answer) = self.results.try_recv() {
+                self.record(answer, &mut shares, &mut outcomes);
+            }
+            for slot in (0..workers).rev() {
+                let share = &mut shares[slot];
+                let Some(in_flight) = share.pop_front() else {
+                    continue;
+                };
+                let key = &jobs[in_flight].0;
+                stuck.insert(key.clone());
+                tracing::warn!(
+                    mountpoint = %key,
+                    timeout = ?self.timeout,
+                    "mountpoint timeout: statfs did not return in time; the mount point is reported with device_error 1 and not asked again until it answers"
+                );
+                outcomes[in_flight] = Some(Outcome::Stuck);
+                for queued in share.drain(..) {
+                    outcomes[queued] = Some(Outcome::Done(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "not asked in time: queued behind a mount point that did not answer",
+                    ))));
                 }
+                // Dropping the worker's sender abandons it to its call; it then drains
+                // what was queued to it (answers nobody reads) and exits.
+                self.workers.remove(slot);
             }
-            if keep_worker {
-                self.worker = Some(worker);
-            }
-            pending.drain(..answered);
         }
         Ok(outcomes
             .into_iter()
@@ -179,38 +215,69 @@ impl StatFsRunner {
             .collect())
     }
 
-    /// Queues the `pending` jobs on the current worker, or on a new one if the current
-    /// one has died. `None` when even a new worker would not take them.
+    /// Files an answer of this scrape; 1 if it was one, 0 for a stale one.
+    fn record(
+        &self,
+        answer: Answer,
+        shares: &mut [VecDeque<usize>],
+        outcomes: &mut [Option<Outcome>],
+    ) -> usize {
+        if answer.batch != self.batch {
+            return 0;
+        }
+        for share in shares.iter_mut() {
+            if share.front() == Some(&answer.index) {
+                share.pop_front();
+            }
+        }
+        outcomes[answer.index] = Some(Outcome::Done(answer.result));
+        1
+    }
+
+    /// Queues `share` on worker `slot`, starting it (or a replacement for a worker that
+    /// died) when needed.
     fn hand_over(
         &mut self,
+        slot: usize,
         jobs: &[(String, PathBuf)],
-        pending: &[usize],
-    ) -> io::Result<Option<Worker>> {
+        share: &VecDeque<usize>,
+    ) -> io::Result<()> {
+        let batch = self.batch;
         let send_all = |worker: &Worker| {
-            pending.iter().all(|&index| {
+            share.iter().all(|&index| {
                 let (key, path) = &jobs[index];
                 worker
                     .jobs
                     .send(Job {
+                        batch,
+                        index,
                         key: key.clone(),
                         path: path.clone(),
                     })
                     .is_ok()
             })
         };
-        if let Some(worker) = self.worker.take() {
-            if send_all(&worker) {
-                return Ok(Some(worker));
-            }
+        if slot < self.workers.len() && send_all(&self.workers[slot]) {
+            return Ok(());
         }
-        // A worker that died (a panicking StatFs) has dropped its receiver: start another.
+        // No worker in this slot yet, or one that died (a panicking StatFs).
         let worker = self.spawn()?;
-        Ok(send_all(&worker).then_some(worker))
+        let sent = send_all(&worker);
+        if slot < self.workers.len() {
+            self.workers[slot] = worker;
+        } else {
+            self.workers.push(worker);
+        }
+        if sent {
+            Ok(())
+        } else {
+            Err(io::Error::other("a new statfs worker exited at once"))
+        }
     }
 
     fn spawn(&mut self) -> io::Result<Worker> {
         let (jobs, job_queue) = mpsc::channel::<Job>();
-        let (answers, results) = mpsc::channel();
+        let answers = self.answers.clone();
         let statfs = Arc::clone(&self.statfs);
         let stuck = Arc::clone(&self.stuck);
         let live = LiveGuard::new(Arc::clone(&self.live_workers));
@@ -225,7 +292,13 @@ impl StatFsRunner {
                     if stuck.remove(&job.key) {
                         tracing::info!(mountpoint = %job.key, "mount point answered statfs again, monitoring resumes");
                     }
-                    let delivered = answers.send(result).is_ok();
+                    let delivered = answers
+                        .send(Answer {
+                            batch: job.batch,
+                            index: job.index,
+                            result,
+                        })
+                        .is_ok();
                     drop(stuck);
                     if !delivered {
                         return;
@@ -233,10 +306,10 @@ impl StatFsRunner {
                 }
             })?;
         self.workers_started += 1;
-        Ok(Worker { jobs, results })
+        Ok(Worker { jobs })
     }
 
-    /// Worker threads alive now: the current one and those blocked on stuck mounts.
+    /// Worker threads alive now: the pool's and those blocked on stuck mounts.
     pub fn live_workers(&self) -> usize {
         self.live_workers.load(Ordering::SeqCst)
     }

@@ -38,17 +38,21 @@
 pub mod glob;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{self, File};
+use std::fs;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Arg, ArgAction};
 
 use crate::collector::{BuildContext, Collector, CollectorSpec};
-use crate::error::CollectError;
+use crate::deadline::DeadlineWorker;
+use crate::error::{CollectError, ConfigError};
 use crate::sources::Sources;
+use edge_common::duration::parse_go_duration;
 use edge_common::exposition::{MetricKind, MetricSet, SamplePart};
 use edge_common::textparse::{self as parse, MetricFamily, MetricType, Value};
 
@@ -56,77 +60,240 @@ pub const SPEC: CollectorSpec = CollectorSpec {
     name: "textfile",
     enabled_by_default: true,
     args,
-    build: |ctx| Ok(Box::new(Textfile::build(ctx))),
+    build: |ctx| Ok(Box::new(Textfile::build(ctx)?)),
 };
 
 const DIRECTORY_FLAG: &str = "collector.textfile.directory";
+const TIMEOUT_FLAG: &str = "collector.textfile.timeout";
+const MAX_BYTES_FLAG: &str = "collector.textfile.max-bytes";
+const MAX_SERIES_FLAG: &str = "collector.textfile.max-series";
+const MAX_LABELS_FLAG: &str = "collector.textfile.max-labels";
 
 /// node_exporter reads files of any size. A file this large is a mistake, and reading
 /// it would hold up the scrape.
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
+/// How long the reads of one scrape may take before they are abandoned (a directory
+/// on a dead network mount blocks forever).
+pub const DEFAULT_TIMEOUT: &str = "5s";
+/// What one scrape takes from all textfiles together, at most: bytes read, series
+/// kept, labels of one series. A file that would go past a limit is skipped whole
+/// (node_textfile_scrape_error 1, edge_textfile_refused{file,limit} 1); the files
+/// before it and the other collectors are not affected. Parsed series cost ~30 times
+/// their text in memory, so the byte limit is what bounds the exporter's memory.
+pub const DEFAULT_MAX_BYTES: u64 = 4 << 20;
+pub const DEFAULT_MAX_SERIES: usize = 50_000;
+pub const DEFAULT_MAX_LABELS: usize = 64;
 
 const MTIME_HELP: &str = "Unixtime mtime of textfiles successfully read.";
 const ERROR_HELP: &str = "1 if there was an error opening or reading a file, 0 otherwise";
 
 fn args() -> Vec<Arg> {
-    vec![Arg::new(DIRECTORY_FLAG)
-        .long(DIRECTORY_FLAG)
-        .action(ArgAction::Append)
-        .value_name("DIR")
-        .help("Directory to read text files with metrics from; a glob is allowed, and the flag may be repeated.")]
+    vec![
+        Arg::new(DIRECTORY_FLAG)
+            .long(DIRECTORY_FLAG)
+            .action(ArgAction::Append)
+            .value_name("DIR")
+            .help("Directory to read text files with metrics from; a glob is allowed, and the flag may be repeated."),
+        Arg::new(TIMEOUT_FLAG)
+            .long(TIMEOUT_FLAG)
+            .default_value(DEFAULT_TIMEOUT)
+            .help("Longest the reads of one scrape may take (a directory on a dead mount): then the scrape reports node_textfile_scrape_error 1 and nothing is read again until the stuck read returns."),
+        Arg::new(MAX_BYTES_FLAG)
+            .long(MAX_BYTES_FLAG)
+            .default_value("4194304")
+            .help("Bytes one scrape reads from all textfiles together; a file past it is skipped (edge_textfile_refused{limit=\"bytes\"})."),
+        Arg::new(MAX_SERIES_FLAG)
+            .long(MAX_SERIES_FLAG)
+            .default_value("50000")
+            .help("Series one scrape takes from all textfiles together; a file past it is skipped (edge_textfile_refused{limit=\"series\"})."),
+        Arg::new(MAX_LABELS_FLAG)
+            .long(MAX_LABELS_FLAG)
+            .default_value("64")
+            .help("Labels one textfile series may have; a file with more is skipped (edge_textfile_refused{limit=\"labels\"})."),
+    ]
+}
+
+/// What one scrape may take from the textfiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextfileLimits {
+    pub max_bytes: u64,
+    pub max_series: usize,
+    pub max_labels: usize,
+}
+
+impl Default for TextfileLimits {
+    fn default() -> Self {
+        TextfileLimits {
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_series: DEFAULT_MAX_SERIES,
+            max_labels: DEFAULT_MAX_LABELS,
+        }
+    }
 }
 
 pub struct Textfile {
-    directories: Vec<String>,
+    directories: Arc<[String]>,
+    limits: TextfileLimits,
+    timeout: Duration,
+    worker: DeadlineWorker<TextfileScrape>,
 }
 
 impl Textfile {
     /// Reads the `*.prom` files of each directory (or glob) of `directories`.
     pub fn new(directories: Vec<String>) -> Self {
-        Textfile { directories }
+        Textfile::with_limits(
+            directories,
+            TextfileLimits::default(),
+            Duration::from_secs(5),
+        )
     }
 
-    fn build(ctx: &BuildContext) -> Self {
-        Textfile::new(
+    pub fn with_limits(
+        directories: Vec<String>,
+        limits: TextfileLimits,
+        timeout: Duration,
+    ) -> Self {
+        Textfile {
+            directories: directories.into(),
+            limits,
+            timeout,
+            worker: DeadlineWorker::new("textfile"),
+        }
+    }
+
+    fn build(ctx: &BuildContext) -> Result<Self, ConfigError> {
+        let number = |flag: &str| -> Result<u64, ConfigError> {
+            let text = ctx.string(flag).unwrap_or_default();
+            text.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ConfigError::new(
+                    format!("--{flag}"),
+                    format!("{text:?}: must be a whole number above 0"),
+                )
+            })
+        };
+        let timeout_text = ctx.string(TIMEOUT_FLAG).unwrap_or_default();
+        let timeout = parse_go_duration(&timeout_text)
+            .map_err(|e| ConfigError::new(format!("--{TIMEOUT_FLAG}"), e))?;
+        if timeout.is_zero() {
+            return Err(ConfigError::new(
+                format!("--{TIMEOUT_FLAG}"),
+                "must be longer than 0",
+            ));
+        }
+        let limits = TextfileLimits {
+            max_bytes: number(MAX_BYTES_FLAG)?,
+            max_series: usize::try_from(number(MAX_SERIES_FLAG)?).unwrap_or(usize::MAX),
+            max_labels: usize::try_from(number(MAX_LABELS_FLAG)?).unwrap_or(usize::MAX),
+        };
+        Ok(Textfile::with_limits(
             ctx.matches
                 .get_many::<String>(DIRECTORY_FLAG)
                 .map(|values| values.cloned().collect())
                 .unwrap_or_default(),
-        )
+            limits,
+            timeout,
+        ))
     }
 
-    /// Lists and parses every `*.prom` file. Failures are logged and counted. They
-    /// never fail the collector.
-    fn read(&self) -> TextfileScrape {
-        let mut scrape = TextfileScrape::default();
-        let mut seen = HashSet::new();
-        // An empty value reads nothing and is no error (node_exporter's default).
-        for pattern in self.directories.iter().filter(|p| !p.is_empty()) {
-            for dir in glob::expand(pattern) {
-                if !seen.insert(glob::clean(&dir)) {
+    /// Reads every directory on the worker thread, waiting at most the timeout.
+    fn read(&mut self) -> TextfileScrape {
+        let (directories, limits) = (Arc::clone(&self.directories), self.limits);
+        match self
+            .worker
+            .run(move || read_directories(&directories, limits), self.timeout)
+        {
+            Ok(scrape) => scrape,
+            Err(missed) => {
+                tracing::error!(error = %missed, "reading the textfile directories");
+                TextfileScrape {
+                    errored: true,
+                    ..TextfileScrape::default()
+                }
+            }
+        }
+    }
+}
+
+/// Lists and parses every `*.prom` file. Failures are logged and counted. They
+/// never fail the collector.
+fn read_directories(directories: &[String], limits: TextfileLimits) -> TextfileScrape {
+    let mut scrape = TextfileScrape::default();
+    let mut budget = Budget::new(limits);
+    let mut seen = HashSet::new();
+    // An empty value reads nothing and is no error (node_exporter's default).
+    for pattern in directories.iter().filter(|p| !p.is_empty()) {
+        for dir in glob::expand(pattern) {
+            if !seen.insert(glob::clean(&dir)) {
+                continue;
+            }
+            let names = match prom_file_names(Path::new(&dir)) {
+                Ok(names) => names,
+                Err(error) => {
+                    scrape.errored = true;
+                    tracing::error!(path = %dir, %error, "failed to read textfile collector directory");
                     continue;
                 }
-                let names = match prom_file_names(Path::new(&dir)) {
-                    Ok(names) => names,
-                    Err(error) => {
+            };
+            for name in names {
+                let label = glob::clean(&format!("{dir}/{}", name.to_string_lossy()));
+                match read_prom_file(&Path::new(&dir).join(&name), label.clone(), &mut budget) {
+                    Ok(file) => scrape.files.push(file),
+                    Err(Refusal::Error(error)) => {
                         scrape.errored = true;
-                        tracing::error!(path = %dir, %error, "failed to read textfile collector directory");
-                        continue;
+                        tracing::error!(%error, "skipping textfile");
                     }
-                };
-                for name in names {
-                    let label = glob::clean(&format!("{dir}/{}", name.to_string_lossy()));
-                    match read_prom_file(&Path::new(&dir).join(&name), label) {
-                        Ok(file) => scrape.files.push(file),
-                        Err(error) => {
-                            scrape.errored = true;
-                            tracing::error!(%error, "skipping textfile");
-                        }
+                    Err(Refusal::OverLimit(limit)) => {
+                        scrape.errored = true;
+                        tracing::error!(file = %label, limit = limit.as_str(), "skipping textfile: over the scrape's limit");
+                        scrape.refused.push((label, limit));
                     }
                 }
             }
         }
-        scrape
+    }
+    scrape
+}
+
+/// The limit a file would have gone past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Bytes,
+    Series,
+    Labels,
+}
+
+impl Limit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::Bytes => "bytes",
+            Limit::Series => "series",
+            Limit::Labels => "labels",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error(transparent)]
+    Error(#[from] CollectError),
+    #[error("over the scrape's {} limit", .0.as_str())]
+    OverLimit(Limit),
+}
+
+/// What is left of one scrape's limits.
+struct Budget {
+    limits: TextfileLimits,
+    bytes: u64,
+    series: usize,
+}
+
+impl Budget {
+    fn new(limits: TextfileLimits) -> Self {
+        Budget {
+            limits,
+            bytes: limits.max_bytes,
+            series: limits.max_series,
+        }
     }
 }
 
@@ -137,12 +304,13 @@ impl Collector for Textfile {
     }
 }
 
-/// What one scrape read: the files that parsed, in directory order, and whether
-/// anything failed.
+/// What one scrape read: the files that parsed, in directory order, whether anything
+/// failed, and the files skipped for a limit.
 #[derive(Debug, Default)]
 pub struct TextfileScrape {
     pub files: Vec<PromFile>,
     pub errored: bool,
+    pub refused: Vec<(String, Limit)>,
 }
 
 /// A `*.prom` file that was read and accepted.
@@ -168,27 +336,72 @@ fn prom_file_names(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
     Ok(names)
 }
 
-/// Reads, parses and checks one file. The mtime is taken after parsing, as
-/// node_exporter does, so a file that fails never looks fresh.
-fn read_prom_file(path: &Path, label: String) -> Result<PromFile, CollectError> {
-    let file = File::open(path).map_err(|e| CollectError::read(path, e))?;
+/// Reads, parses and checks one file within what is left of `budget`. Only regular
+/// files are read, opened non-blocking: a FIFO named `x.prom` would block a plain
+/// open until a writer comes, a device could stream forever. The mtime is taken
+/// after parsing, as node_exporter does, so a file that fails never looks fresh.
+fn read_prom_file(path: &Path, label: String, budget: &mut Budget) -> Result<PromFile, Refusal> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| CollectError::read(path, e))?;
+    let opened = file.metadata().map_err(|e| CollectError::read(path, e))?;
     let mut bytes = Vec::new();
-    match (&file).take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes) {
-        Ok(_) => {}
+    if opened.is_dir() {
         // node_exporter reads a directory named `x.prom` as an empty file.
-        Err(e) if e.raw_os_error() == Some(libc::EISDIR) => bytes.clear(),
-        Err(e) => return Err(CollectError::read(path, e)),
-    }
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    } else if !opened.is_file() {
         return Err(CollectError::parse(
             path,
             0,
-            format!("larger than {MAX_FILE_BYTES} bytes"),
-        ));
+            "not a regular file (a FIFO, socket or device): not read",
+        )
+        .into());
+    } else {
+        let too_large = || {
+            Refusal::from(CollectError::parse(
+                path,
+                0,
+                format!("larger than {MAX_FILE_BYTES} bytes"),
+            ))
+        };
+        if opened.len() > MAX_FILE_BYTES {
+            return Err(too_large());
+        }
+        if opened.len() > budget.bytes {
+            return Err(Refusal::OverLimit(Limit::Bytes));
+        }
+        // The size can change under us: read one byte more than may be kept.
+        let cap = budget.bytes.min(MAX_FILE_BYTES);
+        (&file)
+            .take(cap + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| CollectError::read(path, e))?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(too_large());
+        }
+        if bytes.len() as u64 > cap {
+            return Err(Refusal::OverLimit(Limit::Bytes));
+        }
     }
     let families =
         parse::parse(&bytes).map_err(|e| CollectError::parse(path, e.line, e.message))?;
     check(&families, path)?;
+    let series: usize = families.iter().map(|f| f.metrics.len()).sum();
+    if series > budget.series {
+        return Err(Refusal::OverLimit(Limit::Series));
+    }
+    let labels = families
+        .iter()
+        .flat_map(|f| &f.metrics)
+        .map(|m| m.labels.len())
+        .max()
+        .unwrap_or(0);
+    if labels > budget.limits.max_labels {
+        return Err(Refusal::OverLimit(Limit::Labels));
+    }
+    budget.bytes -= bytes.len() as u64;
+    budget.series -= series;
     let metadata = file.metadata().map_err(|e| CollectError::read(path, e))?;
     // Go divides nanoseconds by 1e9 as integers, which rounds toward zero.
     let mut seconds = metadata.mtime();
@@ -271,6 +484,14 @@ pub fn record(scrape: &TextfileScrape, out: &mut MetricSet) {
         &[],
         if scrape.errored { 1.0 } else { 0.0 },
     );
+    for (file, limit) in &scrape.refused {
+        own.gauge(
+            "edge_textfile_refused",
+            "A textfile skipped in this scrape because reading it would go past the scrape's limit (--collector.textfile.max-*).",
+            &[("file", file), ("limit", limit.as_str())],
+            1.0,
+        );
+    }
     out.append(own);
 }
 
@@ -445,6 +666,15 @@ mod tests {
     use crate::collectors::loadavg::LoadAvg;
     use crate::test_support::{fixture_paths, fixtures};
     use edge_common::exposition::write::{render, Format};
+
+    /// A budget that only the 16 MiB file cap limits.
+    fn unlimited() -> Budget {
+        Budget::new(TextfileLimits {
+            max_bytes: u64::MAX,
+            max_series: usize::MAX,
+            max_labels: usize::MAX,
+        })
+    }
 
     fn fixture(name: &str) -> String {
         fixtures()
@@ -692,7 +922,7 @@ edge_x 1.5
         for (name, content, message) in cases {
             let path = dir.path().join(name);
             fs::write(&path, content).unwrap();
-            let error = read_prom_file(&path, String::new()).unwrap_err();
+            let error = read_prom_file(&path, String::new(), &mut unlimited()).unwrap_err();
             assert_eq!(error.to_string(), format!("{}{message}", path.display()));
         }
     }
@@ -704,7 +934,7 @@ edge_x 1.5
         let line = "big_metric_with_a_long_name{label=\"value\"} 1\n";
         let body = line.repeat((MAX_FILE_BYTES as usize) / line.len() + 1);
         fs::write(&path, &body).unwrap();
-        let error = read_prom_file(&path, String::new()).unwrap_err();
+        let error = read_prom_file(&path, String::new(), &mut unlimited()).unwrap_err();
         assert_eq!(
             error.to_string(),
             format!("{}:0: larger than 16777216 bytes", path.display())
@@ -714,7 +944,7 @@ edge_x 1.5
             &body.as_bytes()[..body[..MAX_FILE_BYTES as usize].rfind('\n').unwrap() + 1],
         )
         .unwrap();
-        assert!(read_prom_file(&path, String::new()).is_ok());
+        assert!(read_prom_file(&path, String::new(), &mut unlimited()).is_ok());
     }
 
     #[test]
@@ -801,14 +1031,120 @@ edge_x 1.5
         let collector = Textfile::build(&BuildContext {
             paths: &paths,
             matches: &matches,
-        });
-        assert_eq!(collector.directories, vec!["/a", "/b/*", ""]);
+        })
+        .unwrap();
+        assert_eq!(&collector.directories[..], ["/a", "/b/*", ""]);
         let matches = clap::Command::new("t").args(args()).get_matches_from(["t"]);
         let collector = Textfile::build(&BuildContext {
             paths: &paths,
             matches: &matches,
-        });
+        })
+        .unwrap();
         assert!(collector.directories.is_empty());
+        assert_eq!(collector.limits, TextfileLimits::default());
+        assert_eq!(collector.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn limit_flags_are_checked() {
+        let paths = crate::paths::Paths::default();
+        for (flag, expected) in [
+            (
+                "--collector.textfile.max-bytes=0",
+                "--collector.textfile.max-bytes: \"0\": must be a whole number above 0",
+            ),
+            (
+                "--collector.textfile.max-series=x",
+                "--collector.textfile.max-series: \"x\": must be a whole number above 0",
+            ),
+            (
+                "--collector.textfile.timeout=0s",
+                "--collector.textfile.timeout: must be longer than 0",
+            ),
+        ] {
+            let matches = clap::Command::new("t")
+                .args(args())
+                .get_matches_from(["t", flag]);
+            let error = Textfile::build(&BuildContext {
+                paths: &paths,
+                matches: &matches,
+            })
+            .err()
+            .unwrap();
+            assert_eq!(error.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn a_fifo_is_not_read_and_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("stuck.prom");
+        let path = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+        fs::write(dir.path().join("ok.prom"), "ok 1\n").unwrap();
+        let started = std::time::Instant::now();
+        let set = scrape(&[dir.path().to_str().unwrap()]);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(set.value("ok", &[]), Some(1.0));
+        assert_eq!(set.value("node_textfile_scrape_error", &[]), Some(1.0));
+        let error = read_prom_file(&fifo, String::new(), &mut unlimited())
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+    }
+
+    #[test]
+    fn files_past_the_scrapes_limits_are_skipped_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.prom"), "a{x=\"1\"} 1\na{x=\"2\"} 2\n").unwrap();
+        fs::write(dir.path().join("b.prom"), "b{x=\"1\"} 1\nb{x=\"2\"} 2\n").unwrap();
+        fs::write(dir.path().join("c.prom"), "c{a=\"1\",b=\"2\",c=\"3\"} 1\n").unwrap();
+        let root = dir.path().to_str().unwrap().to_string();
+        let read = |limits| {
+            let mut collector =
+                Textfile::with_limits(vec![root.clone()], limits, Duration::from_secs(5));
+            let mut set = MetricSet::new();
+            collector.update(&mut Sources::default(), &mut set).unwrap();
+            set
+        };
+        let refused = |set: &MetricSet, file: &str| {
+            set.get("edge_textfile_refused").and_then(|family| {
+                family
+                    .samples()
+                    .into_iter()
+                    .find(|s| s.labels[0].1.ends_with(file))
+                    .map(|s| s.labels[1].1.clone())
+            })
+        };
+        // Series: a's two fit, b's would make four.
+        let set = read(TextfileLimits {
+            max_series: 3,
+            ..TextfileLimits::default()
+        });
+        assert_eq!(set.value("a", &[("x", "2")]), Some(2.0));
+        assert!(set.get("b").is_none());
+        assert_eq!(set.value("c", &[]), Some(1.0));
+        assert_eq!(refused(&set, "b.prom").as_deref(), Some("series"));
+        assert_eq!(set.value("node_textfile_scrape_error", &[]), Some(1.0));
+        // Labels: c's three are one too many.
+        let set = read(TextfileLimits {
+            max_labels: 2,
+            ..TextfileLimits::default()
+        });
+        assert!(set.get("c").is_none() && set.get("b").is_some());
+        assert_eq!(refused(&set, "c.prom").as_deref(), Some("labels"));
+        // Bytes: a (24 bytes) fits in 30, b does not.
+        let set = read(TextfileLimits {
+            max_bytes: 30,
+            ..TextfileLimits::default()
+        });
+        assert!(set.get("a").is_some() && set.get("b").is_none());
+        assert_eq!(refused(&set, "b.prom").as_deref(), Some("bytes"));
+        // Within the limits: nothing refused, no error.
+        let set = read(TextfileLimits::default());
+        assert!(set.get("edge_textfile_refused").is_none());
+        assert_eq!(set.value("node_textfile_scrape_error", &[]), Some(0.0));
     }
 
     #[test]
