@@ -2,19 +2,19 @@
 //!
 //! statfs of a dead NFS or FUSE mount blocks in the kernel, uninterruptibly and
 //! possibly forever, and no thread can be cancelled out of a syscall. So statfs runs
-//! on long-lived worker threads fed by channels — up to [`STATFS_WORKERS`] of them,
-//! the mounts of a scrape dealt among them — and the scrape waits for all answers at
-//! most `timeout` in all: N dead mounts in different workers cost one timeout, not N.
-//! A worker that has not answered by then is abandoned to its syscall, its mount point
-//! is marked stuck, and a fresh worker takes its place next scrape. Stuck mount points
-//! are not asked again (nothing is spawned for them) until the abandoned worker's
-//! statfs returns: it then clears the mark and exits. Threads alive are therefore at
-//! most [`STATFS_WORKERS`] plus the number of mount points currently stuck.
+//! on long-lived worker threads fed by channels, and a scrape waits for all answers at
+//! most `timeout` in all. One worker takes the whole scrape; when it stalls on a dead
+//! mount, the mounts it has not started move to another worker, so N dead mounts cost
+//! one timeout together, not N. At the deadline a worker still in its call is
+//! abandoned to it and its mount point marked stuck. Stuck mount points are not asked
+//! again (nothing is spawned for them) until the abandoned worker's statfs returns: it
+//! then clears the mark and exits. Threads alive are therefore at most
+//! [`STATFS_WORKERS`] idle ones plus one per mount point currently stuck.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
@@ -61,16 +61,27 @@ pub enum Outcome {
     Stuck,
 }
 
-/// How many statfs calls run at once (node_exporter 1.12 uses 4 workers too): mounts
-/// are spread over this many threads, so dead mounts in different threads cost one
-/// deadline together, not one each.
+/// Workers kept between scrapes. One serves a healthy node's whole scrape (one wake-up
+/// per scrape); the others only take over mounts from a stalled one.
 pub const STATFS_WORKERS: usize = 4;
+/// Most workers one scrape may set going, stalled ones included.
+pub const MAX_STATFS_WORKERS: usize = 16;
+/// A statfs answers in microseconds; a worker silent this long (or a quarter of the
+/// timeout, if shorter) is stalled, and the mounts it has not started move to
+/// another worker.
+const STALL: Duration = Duration::from_millis(50);
+
+/// A job's state, shared by the collector and the worker it was queued to.
+const QUEUED: u8 = 0;
+const TAKEN: u8 = 1;
+const WITHDRAWN: u8 = 2;
 
 struct Job {
     batch: u64,
     index: usize,
     key: String,
     path: PathBuf,
+    state: Arc<AtomicU8>,
 }
 
 /// A worker's answer to one job of one scrape.
@@ -85,12 +96,13 @@ struct Worker {
     jobs: mpsc::Sender<Job>,
 }
 
-/// Runs statfs calls on up to [`STATFS_WORKERS`] threads under one deadline per scrape.
+/// Runs statfs calls on worker threads under one deadline per scrape.
 pub struct StatFsRunner {
     statfs: Arc<dyn StatFs>,
     timeout: Duration,
     /// Mount points whose statfs has not returned; shared with the abandoned workers.
     stuck: Arc<Mutex<HashSet<String>>>,
+    /// Idle workers, kept between scrapes.
     workers: Vec<Worker>,
     /// Every worker answers here, each answer tagged with its scrape (`batch`), so an
     /// abandoned worker's late answer is recognised and ignored.
@@ -126,12 +138,13 @@ impl StatFsRunner {
             .unwrap_or(Outcome::Done(Err(io::Error::other("no statfs answer")))))
     }
 
-    /// statfs of every `(key, path)` under one deadline, `timeout` from now: the mounts
-    /// are dealt round-robin to up to [`STATFS_WORKERS`] threads (one wake-up each),
-    /// which work through their share in parallel. At the deadline a worker still on a
-    /// call is abandoned to it and that mount is marked stuck (not asked again until the
-    /// call returns); the mounts queued behind it in the same worker get a timeout error
-    /// for this scrape only. Fails only when no worker thread can be started.
+    /// statfs of every `(key, path)` under one deadline, `timeout` from now. All jobs go
+    /// to one worker (one wake-up); when it stalls on a dead mount, the mounts it has
+    /// not started move to another worker, and so on, so dead mounts cost one deadline
+    /// together, not one each. At the deadline a worker still in a call is abandoned to
+    /// it and that mount marked stuck (not asked again until the call returns); a mount
+    /// not started by then gets a timeout error for this scrape only. Fails only when
+    /// no worker thread can be started.
     pub fn stat_all(&mut self, jobs: &[(String, PathBuf)]) -> io::Result<Vec<Outcome>> {
         let mut outcomes: Vec<Option<Outcome>> = jobs.iter().map(|_| None).collect();
         let mut pending: Vec<usize> = Vec::with_capacity(jobs.len());
@@ -157,56 +170,91 @@ impl StatFsRunner {
         }
         self.batch += 1;
         let deadline = Instant::now() + self.timeout;
-        let workers = pending.len().min(STATFS_WORKERS);
-        // Each worker's share, in the order it works through it.
-        let mut shares: Vec<VecDeque<usize>> = vec![VecDeque::new(); workers];
-        for (n, &index) in pending.iter().enumerate() {
-            shares[n % workers].push_back(index);
-        }
-        for (slot, share) in shares.iter().enumerate() {
-            self.hand_over(slot, jobs, share)?;
-        }
+        let stall = STALL.min(self.timeout / 4);
+        // Each job's state and the worker (index into `busy`) it was last queued to.
+        let mut states: Vec<Arc<AtomicU8>> = jobs.iter().map(|_| Arc::default()).collect();
+        let mut owner: Vec<usize> = vec![0; jobs.len()];
+        let mut busy: Vec<Worker> = Vec::new();
+        self.hand_over(&mut busy, jobs, &pending, &mut states, &mut owner)?;
         let mut open = pending.len();
         while open > 0 {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
-            match self.results.recv_timeout(left) {
-                Ok(answer) => open -= self.record(answer, &mut shares, &mut outcomes),
-                Err(RecvTimeoutError::Timeout) => break,
-                // We hold a sender ourselves: cannot happen.
-                Err(RecvTimeoutError::Disconnected) => break,
+            match self.results.recv_timeout(left.min(stall)) {
+                Ok(answer) => {
+                    if answer.batch == self.batch && outcomes[answer.index].is_none() {
+                        outcomes[answer.index] = Some(Outcome::Done(answer.result));
+                        open -= 1;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {
+                    // A stall: what no worker has started moves to a fresh one.
+                    let waiting: Vec<usize> = (0..jobs.len())
+                        .filter(|&i| {
+                            outcomes[i].is_none()
+                                && states[i]
+                                    .compare_exchange(
+                                        QUEUED,
+                                        WITHDRAWN,
+                                        Ordering::SeqCst,
+                                        Ordering::SeqCst,
+                                    )
+                                    .is_ok()
+                        })
+                        .collect();
+                    if !waiting.is_empty() && busy.len() < MAX_STATFS_WORKERS {
+                        self.hand_over(&mut busy, jobs, &waiting, &mut states, &mut owner)?;
+                    } else {
+                        // No worker to spare: put them back where they were.
+                        for &i in &waiting {
+                            states[i].store(QUEUED, Ordering::SeqCst);
+                        }
+                    }
+                }
+                Err(_) => break,
             }
         }
+        let mut abandoned = vec![false; busy.len()];
         if open > 0 {
             // A worker answers under this lock, so either its answer is already in the
             // channel or it will find the mark and clear it: never a mark left behind.
             let mut stuck = lock(&self.stuck);
             while let Ok(answer) = self.results.try_recv() {
-                self.record(answer, &mut shares, &mut outcomes);
+                if answer.batch == self.batch && outcomes[answer.index].is_none() {
+                    outcomes[answer.index] = Some(Outcome::Done(answer.result));
+                }
             }
-            for slot in (0..workers).rev() {
-                let share = &mut shares[slot];
-                let Some(in_flight) = share.pop_front() else {
+            for index in 0..jobs.len() {
+                if outcomes[index].is_some() {
                     continue;
-                };
-                let key = &jobs[in_flight].0;
+                }
+                let withdrawn = states[index]
+                    .compare_exchange(QUEUED, WITHDRAWN, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok();
+                if withdrawn {
+                    outcomes[index] = Some(Outcome::Done(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "not asked in time: every worker was waiting on a mount that did not answer",
+                    ))));
+                    continue;
+                }
+                let key = &jobs[index].0;
                 stuck.insert(key.clone());
                 tracing::warn!(
                     mountpoint = %key,
                     timeout = ?self.timeout,
                     "mountpoint timeout: statfs did not return in time; the mount point is reported with device_error 1 and not asked again until it answers"
                 );
-                outcomes[in_flight] = Some(Outcome::Stuck);
-                for queued in share.drain(..) {
-                    outcomes[queued] = Some(Outcome::Done(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "not asked in time: queued behind a mount point that did not answer",
-                    ))));
-                }
-                // Dropping the worker's sender abandons it to its call; it then drains
-                // what was queued to it (answers nobody reads) and exits.
-                self.workers.remove(slot);
+                outcomes[index] = Some(Outcome::Stuck);
+                abandoned[owner[index]] = true;
+            }
+        }
+        // Workers still in a call are dropped (abandoned: each exits after its call);
+        // the others go back to the idle pool, which keeps at most STATFS_WORKERS.
+        for (worker, abandoned) in busy.into_iter().zip(abandoned) {
+            if !abandoned && self.workers.len() < STATFS_WORKERS {
+                self.workers.push(worker);
             }
         }
         Ok(outcomes
@@ -215,36 +263,23 @@ impl StatFsRunner {
             .collect())
     }
 
-    /// Files an answer of this scrape; 1 if it was one, 0 for a stale one.
-    fn record(
-        &self,
-        answer: Answer,
-        shares: &mut [VecDeque<usize>],
-        outcomes: &mut [Option<Outcome>],
-    ) -> usize {
-        if answer.batch != self.batch {
-            return 0;
-        }
-        for share in shares.iter_mut() {
-            if share.front() == Some(&answer.index) {
-                share.pop_front();
-            }
-        }
-        outcomes[answer.index] = Some(Outcome::Done(answer.result));
-        1
-    }
-
-    /// Queues `share` on worker `slot`, starting it (or a replacement for a worker that
-    /// died) when needed.
+    /// Queues `indices` on one worker taken from the idle pool (or started), which
+    /// joins `busy`.
     fn hand_over(
         &mut self,
-        slot: usize,
+        busy: &mut Vec<Worker>,
         jobs: &[(String, PathBuf)],
-        share: &VecDeque<usize>,
+        indices: &[usize],
+        states: &mut [Arc<AtomicU8>],
+        owner: &mut [usize],
     ) -> io::Result<()> {
+        let slot = busy.len();
         let batch = self.batch;
-        let send_all = |worker: &Worker| {
-            share.iter().all(|&index| {
+        let mut send_all = |worker: &Worker| {
+            indices.iter().all(|&index| {
+                // A fresh state: the old one stays WITHDRAWN for the worker it left.
+                states[index] = Arc::default();
+                owner[index] = slot;
                 let (key, path) = &jobs[index];
                 worker
                     .jobs
@@ -253,26 +288,24 @@ impl StatFsRunner {
                         index,
                         key: key.clone(),
                         path: path.clone(),
+                        state: Arc::clone(&states[index]),
                     })
                     .is_ok()
             })
         };
-        if slot < self.workers.len() && send_all(&self.workers[slot]) {
-            return Ok(());
+        while let Some(worker) = self.workers.pop() {
+            if send_all(&worker) {
+                busy.push(worker);
+                return Ok(());
+            }
+            // That worker died (a panicking StatFs): try the next.
         }
-        // No worker in this slot yet, or one that died (a panicking StatFs).
         let worker = self.spawn()?;
-        let sent = send_all(&worker);
-        if slot < self.workers.len() {
-            self.workers[slot] = worker;
-        } else {
-            self.workers.push(worker);
+        if !send_all(&worker) {
+            return Err(io::Error::other("a new statfs worker exited at once"));
         }
-        if sent {
-            Ok(())
-        } else {
-            Err(io::Error::other("a new statfs worker exited at once"))
-        }
+        busy.push(worker);
+        Ok(())
     }
 
     fn spawn(&mut self) -> io::Result<Worker> {
@@ -287,6 +320,14 @@ impl StatFsRunner {
                 let _live = live;
                 // Ends when the collector drops or abandons this worker.
                 for job in job_queue {
+                    // A job withdrawn (moved to another worker) is not run here.
+                    if job
+                        .state
+                        .compare_exchange(QUEUED, TAKEN, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_err()
+                    {
+                        continue;
+                    }
                     let result = statfs.statfs(&job.path);
                     let mut stuck = lock(&stuck);
                     if stuck.remove(&job.key) {
@@ -309,7 +350,7 @@ impl StatFsRunner {
         Ok(Worker { jobs })
     }
 
-    /// Worker threads alive now: the pool's and those blocked on stuck mounts.
+    /// Worker threads alive now: the idle pool's and those blocked on stuck mounts.
     pub fn live_workers(&self) -> usize {
         self.live_workers.load(Ordering::SeqCst)
     }
