@@ -19,12 +19,15 @@ pub struct Config {
     pub telemetry_path: String,
     pub node_name: String,
     pub scraper: Scraper,
+    /// Connection limits, timeouts, TLS and basic auth (`--web.*`).
+    pub server: edge_server::ServerOptions,
 }
 
 pub fn command() -> Command {
     let mut command = Command::new("edge-exporter")
         .version(VERSION)
         .about("Exports node hardware metrics with node_exporter's names, for Prometheus, vmagent and edge-master.")
+        .args(edge_server::ServerOptions::args())
         .arg(
             Arg::new("web.listen-address")
                 .long("web.listen-address")
@@ -124,11 +127,18 @@ impl Config {
                 enabled.push((spec.name, (spec.build)(&context)?));
             }
         }
+        let server = edge_server::ServerOptions::from_matches(matches)
+            .map_err(|e| ConfigError::new(format!("--{}", e.flag), e.message))?;
+        if let Some(path) = &server.web_config_file {
+            edge_server::check_web_config(path)
+                .map_err(|e| ConfigError::new(format!("--{}", edge_server::WEB_CONFIG_FILE), e))?;
+        }
         Ok(Config {
             listen_address,
             telemetry_path,
             scraper: Scraper::new(enabled, constant_families(&node_name)),
             node_name,
+            server,
         })
     }
 }

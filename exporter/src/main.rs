@@ -62,7 +62,7 @@ fn main() -> ExitCode {
             "listening"
         );
         let app = server::router(config.scraper, &config.telemetry_path);
-        match server::serve(listener, app).await {
+        match server::serve(listener, app, config.server).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("edge-exporter: error: serving: {error}");

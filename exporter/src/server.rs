@@ -95,24 +95,12 @@ pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
     }
 }
 
-/// Serves until SIGTERM or Ctrl-C.
-pub async fn serve(listener: TcpListener, app: Router) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-}
-
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = terminate => {},
-    }
+/// Serves until SIGTERM or Ctrl-C, with edge-server's limits, timeouts, TLS and
+/// basic auth.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    options: edge_server::ServerOptions,
+) -> Result<(), edge_server::ServeError> {
+    edge_server::serve(listener, app, options, edge_server::shutdown_signal()).await
 }

@@ -169,3 +169,96 @@ fn a_huge_valid_textfile_is_refused_before_it_is_read() {
     eprintln!("peak RSS after a 15 MiB textfile: {rss:.1} MB");
     assert!(rss < 32.0, "peak RSS {rss:.1} MB");
 }
+
+#[test]
+fn idle_and_half_open_connections_are_closed() {
+    use std::io::{Read, Write};
+    let server = start_edge(&args(&[
+        "--collector.disable-defaults",
+        "--collector.loadavg",
+        "--web.header-read-timeout=400ms",
+        "--web.idle-timeout=600ms",
+    ]));
+    // Half a request head: closed at the header timeout.
+    let mut half = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    half.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = half.read_to_end(&mut rest);
+    let closed_after = started.elapsed();
+    assert!(
+        closed_after < Duration::from_secs(2),
+        "half-open kept {closed_after:?}"
+    );
+    // 100 idle connections: all closed by the server within the idle/header timeouts.
+    let mut idle: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    for stream in &mut idle {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            stream.read(&mut byte).unwrap_or(0),
+            0,
+            "an idle connection is still open"
+        );
+    }
+    assert_eq!(server.get("/healthz").status, 200);
+}
+
+#[test]
+fn the_web_config_file_protects_metrics_with_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let config = dir.path().join("web.yml");
+    std::fs::write(
+        &config,
+        format!("basic_auth_users:\n  prometheus: {hash}\n"),
+    )
+    .unwrap();
+    let server = start_edge_with_auth(&args(&[
+        "--collector.disable-defaults",
+        "--collector.loadavg",
+        &format!("--web.config.file={}", config.display()),
+    ]));
+    let url = format!("http://127.0.0.1:{}/metrics", server.port);
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let status = |user: Option<(&str, &str)>| {
+        let mut request = agent.get(&url);
+        if let Some((name, password)) = user {
+            use base64::Engine as _;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"));
+            request = request.header("Authorization", format!("Basic {token}"));
+        }
+        request.call().unwrap().status().as_u16()
+    };
+    assert_eq!(status(None), 401);
+    assert_eq!(status(Some(("prometheus", "wrong"))), 401);
+    assert_eq!(status(Some(("prometheus", "s3cret"))), 200);
+    // A broken file is refused at start with the key named.
+    std::fs::write(&config, "basic_auth_user: {}\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_edge-exporter"))
+        .arg(format!("--web.config.file={}", config.display()))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let error = stderr
+        .lines()
+        .find(|line| line.starts_with("edge-exporter: error: "))
+        .unwrap_or_default();
+    assert!(
+        error.starts_with("edge-exporter: error: --web.config.file: ")
+            && error.contains("unknown field `basic_auth_user`"),
+        "{stderr}"
+    );
+}

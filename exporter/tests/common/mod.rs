@@ -94,7 +94,13 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-fn start(name: &'static str, program: &Path, args: &[String], ready_path: &str) -> Server {
+fn start(
+    name: &'static str,
+    program: &Path,
+    args: &[String],
+    ready_path: &str,
+    ready_status: u16,
+) -> Server {
     let port = free_port();
     let mut command = Command::new(program);
     command
@@ -116,7 +122,7 @@ fn start(name: &'static str, program: &Path, args: &[String], ready_path: &str) 
             }
             panic!("{name} exited with {status}: {stderr}");
         }
-        if try_get(port, ready_path, None).is_ok_and(|r| r.status == 200) {
+        if try_get(port, ready_path, None).is_ok_and(|r| r.status == ready_status) {
             // Drain stderr in the background so a chatty server never blocks.
             if let Some(mut pipe) = server.child.stderr.take() {
                 std::thread::spawn(move || {
@@ -140,6 +146,18 @@ pub fn start_edge(args: &[String]) -> Server {
         Path::new(env!("CARGO_BIN_EXE_edge-exporter")),
         args,
         "/healthz",
+        200,
+    )
+}
+
+/// edge-exporter with basic auth in its web config: ready once it answers 401.
+pub fn start_edge_with_auth(args: &[String]) -> Server {
+    start(
+        "edge-exporter",
+        Path::new(env!("CARGO_BIN_EXE_edge-exporter")),
+        args,
+        "/healthz",
+        401,
     )
 }
 
@@ -148,7 +166,7 @@ pub fn start_node_exporter(args: &[String]) -> Server {
         Path::new(NODE_EXPORTER).exists(),
         "{NODE_EXPORTER} is missing: scripts/test.sh installs Debian's prometheus-node-exporter"
     );
-    start("node_exporter", Path::new(NODE_EXPORTER), args, "/")
+    start("node_exporter", Path::new(NODE_EXPORTER), args, "/", 200)
 }
 
 pub fn args(list: &[&str]) -> Vec<String> {
