@@ -11,6 +11,10 @@ use edge_common::flags::{self, FlagError};
 
 use crate::config::{self, ConfigError, SourceKind};
 use crate::i2c::I2cSource;
+use crate::output::DEFAULT_MAX_FILE_BYTES;
+use crate::parse::DEFAULT_MAX_KEYS_PER_RUN;
+use crate::runner::{STDERR_LIMIT, STDOUT_LIMIT};
+use crate::script_env::{self, RunAs, DEFAULT_SCRIPT_PATH, PASSED_BY_DEFAULT};
 
 /// Everything the sidecar runs with, from the flags.
 #[derive(Debug, Clone)]
@@ -25,28 +29,57 @@ pub struct Settings {
     pub stale_after: u32,
     pub node_name: String,
     pub listen: Option<String>,
+    /// `--listen`'s limits, timeouts, TLS and basic auth (`--web.*`).
+    pub server: edge_server::ServerOptions,
     pub reload_poll: Duration,
+    pub max_keys_per_run: usize,
+    pub max_file_bytes: usize,
+    /// `PATH` of the scripts.
+    pub script_path: String,
+    /// Variables passed to the scripts besides PATH, NODE_NAME, TZ and LANG.
+    pub script_env: Vec<String>,
+    pub run_as: Option<RunAs>,
     pub check: bool,
     pub log_level: tracing::Level,
+}
+
+/// What `--help` says after the flags: the fixed limits, and what a script gets.
+fn limits_help() -> String {
+    format!(
+        "Scripts and limits: a run keeps {stdout} KiB of a script's stdout and {stderr} KiB of its stderr (the rest is counted and dropped). \
+A key whose name would collide with one of the sidecar's own edge_sidecar_* families (in text or OpenMetrics form: x, x_total, x_created, x_sum, x_count, x_bucket, x_info, …) is dropped and counted as a bad line. \
+Scripts start with a clean environment: PATH (--script-path), NODE_NAME, {passed} when the sidecar has them, and what --script-env names. \
+On SIGTERM or SIGINT every running script's process group gets SIGTERM, then SIGKILL after --kill-grace, before the sidecar exits.",
+        stdout = STDOUT_LIMIT >> 10,
+        stderr = STDERR_LIMIT >> 10,
+        passed = PASSED_BY_DEFAULT.join(" and "),
+    )
 }
 
 pub fn command() -> Command {
     Command::new("edge-sidecar")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Runs this node's key=value scripts and I2C sensor reads from nodes.conf and writes their values to a .prom file for the textfile collector.")
+        .args(edge_server::ServerOptions::args())
         .arg(Arg::new("config").long("config").default_value("/etc/edge-sidecar/nodes.conf").help("nodes.conf: lines node=script[:interval][,…] (reloaded live)."))
         .arg(Arg::new("scripts-dir").long("scripts-dir").help("Directory of the scripts (<name>.sh) and sensor files (default: the config's directory). Nothing outside it is ever run."))
         .arg(Arg::new("output").long("output").default_value("/var/lib/edge-metrics/textfile/custom_metrics.prom").help("The .prom file to write (atomically) for the textfile collector."))
         .arg(Arg::new("prefix").long("prefix").default_value("edge_").help("Prefix of the gauges made from the scripts' keys."))
         .arg(Arg::new("default-interval").long("default-interval").default_value("15s").help("Interval of a source listed without one."))
         .arg(Arg::new("timeout").long("timeout").default_value("10s").help("Longest a script run may take; then its process group gets SIGTERM, and SIGKILL after --kill-grace."))
-        .arg(Arg::new("kill-grace").long("kill-grace").default_value("2s").help("Time between SIGTERM and SIGKILL for a script past its timeout."))
+        .arg(Arg::new("kill-grace").long("kill-grace").default_value("2s").help("Time between SIGTERM and SIGKILL to the process group of a script past its timeout, and of every running script when the sidecar stops (SIGTERM or SIGINT)."))
         .arg(Arg::new("stale-after").long("stale-after").default_value("3").help("How many of its intervals a source's last good values stay in the file while its runs fail."))
         .arg(Arg::new("node-name").long("node-name").env("NODE_NAME").help("This node's name in nodes.conf (default: $NODE_NAME, else the hostname)."))
         .arg(Arg::new("listen").long("listen").help("Also serve the same metrics on http://<addr>/metrics (e.g. 127.0.0.1:9101)."))
         .arg(Arg::new("reload-poll").long("reload-poll").default_value("1m").help("Re-read nodes.conf at least this often, besides watching it."))
+        .arg(Arg::new("max-keys-per-run").long("max-keys-per-run").default_value(DEFAULT_MAX_KEYS_PER_RUN.to_string()).help("Most distinct keys kept from one run of a script (or values of a sensor file); lines with further new keys are dropped and counted in edge_sidecar_source_dropped_keys_total, and the run still counts as a success."))
+        .arg(Arg::new("max-file-bytes").long("max-file-bytes").default_value(DEFAULT_MAX_FILE_BYTES.to_string()).help("Size limit of the .prom file, in bytes (keep it below what the textfile collector reads: edge-exporter skips the files past --collector.textfile.max-bytes, 4 MiB by default, for all files together). The sidecar's own status families are always written; sources' values are placed whole in nodes.conf order, and a source that does not fit is left out (edge_sidecar_source_left_out_values)."))
+        .arg(Arg::new("script-path").long("script-path").default_value(DEFAULT_SCRIPT_PATH).help("PATH of the scripts, whose environment is otherwise only NODE_NAME, TZ, LANG and --script-env."))
+        .arg(Arg::new("script-env").long("script-env").value_name("NAME").action(ArgAction::Append).value_delimiter(',').help("Also pass this variable of the sidecar's environment to the scripts, if set (repeatable, or comma-separated). Nothing else of the sidecar's environment reaches them."))
+        .arg(Arg::new("run-as").long("run-as").value_name("USER[:GROUP]").help("Run the scripts as this user (name or uid) with its supplementary groups, and GROUP (default: the user's) as their group. Needs a root sidecar; native I2C reads stay with the sidecar."))
         .arg(Arg::new("check").long("check").action(ArgAction::SetTrue).help("Check nodes.conf, the scripts and the sensor files, print what would run on this node, and exit 0 (all fine) or 1."))
         .arg(flags::log_level_arg())
+        .after_help(limits_help())
 }
 
 fn flag_error(flag: &'static str, message: impl ToString) -> FlagError {
@@ -55,6 +88,15 @@ fn flag_error(flag: &'static str, message: impl ToString) -> FlagError {
 
 fn text(matches: &ArgMatches, id: &str) -> String {
     matches.get_one::<String>(id).cloned().unwrap_or_default()
+}
+
+/// A whole number of at least 1.
+fn count(matches: &ArgMatches, flag: &'static str) -> Result<usize, FlagError> {
+    text(matches, flag)
+        .parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| flag_error(flag, "must be a whole number, at least 1"))
 }
 
 fn duration(matches: &ArgMatches, flag: &'static str) -> Result<Duration, FlagError> {
@@ -114,7 +156,36 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
                 )
             })?,
     };
+    let script_env: Vec<String> = matches
+        .get_many::<String>("script-env")
+        .into_iter()
+        .flatten()
+        .filter(|name| !name.is_empty())
+        .cloned()
+        .collect();
+    for name in &script_env {
+        script_env::check_passed_name(name).map_err(|e| flag_error("script-env", e))?;
+    }
+    let run_as = match matches.get_one::<String>("run-as") {
+        Some(spec) => {
+            let run_as = RunAs::parse(spec).map_err(|e| flag_error("run-as", e))?;
+            if !nix::unistd::geteuid().is_root() {
+                return Err(flag_error(
+                    "run-as",
+                    "switching users needs the sidecar to run as root",
+                ));
+            }
+            Some(run_as)
+        }
+        None => None,
+    };
+    let server = edge_server::ServerOptions::from_matches(matches)?;
+    if let Some(path) = &server.web_config_file {
+        edge_server::check_web_config(path)
+            .map_err(|e| flag_error(edge_server::WEB_CONFIG_FILE, e))?;
+    }
     Ok(Settings {
+        server,
         config,
         scripts_dir,
         output,
@@ -126,6 +197,11 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
         node_name,
         listen: matches.get_one::<String>("listen").cloned(),
         reload_poll: duration(matches, "reload-poll")?,
+        max_keys_per_run: count(matches, "max-keys-per-run")?,
+        max_file_bytes: count(matches, "max-file-bytes")?,
+        script_path: text(matches, "script-path"),
+        script_env,
+        run_as,
         check: matches.get_flag("check"),
         log_level: flags::log_level(matches),
     })

@@ -20,12 +20,19 @@ use crate::output::Published;
 use crate::writer::FORMAT;
 
 /// Binds `address` now (so a bad address is an error at start) and serves on a
-/// thread of its own.
-pub fn serve_in_background(address: &str, published: Published) -> std::io::Result<()> {
+/// thread of its own, through edge-server (connection cap, timeouts, TLS and basic
+/// auth from `--web.config.file`). It serves until the process ends: the sidecar's
+/// own SIGTERM handling stops the scripts and exits.
+pub fn serve_in_background(
+    address: &str,
+    published: Published,
+    options: edge_server::ServerOptions,
+) -> std::io::Result<()> {
     let listener = std::net::TcpListener::bind(address)?;
     listener.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
+        .enable_time()
         .build()?;
     std::thread::Builder::new()
         .name("listener".into())
@@ -53,7 +60,8 @@ pub fn serve_in_background(address: &str, published: Published) -> std::io::Resu
                             }
                         }),
                     );
-                if let Err(error) = axum::serve(listener, app).await {
+                let forever = std::future::pending::<()>();
+                if let Err(error) = edge_server::serve(listener, app, options, forever).await {
                     tracing::error!(%error, "listener stopped");
                 }
             });

@@ -4,7 +4,13 @@
 //!
 //! - `config` — `nodes.conf` and the flags: what runs on this node, how often.
 //! - `runner` — one script run: own process group, timeout, capped output, reaping.
-//! - `parse` — a run's `key=value` output into values; bad lines dropped and counted.
+//! - `script_env` — what a script starts with: a clean environment, optionally
+//!   another user (`--run-as`).
+//! - `parse` — a run's `key=value` output into values; bad lines (and keys that
+//!   would take the sidecar's own names) dropped and counted, keys capped per run.
+//! - `names` — keys into names, and the rule that keeps names apart in text 0.0.4
+//!   and OpenMetrics.
+//! - `status` — the sidecar's own families, the one list of them.
 //! - `i2c` — sensor files, the generic reader and chip drivers over i2cdev.
 //! - `writer` — the `.prom` text (edge-common's text 0.0.4 writer; names from outside
 //!   checked, so nothing from a script can inject text) and the atomic
@@ -12,7 +18,8 @@
 //! - `schedule` — a thread per source on its interval.
 //! - `source_states` — what each source last produced and how its runs went, with
 //!   the reload and write status: the state the workers record and the writer reads.
-//! - `output` — the statuses as metrics (stale values dropped), the writer thread.
+//! - `output` — the statuses as the file's text (stale values dropped, names
+//!   claimed, the size capped), the writer thread.
 //! - `watch` — live reload of `nodes.conf` (ConfigMap `..data` swaps), with polling.
 //! - `cli`, `http` — flags and `--check`; the optional `--listen` endpoint.
 //!
@@ -22,10 +29,13 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod i2c;
+pub mod names;
 pub mod output;
 pub mod parse;
 pub mod runner;
 pub mod schedule;
+pub mod script_env;
 pub mod source_states;
+pub mod status;
 pub mod watch;
 pub mod writer;

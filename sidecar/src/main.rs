@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use edge_sidecar::cli;
+use edge_sidecar::names::ValueNames;
 use edge_sidecar::output::{remove_stale_temp_files, run_writer, OutputSettings};
-use edge_sidecar::runner::start_orphan_reaper_if_pid1;
+use edge_sidecar::runner::{self, start_orphan_reaper_if_pid1};
 use edge_sidecar::schedule::{RunSettings, Scheduler};
+use edge_sidecar::script_env::ScriptEnv;
 use edge_sidecar::source_states::SourceStates;
 use edge_sidecar::watch::Reloader;
 
@@ -45,15 +47,24 @@ fn main() -> ExitCode {
     remove_stale_temp_files(&settings.output);
 
     let states = Arc::new(SourceStates::default());
+    let names = Arc::new(ValueNames::new(&settings.prefix));
     let scheduler = Scheduler::new(
         Arc::clone(&states),
         RunSettings {
             scripts_dir: settings.scripts_dir.clone(),
-            node_name: settings.node_name.clone(),
+            env: ScriptEnv::new(
+                &settings.node_name,
+                &settings.script_path,
+                &settings.script_env,
+                |name| std::env::var_os(name),
+            ),
+            run_as: settings.run_as.clone(),
             timeout: settings.timeout,
             grace: settings.kill_grace,
-            output_limit: 1 << 20,
-            stderr_limit: 4 << 10,
+            output_limit: runner::STDOUT_LIMIT,
+            stderr_limit: runner::STDERR_LIMIT,
+            max_keys: settings.max_keys_per_run,
+            names: Arc::clone(&names),
         },
     );
     let mut reloader = Reloader {
@@ -68,9 +79,10 @@ fn main() -> ExitCode {
     let published = Arc::new(Mutex::new(String::new()));
     let output = OutputSettings {
         path: settings.output.clone(),
-        prefix: settings.prefix.clone(),
+        names,
         node_name: settings.node_name.clone(),
         stale_after: settings.stale_after,
+        max_file_bytes: settings.max_file_bytes,
     };
     let spawned = [
         std::thread::Builder::new().name("writer".into()).spawn({
@@ -88,12 +100,19 @@ fn main() -> ExitCode {
         }
     }
     if let Some(address) = &settings.listen {
-        if let Err(error) = edge_sidecar::http::serve_in_background(address, published) {
+        if let Err(error) =
+            edge_sidecar::http::serve_in_background(address, published, settings.server.clone())
+        {
             eprintln!("edge-sidecar: error: --listen {address}: {error}");
             return ExitCode::from(2);
         }
     }
-    tracing::info!(node = %settings.node_name, output = %settings.output.display(), "running");
+    tracing::info!(
+        node = %settings.node_name,
+        output = %settings.output.display(),
+        run_as = settings.run_as.as_ref().map(|r| r.spec.as_str()),
+        "running"
+    );
 
     match signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
@@ -103,6 +122,9 @@ fn main() -> ExitCode {
             if let Some(signal) = signals.forever().next() {
                 tracing::info!(signal, "stopping");
             }
+            // Scripts run in process groups of their own, so the signal did not reach
+            // them: end them before we go.
+            runner::stop_all_scripts(settings.kill_grace);
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -1,57 +1,195 @@
 //! Turns the [`Statuses`] into the `.prom` text and keeps the file up to date: the
-//! sources' values as `<prefix><key>` gauges, and the sidecar's own status families.
+//! sources' values as `<prefix><key>` gauges, and the sidecar's own families
+//! (`status`), which are always written.
 //!
-//! A source's last good values are written for at most `stale_after` of its
-//! intervals after they were taken, then dropped: a failing script's old values are
-//! never presented as fresh for long. A key that two sources print is written for
-//! the first source in `nodes.conf` order only. Values come before the status
-//! families and the first family of a name wins: a key that spells a status
-//! family's name (`sidecar_info` under the prefix `edge_`) takes it, and the status
-//! family is dropped with a warning, as it always was.
+//! - Freshness: a source's last good values are written for at most `stale_after` of
+//!   its intervals after they were taken, then dropped: a failing script's old values
+//!   are never presented as fresh for long.
+//! - Names: the file's names are claimed first by the sidecar's own families, then by
+//!   each source's values in `nodes.conf` order; a value whose name (in text 0.0.4 or
+//!   OpenMetrics, see `names`) is taken already is not written, so a key that two
+//!   sources print is written for the first source only. Keys that would take the
+//!   sidecar's own names never get here: the workers drop them as bad lines.
+//! - Size: the file stays within `--max-file-bytes` (below the exporter's textfile
+//!   cap, past which the exporter would drop the whole file, status and all). A
+//!   source's values are placed whole, in `nodes.conf` order, after room for the
+//!   status families: a source whose values do not fit in what is left is left out
+//!   whole (`edge_sidecar_source_left_out_values` says how many), and a later,
+//!   smaller one may still fit. `nodes.conf` order is the order of priority, as it is
+//!   for shared keys. Not chosen: cutting a source part way (half a sensor's values
+//!   look like a whole set), or leaving the largest out first (which source goes
+//!   would then depend on the others' sizes). A name stays claimed by the first
+//!   source that has it even when that source is left out.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use edge_common::exposition::{MetricKind, MetricSet};
 
 use crate::config::SourceKind;
+use crate::names::ValueNames;
 use crate::source_states::{SourceStates, SourceStatus, Statuses};
+use crate::status::{status_metrics, SidecarView, SourceView};
 use crate::writer::{append_checked, render, write_atomic};
+
+/// `--max-file-bytes`' default: half of what edge-exporter reads from all textfiles of
+/// one scrape by default (`--collector.textfile.max-bytes`, 4 MiB; past it the file
+/// is skipped whole, status and all), so other files in the directory still fit; and
+/// little next to the sidecar container's 64 MiB, which holds the text a few times.
+pub const DEFAULT_MAX_FILE_BYTES: usize = 2 << 20;
 
 /// How the file is written.
 #[derive(Debug, Clone)]
 pub struct OutputSettings {
     pub path: PathBuf,
-    pub prefix: String,
+    /// How keys become names, and the sidecar's own names.
+    pub names: Arc<ValueNames>,
     pub node_name: String,
     /// Intervals a source's last good values outlive a failing run.
     pub stale_after: u32,
+    /// The file's size limit; the status families are written even past it.
+    pub max_file_bytes: usize,
 }
 
-/// The metrics of the statuses, at `now`.
-pub fn metrics(statuses: &Statuses, settings: &OutputSettings, now: Instant) -> MetricSet {
-    let mut set = MetricSet::new();
-    let mut taken = BTreeSet::new();
-    for source in &statuses.sources {
-        let fresh = source.values_at.is_some_and(|at| {
-            now.duration_since(at) <= source.interval * settings.stale_after.max(1)
-        });
-        if !fresh {
-            continue;
-        }
-        for (key, value) in &source.values {
-            let name = format!("{}{key}", settings.prefix);
-            if !taken.insert(name.clone()) {
-                tracing::debug!(source = %source.kind, %name, "key already written by an earlier source");
-                continue;
+/// The file's text, and what it could not hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileText {
+    pub text: String,
+    /// Sources whose fresh values were left out for the size limit.
+    pub left_out: Vec<SourceKind>,
+    /// The status families alone pass the size limit (they are written anyway).
+    pub status_over_limit: bool,
+}
+
+/// One source's values as they would be written, and their size in the file.
+struct SourceValues {
+    set: MetricSet,
+    bytes: usize,
+}
+
+/// The file's text for the statuses, at `now`.
+pub fn file_text(statuses: &Statuses, settings: &OutputSettings, now: Instant) -> FileText {
+    let values = value_families(statuses, settings, now);
+    let sidecar = SidecarView {
+        statuses,
+        node_name: &settings.node_name,
+    };
+    let counts = |placed: &[bool]| -> Vec<(usize, usize)> {
+        values
+            .iter()
+            .zip(placed)
+            .map(|(v, &placed)| match v {
+                Some(v) if placed => (v.set.families().len(), 0),
+                Some(v) => (0, v.set.families().len()),
+                None => (0, 0),
+            })
+            .collect()
+    };
+    let status = |placed: &[bool]| {
+        let counts = counts(placed);
+        let views: Vec<SourceView> = statuses
+            .sources
+            .iter()
+            .zip(&counts)
+            .map(|(status, &(written, left_out))| SourceView {
+                status,
+                written,
+                left_out,
+            })
+            .collect();
+        status_metrics(&sidecar, &views)
+    };
+    let values_bytes = |placed: &[bool]| -> usize {
+        values
+            .iter()
+            .zip(placed)
+            .filter_map(|(v, &placed)| v.as_ref().filter(|_| placed))
+            .map(|v| v.bytes)
+            .sum()
+    };
+
+    let limit = settings.max_file_bytes;
+    let mut placed: Vec<bool> = values.iter().map(Option::is_some).collect();
+    let status_bytes = render(&status(&placed)).len();
+    let mut room = limit.saturating_sub(status_bytes);
+    for (place, v) in placed.iter_mut().zip(&values) {
+        if let Some(v) = v {
+            if v.bytes <= room {
+                room -= v.bytes;
+            } else {
+                *place = false;
             }
-            append_value(&mut set, name, key, &source.kind, *value);
         }
     }
-    set.append(status_metrics(statuses, settings, now));
-    set
+    // Leaving values out changes two numbers of the source in the status families;
+    // if that made them longer than the room left, leave out more, from the end.
+    let mut status_set = status(&placed);
+    let mut status_bytes = render(&status_set).len();
+    while values_bytes(&placed) + status_bytes > limit {
+        let Some(last) = placed.iter().rposition(|&p| p) else {
+            break;
+        };
+        placed[last] = false;
+        status_set = status(&placed);
+        status_bytes = render(&status_set).len();
+    }
+
+    let left_out = statuses
+        .sources
+        .iter()
+        .zip(values.iter().zip(&placed))
+        .filter(|(_, (v, &placed))| v.is_some() && !placed)
+        .map(|(source, _)| source.kind.clone())
+        .collect();
+    let mut set = MetricSet::new();
+    for (v, placed) in values.into_iter().zip(placed) {
+        if let (Some(v), true) = (v, placed) {
+            set.append(v.set);
+        }
+    }
+    set.append(status_set);
+    FileText {
+        text: render(&set),
+        left_out,
+        status_over_limit: status_bytes > limit,
+    }
+}
+
+fn is_fresh(source: &SourceStatus, stale_after: u32, now: Instant) -> bool {
+    source
+        .values_at
+        .is_some_and(|at| now.duration_since(at) <= source.interval * stale_after.max(1))
+}
+
+/// Each source's fresh values whose names are free, in `nodes.conf` order; `None` for
+/// a source without fresh values.
+fn value_families(
+    statuses: &Statuses,
+    settings: &OutputSettings,
+    now: Instant,
+) -> Vec<Option<SourceValues>> {
+    let mut claims = settings.names.own_claims();
+    statuses
+        .sources
+        .iter()
+        .map(|source| {
+            if !is_fresh(source, settings.stale_after, now) {
+                return None;
+            }
+            let mut set = MetricSet::new();
+            for (key, value) in &source.values {
+                let name = settings.names.name(key);
+                if let Err(holder) = claims.claim(&name, MetricKind::Gauge) {
+                    tracing::debug!(source = %source.kind, %name, %holder, "name taken by an earlier family; not written");
+                    continue;
+                }
+                append_value(&mut set, name, key, &source.kind, *value);
+            }
+            let bytes = render(&set).len();
+            Some(SourceValues { set, bytes })
+        })
+        .collect()
 }
 
 /// Adds the gauge of one value a source produced: `name` (`<prefix><key>`), HELP
@@ -63,131 +201,6 @@ pub fn append_value(set: &mut MetricSet, name: String, key: &str, source: &Sourc
         source.label()
     );
     append_checked(set, name, help, MetricKind::Gauge, &[(&[], value)]);
-}
-
-/// The sidecar's own families. Their names and label names are constants; each
-/// source (unique in `nodes.conf`) has one sample per family.
-fn status_metrics(statuses: &Statuses, settings: &OutputSettings, now: Instant) -> MetricSet {
-    type Field = fn(&SourceStatus, Instant, u32) -> Option<f64>;
-    let per_source: [(&'static str, &'static str, MetricKind, Field); 10] = [
-        (
-            "edge_sidecar_source_success",
-            "1 if the source's last run succeeded (exit 0 and at least one valid value), else 0.",
-            MetricKind::Gauge,
-            |s, _, _| Some(if s.success { 1.0 } else { 0.0 }),
-        ),
-        (
-            "edge_sidecar_source_duration_seconds",
-            "How long the source's last run took.",
-            MetricKind::Gauge,
-            |s, _, _| Some(s.duration.as_secs_f64()),
-        ),
-        (
-            "edge_sidecar_source_last_success_timestamp_seconds",
-            "When the source last succeeded, in unixtime.",
-            MetricKind::Gauge,
-            |s, _, _| s.last_success.map(unix_seconds),
-        ),
-        (
-            "edge_sidecar_source_values",
-            "Values of the source written to the file now (0 once its last good values are stale).",
-            MetricKind::Gauge,
-            |s, now, stale| {
-                Some(
-                    if s.values_at
-                        .is_some_and(|at| now.duration_since(at) <= s.interval * stale.max(1))
-                    {
-                        s.values.len() as f64
-                    } else {
-                        0.0
-                    },
-                )
-            },
-        ),
-        (
-            "edge_sidecar_source_runs_total",
-            "Runs of the source.",
-            MetricKind::Counter,
-            |s, _, _| Some(s.runs as f64),
-        ),
-        (
-            "edge_sidecar_source_failures_total",
-            "Runs that failed, timed out or printed no valid value.",
-            MetricKind::Counter,
-            |s, _, _| Some(s.failures as f64),
-        ),
-        (
-            "edge_sidecar_source_timeouts_total",
-            "Runs killed at the timeout.",
-            MetricKind::Counter,
-            |s, _, _| Some(s.timeouts as f64),
-        ),
-        (
-            "edge_sidecar_source_dropped_lines_total",
-            "Output lines that were not key=value with a valid key and number.",
-            MetricKind::Counter,
-            |s, _, _| Some(s.dropped_lines as f64),
-        ),
-        (
-            "edge_sidecar_source_duplicate_keys_total",
-            "Keys printed more than once in a run (the last one wins).",
-            MetricKind::Counter,
-            |s, _, _| Some(s.duplicate_keys as f64),
-        ),
-        (
-            "edge_sidecar_source_discarded_output_bytes_total",
-            "Output bytes past the output limit, discarded.",
-            MetricKind::Counter,
-            |s, _, _| Some(s.discarded_bytes as f64),
-        ),
-    ];
-    let mut set = MetricSet::new();
-    for (name, help, kind, field) in per_source {
-        for source in &statuses.sources {
-            if let Some(value) = field(source, now, settings.stale_after) {
-                let labels = [
-                    ("kind", source.kind.kind_label()),
-                    ("source", source.kind.label()),
-                ];
-                set.family(name, help, kind).push(&labels, value);
-            }
-        }
-    }
-    set.gauge(
-        "edge_sidecar_config_reload_success",
-        "1 if the last read of nodes.conf succeeded, 0 if it failed (the last good configuration stays in use).",
-        &[],
-        if statuses.reload.success { 1.0 } else { 0.0 },
-    );
-    if let Some(at) = statuses.reload.last_success {
-        set.gauge(
-            "edge_sidecar_config_last_reload_success_timestamp_seconds",
-            "When nodes.conf was last read successfully, in unixtime.",
-            &[],
-            unix_seconds(at),
-        );
-    }
-    set.counter(
-        "edge_sidecar_file_write_failures_total",
-        "Writes of the metrics file that failed (the previous file was kept).",
-        &[],
-        statuses.write_failures as f64,
-    );
-    set.gauge(
-        "edge_sidecar_info",
-        "The node this sidecar runs for and its version, value is always 1.",
-        &[
-            ("node_name", &settings.node_name),
-            ("version", env!("CARGO_PKG_VERSION")),
-        ],
-        1.0,
-    );
-    set
-}
-
-fn unix_seconds(at: SystemTime) -> f64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Removes `<output>.tmp.*` files a previous process left when it was killed in the
@@ -227,13 +240,28 @@ pub type Published = Arc<Mutex<String>>;
 pub fn run_writer(states: Arc<SourceStates>, settings: OutputSettings, published: Published) {
     let mut seen = u64::MAX;
     let mut written = String::new();
+    let mut shortfall = (Vec::new(), false);
     loop {
         let version = states.wait_change(seen, Duration::from_secs(1));
-        let text = {
+        let file = {
             let statuses = states.lock();
-            render(&metrics(&statuses, &settings, Instant::now()))
+            file_text(&statuses, &settings, Instant::now())
         };
         seen = version;
+        if (&file.left_out, file.status_over_limit) != (&shortfall.0, shortfall.1) {
+            if !file.left_out.is_empty() || file.status_over_limit {
+                tracing::warn!(
+                    max_file_bytes = settings.max_file_bytes,
+                    left_out = ?file.left_out.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    status_over_limit = file.status_over_limit,
+                    "the file would pass --max-file-bytes: these sources' values are left out"
+                );
+            } else {
+                tracing::info!("every source's values fit in the file again");
+            }
+            shortfall = (file.left_out, file.status_over_limit);
+        }
+        let text = file.text;
         if text == written {
             continue;
         }
@@ -258,6 +286,7 @@ pub fn run_writer(states: Arc<SourceStates>, settings: OutputSettings, published
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn status(name: &str, values: &[(&str, f64)], at: Option<Instant>) -> SourceStatus {
         SourceStatus {
@@ -272,6 +301,7 @@ mod tests {
             failures: 1,
             timeouts: 0,
             dropped_lines: 2,
+            dropped_keys: 0,
             duplicate_keys: 0,
             discarded_bytes: 0,
         }
@@ -280,10 +310,15 @@ mod tests {
     fn settings() -> OutputSettings {
         OutputSettings {
             path: PathBuf::from("/unused"),
-            prefix: "edge_".into(),
+            names: Arc::new(ValueNames::new("edge_")),
             node_name: "n1".into(),
             stale_after: 3,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
         }
+    }
+
+    fn text(statuses: &Statuses, settings: &OutputSettings, now: Instant) -> String {
+        file_text(statuses, settings, now).text
     }
 
     #[test]
@@ -323,7 +358,7 @@ mod tests {
             ],
             ..Statuses::default()
         };
-        let text = render(&metrics(&statuses, &settings(), now));
+        let text = text(&statuses, &settings(), now);
         assert!(text.contains("# HELP edge_temp Value of temp from script a.\n# TYPE edge_temp gauge\nedge_temp 21.5\n"), "{text}");
         assert!(text.contains("edge_volts 5\n"), "{text}");
         assert!(
@@ -350,5 +385,132 @@ mod tests {
             text.contains("edge_sidecar_info{node_name=\"n1\",version=\""),
             "{text}"
         );
+    }
+
+    /// `n` keys of `width` digits each.
+    fn many(prefix: &str, n: usize) -> Vec<(String, f64)> {
+        (0..n)
+            .map(|i| (format!("{prefix}{i:05}"), i as f64))
+            .collect()
+    }
+
+    fn source(name: &str, values: Vec<(String, f64)>, now: Instant) -> SourceStatus {
+        SourceStatus {
+            values,
+            ..status(name, &[], Some(now))
+        }
+    }
+
+    #[test]
+    fn sources_that_do_not_fit_are_left_out_whole_and_the_status_stays() {
+        let now = Instant::now();
+        let statuses = Statuses {
+            sources: vec![
+                source("first", many("a", 300), now),
+                source("big", many("b", 600), now),
+                source("small", many("c", 10), now),
+            ],
+            ..Statuses::default()
+        };
+        let unlimited = file_text(&statuses, &settings(), now);
+        assert!(unlimited.left_out.is_empty());
+        // Room for the first and the small one, not for the big one.
+        let first_and_small = unlimited.text.len() - 600 * 80;
+        let limited = OutputSettings {
+            max_file_bytes: first_and_small,
+            ..settings()
+        };
+        let file = file_text(&statuses, &limited, now);
+        assert_eq!(file.left_out, [SourceKind::Script("big".into())]);
+        assert!(!file.status_over_limit);
+        assert!(file.text.len() <= first_and_small, "{}", file.text.len());
+        let text = &file.text;
+        assert!(text.contains("\nedge_a00299 299\n"));
+        assert!(text.contains("\nedge_c00009 9\n"));
+        assert!(!text.contains("edge_b0"));
+        for (source, written, left_out) in [("first", 300, 0), ("big", 0, 600), ("small", 10, 0)] {
+            let labels = format!("{{kind=\"script\",source=\"{source}\"}}");
+            assert!(
+                text.contains(&format!("edge_sidecar_source_values{labels} {written}\n")),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!(
+                    "edge_sidecar_source_left_out_values{labels} {left_out}\n"
+                )),
+                "{text}"
+            );
+            assert!(text.contains(&format!("edge_sidecar_source_success{labels} 1\n")));
+        }
+
+        // A limit below the status families alone: every value goes, the status stays.
+        let tiny = OutputSettings {
+            max_file_bytes: 100,
+            ..settings()
+        };
+        let file = file_text(&statuses, &tiny, now);
+        assert!(file.status_over_limit);
+        assert_eq!(file.left_out.len(), 3);
+        assert!(!file.text.contains("edge_a0"));
+        assert!(file.text.contains("edge_sidecar_info{"));
+    }
+
+    #[test]
+    fn the_file_is_never_longer_than_the_limit_whatever_the_limit() {
+        let now = Instant::now();
+        let statuses = Statuses {
+            sources: vec![
+                source("a", many("a", 9), now),
+                source("b", many("b", 99), now),
+                source("c", many("c", 999), now),
+            ],
+            ..Statuses::default()
+        };
+        let status_only = {
+            let none = OutputSettings {
+                max_file_bytes: 0,
+                ..settings()
+            };
+            file_text(&statuses, &none, now).text.len()
+        };
+        let full = file_text(&statuses, &settings(), now).text.len();
+        for limit in (status_only..=full + 10).step_by(997) {
+            let settings = OutputSettings {
+                max_file_bytes: limit,
+                ..settings()
+            };
+            let file = file_text(&statuses, &settings, now);
+            assert!(file.text.len() <= limit, "{} > {limit}", file.text.len());
+            assert!(!file.status_over_limit);
+        }
+    }
+
+    #[test]
+    fn a_name_goes_to_the_sidecar_first_then_to_the_first_source() {
+        let now = Instant::now();
+        let statuses = Statuses {
+            sources: vec![
+                // Stored values are checked again: none of these reaches the file.
+                status(
+                    "a",
+                    &[
+                        ("temp", 1.0),
+                        ("sidecar_source_runs", 5.0),
+                        ("sidecar_info", 42.0),
+                    ],
+                    Some(now),
+                ),
+                status("b", &[("temp", 2.0), ("hum", 3.0)], Some(now)),
+            ],
+            ..Statuses::default()
+        };
+        let text = text(&statuses, &settings(), now);
+        assert!(text.contains("\nedge_temp 1\n"));
+        assert!(!text.contains("edge_temp 2"));
+        assert!(text.contains("\nedge_hum 3\n"));
+        assert!(!text.contains("edge_sidecar_source_runs "));
+        assert!(!text.contains("edge_sidecar_info 42"));
+        assert!(text.contains("edge_sidecar_source_runs_total{kind=\"script\",source=\"a\"} 3\n"));
+        assert!(text.contains("edge_sidecar_source_values{kind=\"script\",source=\"a\"} 1\n"));
     }
 }

@@ -14,8 +14,15 @@
 //! - Anything else (no `=`, a bad key, a bad value, a line that is not UTF-8) is
 //!   skipped and counted in [`ParsedOutput::rejected`]; the caller logs
 //!   [`ParsedOutput::first_problem`] once per run.
+//! - A key whose value would take one of the sidecar's own names
+//!   ([`ValueNames::own_family_for`]: `sidecar_info` under the prefix `edge_`) is
+//!   rejected and counted like any bad line, so a script can neither hide nor spoof
+//!   the sidecar's status.
 //! - A key seen again replaces the earlier value and is counted in
 //!   [`ParsedOutput::duplicates`].
+//! - At most [`KeyRules::max_keys`] keys a run: a line with a new key after that is
+//!   dropped and counted in [`ParsedOutput::over_limit`]; the first keys stay, and
+//!   the run is not failed for it. Memory is bounded by the output cap and this.
 //!
 //! Only validated keys and parsed numbers leave this module, so nothing a script prints
 //! can reach the `.prom` file as text: no newline, brace, quote or `#`.
@@ -23,6 +30,21 @@
 use std::collections::HashMap;
 
 use edge_common::exposition::names::is_label_name;
+
+use crate::names::ValueNames;
+
+/// `--max-keys-per-run`'s default: far more than a node's sensors, far less than
+/// what would make the file large.
+pub const DEFAULT_MAX_KEYS_PER_RUN: usize = 1000;
+
+/// What a key must meet besides its syntax.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRules<'a> {
+    /// Distinct keys kept from one run (`--max-keys-per-run`).
+    pub max_keys: usize,
+    /// How keys become names; keys that make one of the sidecar's own are rejected.
+    pub names: &'a ValueNames,
+}
 
 /// What one run of a script printed, once read.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,14 +57,27 @@ pub struct ParsedOutput {
     pub rejected: usize,
     /// Lines whose key had been seen before (their value replaced the earlier one).
     pub duplicates: usize,
+    /// Lines with a new key after [`KeyRules::max_keys`] keys, dropped.
+    pub over_limit: usize,
+    /// The first key dropped for the limit, for the log.
+    pub first_over_limit: Option<String>,
     /// The first rejected or repeated line and why, e.g. `line 3: key "a b" has a
     /// space`: one line (control characters escaped, long text cut) for the log.
     pub first_problem: Option<String>,
+    /// Lines rejected because their key would take one of the sidecar's own names
+    /// (also counted in `rejected`), and the first [`NAMED_OWN_KEYS`] of those keys,
+    /// quoted, for a warning that names them.
+    pub own_name_lines: usize,
+    pub own_name_keys: Vec<String>,
 }
+
+/// How many of a run's keys that would take the sidecar's own names are named in its
+/// warning (all are counted).
+pub const NAMED_OWN_KEYS: usize = 8;
 
 /// Reads a script's whole output. Never fails: every line is a value, ignored, or
 /// rejected and counted.
-pub fn parse_key_values(output: &[u8]) -> ParsedOutput {
+pub fn parse_key_values(output: &[u8], rules: &KeyRules) -> ParsedOutput {
     let mut parsed = ParsedOutput::default();
     // Each key's index in `values` and the line it was last set on.
     let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
@@ -52,10 +87,16 @@ pub fn parse_key_values(output: &[u8]) -> ParsedOutput {
         if line.is_empty() || line.starts_with(b"#") {
             continue;
         }
-        let (key, value) = match parse_line(line) {
+        let (key, value) = match parse_line(line, rules.names) {
             Ok(pair) => pair,
             Err(why) => {
                 parsed.rejected += 1;
+                if let Rejected::OwnName { key, .. } = &why {
+                    parsed.own_name_lines += 1;
+                    if parsed.own_name_keys.len() < NAMED_OWN_KEYS {
+                        parsed.own_name_keys.push(quote(key));
+                    }
+                }
                 parsed
                     .first_problem
                     .get_or_insert_with(|| format!("line {number}: {why}"));
@@ -73,6 +114,12 @@ pub fn parse_key_values(output: &[u8]) -> ParsedOutput {
                 });
                 parsed.values[*slot].1 = value;
                 *previous = number;
+            }
+            None if parsed.values.len() >= rules.max_keys => {
+                parsed.over_limit += 1;
+                parsed
+                    .first_over_limit
+                    .get_or_insert_with(|| format!("line {number}: key {}", quote(key)));
             }
             None => {
                 seen.insert(key.to_string(), (parsed.values.len(), number));
@@ -100,12 +147,18 @@ enum Rejected<'a> {
     NoValue(&'a str),
     #[error("value {} of key {} is not a number", quote(.value), quote(.key))]
     NotANumber { key: &'a str, value: &'a str },
+    #[error("key {} would make {name}, which collides with the sidecar's own {own}", quote(.key))]
+    OwnName {
+        key: &'a str,
+        name: String,
+        own: String,
+    },
 }
 
 /// One trimmed, non-blank, non-comment line into its key and value, or why not. A
 /// key follows the rule of a label name (`[a-zA-Z_][a-zA-Z0-9_]*`), the rule for a
-/// name part joined to the prefix.
-fn parse_line(line: &[u8]) -> Result<(&str, f64), Rejected<'_>> {
+/// name part joined to the prefix, and must not make one of the sidecar's own names.
+fn parse_line<'a>(line: &'a [u8], names: &ValueNames) -> Result<(&'a str, f64), Rejected<'a>> {
     let line = std::str::from_utf8(line).map_err(|_| Rejected::NotUtf8)?;
     let Some((key, value)) = line.split_once('=') else {
         return Err(Rejected::NoEquals(line));
@@ -125,6 +178,13 @@ fn parse_line(line: &[u8]) -> Result<(&str, f64), Rejected<'_>> {
     }
     let number =
         edge_common::text::parse_value(value).ok_or(Rejected::NotANumber { key, value })?;
+    if let Some(own) = names.own_family_for(key) {
+        return Err(Rejected::OwnName {
+            key,
+            name: names.name(key),
+            own: own.to_string(),
+        });
+    }
     Ok((key, number))
 }
 
@@ -151,13 +211,25 @@ fn quote(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The default rules under the prefix `edge_`.
+    fn parse(output: &[u8]) -> ParsedOutput {
+        let names = ValueNames::new("edge_");
+        parse_key_values(
+            output,
+            &KeyRules {
+                max_keys: DEFAULT_MAX_KEYS_PER_RUN,
+                names: &names,
+            },
+        )
+    }
+
     fn values(pairs: &[(&str, f64)]) -> Vec<(String, f64)> {
         pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
     }
 
     #[test]
     fn reads_keys_and_every_kind_of_value() {
-        let parsed = parse_key_values(
+        let parsed = parse(
             b"temp=42\nfan_rpm=1e3\n_offset=-0.5\nA1=.5\nb=5.\nc=+3\nd=1E-2\n\
               nan=NaN\nup=+Inf\ndown=-Inf\ne=inf\nf=-infinity\ng=nan\nh=-0\n",
         );
@@ -185,9 +257,8 @@ mod tests {
 
     #[test]
     fn whitespace_crlf_blank_lines_and_comments() {
-        let parsed = parse_key_values(
-            b"  a=1  \r\n\tb= 2\t\r\nc=3\r\n\r\n   \n# a comment\n  #x=9\n#\nd =4\ne=5",
-        );
+        let parsed =
+            parse(b"  a=1  \r\n\tb= 2\t\r\nc=3\r\n\r\n   \n# a comment\n  #x=9\n#\nd =4\ne=5");
         assert_eq!(
             parsed.values,
             values(&[("a", 1.0), ("b", 2.0), ("c", 3.0), ("e", 5.0)])
@@ -197,8 +268,8 @@ mod tests {
             parsed.first_problem.as_deref(),
             Some("line 9: key \"d \" has a space")
         );
-        assert_eq!(parse_key_values(b"").values, vec![]);
-        assert_eq!(parse_key_values(b"\n\n\r\n").rejected, 0);
+        assert_eq!(parse(b"").values, vec![]);
+        assert_eq!(parse(b"\n\n\r\n").rejected, 0);
     }
 
     #[test]
@@ -248,7 +319,7 @@ mod tests {
             (b"x=\xfe", "line 1: not UTF-8"),
         ];
         for (text, message) in cases {
-            let parsed = parse_key_values(text);
+            let parsed = parse(text);
             let shown = String::from_utf8_lossy(text);
             assert_eq!(parsed.values, vec![], "{shown:?}");
             assert_eq!(parsed.rejected, 1, "{shown:?}");
@@ -259,7 +330,7 @@ mod tests {
 
     #[test]
     fn invalid_utf8_lines_are_rejected_and_the_rest_kept() {
-        let parsed = parse_key_values(b"a=1\n\xff\xfe=2\nb=\xc3\x28\nc=3\n\xe2\x82=4\n");
+        let parsed = parse(b"a=1\n\xff\xfe=2\nb=\xc3\x28\nc=3\n\xe2\x82=4\n");
         assert_eq!(parsed.values, values(&[("a", 1.0), ("c", 3.0)]));
         assert_eq!(parsed.rejected, 3);
         assert_eq!(parsed.first_problem.as_deref(), Some("line 2: not UTF-8"));
@@ -267,7 +338,7 @@ mod tests {
 
     #[test]
     fn the_last_value_of_a_repeated_key_wins_in_first_seen_order() {
-        let parsed = parse_key_values(b"a=1\nb=2\na=3\nc=4\na=5\nb=bad\n");
+        let parsed = parse(b"a=1\nb=2\na=3\nc=4\na=5\nb=bad\n");
         assert_eq!(parsed.values, values(&[("a", 5.0), ("b", 2.0), ("c", 4.0)]));
         assert_eq!(parsed.duplicates, 2);
         assert_eq!(parsed.rejected, 1);
@@ -276,16 +347,16 @@ mod tests {
             Some("line 3: key \"a\" repeats line 1; the last value wins")
         );
         // The message names the line the key was last set on.
-        let parsed = parse_key_values(b"a=1\na=2\na=3\n");
+        let parsed = parse(b"a=1\na=2\na=3\n");
         assert_eq!(parsed.values, values(&[("a", 3.0)]));
         assert_eq!(parsed.duplicates, 2);
         // Keys are case-sensitive.
-        assert_eq!(parse_key_values(b"a=1\nA=2").duplicates, 0);
+        assert_eq!(parse(b"a=1\nA=2").duplicates, 0);
     }
 
     #[test]
     fn the_first_problem_is_the_first_line_with_one() {
-        let parsed = parse_key_values(b"ok=1\nbad line\nok=2\n1x=3\n");
+        let parsed = parse(b"ok=1\nbad line\nok=2\n1x=3\n");
         assert_eq!(parsed.rejected, 2);
         assert_eq!(parsed.duplicates, 1);
         assert_eq!(
@@ -297,13 +368,13 @@ mod tests {
     #[test]
     fn problems_are_one_short_log_line() {
         let long = format!("{}\u{7}x", "y".repeat(200));
-        let parsed = parse_key_values(long.as_bytes());
+        let parsed = parse(long.as_bytes());
         let problem = parsed.first_problem.unwrap();
         assert_eq!(
             problem,
             format!("line 1: no '=' in \"{}…\"", "y".repeat(64))
         );
-        let parsed = parse_key_values(b"k\x1b[2J=1");
+        let parsed = parse(b"k\x1b[2J=1");
         assert_eq!(
             parsed.first_problem.as_deref(),
             Some("line 1: key \"k\\u{1b}[2J\" is not letters, digits and _ (not starting with a digit)")
@@ -324,7 +395,7 @@ mod tests {
             b"x\\n=1",
         ];
         for text in attempts {
-            let parsed = parse_key_values(text);
+            let parsed = parse(text);
             assert_eq!(
                 (parsed.values.len(), parsed.rejected),
                 (0, 1),
@@ -345,5 +416,54 @@ mod tests {
         ] {
             assert!(!is_label_name(key), "{key:?}");
         }
+    }
+
+    #[test]
+    fn keys_that_make_the_sidecars_own_names_are_bad_lines() {
+        let parsed = parse(
+            b"sidecar_source_success=1\nok=1\nsidecar_info=42\nsidecar_source_runs=5\n\
+              sidecar_source_runs_total=3\nsidecar_source_runs_created=1\nsidecar_x=2\n",
+        );
+        assert_eq!(parsed.values, values(&[("ok", 1.0), ("sidecar_x", 2.0)]));
+        assert_eq!(parsed.rejected, 5);
+        assert_eq!(parsed.own_name_lines, 5);
+        assert_eq!(parsed.own_name_keys[1], "\"sidecar_info\"");
+        assert_eq!(
+            parsed.first_problem.as_deref(),
+            Some(
+                "line 1: key \"sidecar_source_success\" would make edge_sidecar_source_success, \
+                 which collides with the sidecar's own edge_sidecar_source_success"
+            )
+        );
+        let parsed = parse(b"sidecar_source_runs=5\n");
+        assert_eq!(
+            parsed.first_problem.as_deref(),
+            Some(
+                "line 1: key \"sidecar_source_runs\" would make edge_sidecar_source_runs, \
+                 which collides with the sidecar's own edge_sidecar_source_runs_total"
+            )
+        );
+    }
+
+    #[test]
+    fn keys_past_the_limit_are_dropped_and_counted_and_the_first_kept() {
+        let names = ValueNames::new("edge_");
+        let rules = KeyRules {
+            max_keys: 3,
+            names: &names,
+        };
+        let parsed = parse_key_values(b"a=1\nb=2\nc=3\nd=4\na=5\ne=6\nbad\nd=7\n", &rules);
+        assert_eq!(parsed.values, values(&[("a", 5.0), ("b", 2.0), ("c", 3.0)]));
+        assert_eq!(parsed.over_limit, 3);
+        assert_eq!(parsed.duplicates, 1);
+        assert_eq!(parsed.rejected, 1);
+        assert_eq!(
+            parsed.first_over_limit.as_deref(),
+            Some("line 4: key \"d\"")
+        );
+        // Own names do not take a place under the limit.
+        let parsed = parse_key_values(b"sidecar_info=1\na=1\nb=1\nc=1\n", &rules);
+        assert_eq!(parsed.values.len(), 3);
+        assert_eq!((parsed.rejected, parsed.over_limit), (1, 0));
     }
 }

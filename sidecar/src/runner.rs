@@ -1,6 +1,8 @@
-//! One script run: `bash <script>` in its own process group with `NODE_NAME` set,
-//! stdout and stderr read at once with caps, a timeout that ends in SIGTERM, a grace,
-//! then SIGKILL to the whole group, and every process it starts reaped.
+//! One script run: `bash <script>` in its own process group with a clean environment
+//! (and another user, if so configured: `script_env`), stdout and stderr read at once
+//! with caps, a timeout that ends in SIGTERM, a grace, then SIGKILL to the whole
+//! group, and every process it starts reaped. [`stop_all_scripts`] ends every running
+//! script's group when the sidecar stops.
 //!
 //! Output is returned raw; turning `key=value` lines into values is `parse`'s job.
 //!
@@ -35,6 +37,20 @@
 //! With the reaper running, nothing else in this process may wait for its own
 //! children (`std::process::Command::status` and friends would see ECHILD): start
 //! every child process of the sidecar through this module.
+//!
+//! # Stopping
+//!
+//! On SIGTERM the sidecar must not leave its scripts behind. [`stop_all_scripts`]
+//! marks the table as stopping (no new spawn starts), sends SIGTERM to the group of
+//! every registered script, waits up to the grace for the scripts to exit, then sends
+//! SIGKILL to every group whose leader is still unreaped, which also ends a
+//! background child that outlived its script's SIGTERM. Without the reaper, runs
+//! hold off reaping while the stop is under way, so every group id it signals is
+//! still held by its leader (alive or a zombie) and cannot have been reused. With
+//! the reaper (PID 1) a reaped leader's group is not signalled again; when PID 1
+//! exits, the kernel kills whatever is left in the container's PID namespace anyway.
+//! What a run that already ended left in the background is not tracked, and is not
+//! stopped here (a pod's or a unit's end takes it).
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -54,6 +70,8 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use crate::script_env::{RunAs, ScriptEnv};
+
 /// How long the pipes are still read after the script itself has exited. Anything it
 /// left in the background that still holds stdout must not hold the run up.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(100);
@@ -68,13 +86,23 @@ const READ_CHUNK: usize = 64 * 1024;
 const READS_PER_WAKE: usize = 16;
 /// How long a SIGKILLed script may take to die before we say so in the log.
 const SLOW_DEATH: Duration = Duration::from_secs(5);
+/// How long [`stop_all_scripts`] waits for the runs to reap their SIGKILLed scripts.
+const STOP_REAP_WAIT: Duration = Duration::from_secs(1);
+/// Stdout bytes a run keeps by default (`ScriptRun::output_limit`); the rest is read,
+/// counted and dropped.
+pub const STDOUT_LIMIT: usize = 1 << 20;
+/// Stderr bytes a run keeps for the log by default (`ScriptRun::stderr_limit`).
+pub const STDERR_LIMIT: usize = 4 << 10;
 
 /// One run of one script.
 #[derive(Debug, Clone)]
 pub struct ScriptRun<'a> {
     /// Absolute path, already checked to be inside the scripts directory.
     pub script: &'a Path,
-    pub node_name: &'a str,
+    /// The script's whole environment.
+    pub env: &'a ScriptEnv,
+    /// The user the script runs as, if not the sidecar's.
+    pub run_as: Option<&'a RunAs>,
     pub timeout: Duration,
     /// Between SIGTERM and SIGKILL to the script's process group.
     pub grace: Duration,
@@ -183,9 +211,12 @@ fn spawn<'a>(
     // The validated path is absolute, so it has a parent; "/" is only a fallback.
     let dir = spec.script.parent().unwrap_or(Path::new("/"));
     let mut command = Command::new(interpreter);
+    spec.env.apply(&mut command);
+    if let Some(run_as) = spec.run_as {
+        run_as.apply(&mut command);
+    }
     command
         .arg(spec.script)
-        .env("NODE_NAME", spec.node_name)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -194,14 +225,18 @@ fn spawn<'a>(
         // and nothing of ours.
         .process_group(0);
 
-    // Held across spawn and registration: see the module doc.
-    let mut table = CHILDREN.lock();
-    let mut child = command.spawn().map_err(|source| SpawnError {
+    let spawn_error = |source| SpawnError {
         interpreter: PathBuf::from(interpreter),
         script: spec.script.to_path_buf(),
         dir: dir.to_path_buf(),
         source,
-    })?;
+    };
+    // Held across spawn and registration: see the module doc.
+    let mut table = CHILDREN.lock();
+    if table.stopping {
+        return Err(spawn_error(io::Error::other("the sidecar is stopping")));
+    }
+    let mut child = command.spawn().map_err(spawn_error)?;
     let pid = Pid::from_raw(child.id() as i32);
     table.exits.insert(pid.as_raw(), None);
     table.spawns += 1;
@@ -266,16 +301,16 @@ fn supervise(
             }
             (None, None, _) if now >= deadline => {
                 tracing::warn!(script = %script.display(), timeout = ?spec.timeout, "script timed out; sending SIGTERM to its group");
-                signal_group(script, child.pid, Signal::SIGTERM);
+                signal_group(&script.display(), child.pid, Signal::SIGTERM);
                 // A stopped process acts on SIGTERM only once continued.
-                signal_group(script, child.pid, Signal::SIGCONT);
+                signal_group(&script.display(), child.pid, Signal::SIGCONT);
                 terminated_at = Some(now);
                 now + spec.grace
             }
             (None, None, _) => deadline,
             (None, Some(term), None) if now >= term + spec.grace => {
                 tracing::warn!(script = %script.display(), grace = ?spec.grace, "script still running after SIGTERM; sending SIGKILL to its group");
-                signal_group(script, child.pid, Signal::SIGKILL);
+                signal_group(&script.display(), child.pid, Signal::SIGKILL);
                 killed_at = Some(now);
                 now + MAX_TICK
             }
@@ -304,7 +339,7 @@ fn supervise(
         // anything when the script itself died of SIGTERM) goes too. In direct mode
         // the script is still an unreaped zombie here, so its pid, the group id, has
         // not been reused.
-        signal_group(script, child.pid, Signal::SIGKILL);
+        signal_group(&script.display(), child.pid, Signal::SIGKILL);
     }
     let exit = child.reap();
     if timed_out {
@@ -364,13 +399,67 @@ fn wait_and_read(script: &Path, streams: &mut [Stream; 2], buf: &mut [u8], wait:
     closed
 }
 
-fn signal_group(script: &Path, pgid: Pid, signal: Signal) {
+/// Signals the process group `pgid` of `script` (what the log calls it).
+fn signal_group(script: &dyn std::fmt::Display, pgid: Pid, signal: Signal) {
     match killpg(pgid, signal) {
         // The group is already gone: nothing left to signal.
         Ok(()) | Err(Errno::ESRCH) => {}
         Err(e) => {
-            tracing::warn!(script = %script.display(), pgid = pgid.as_raw(), signal = %signal, error = %e, "signalling the script's process group");
+            tracing::warn!(script = %script, pgid = pgid.as_raw(), signal = %signal, error = %e, "signalling the script's process group");
         }
+    }
+}
+
+/// Ends every running script's process group, for the sidecar's exit: SIGTERM, up to
+/// `grace` for the scripts to exit, then SIGKILL, then up to [`STOP_REAP_WAIT`] for
+/// their runs to reap them. No script starts after it is called. See the module doc.
+pub fn stop_all_scripts(grace: Duration) {
+    let started = Instant::now();
+    let groups: Vec<Pid> = {
+        let mut table = CHILDREN.lock();
+        table.stopping = true;
+        table.hold_reaps = true;
+        table.unreaped().collect()
+    };
+    if groups.is_empty() {
+        CHILDREN.lock().hold_reaps = false;
+        return;
+    }
+    tracing::info!(scripts = groups.len(), grace = ?grace, "stopping the running scripts: SIGTERM to their process groups");
+    // The table has pids, not paths: the log names the group.
+    let stopping = "a running script (stopping)";
+    for &pgid in &groups {
+        signal_group(&stopping, pgid, Signal::SIGTERM);
+        signal_group(&stopping, pgid, Signal::SIGCONT);
+    }
+    loop {
+        let running = {
+            let table = CHILDREN.lock();
+            groups.iter().filter(|&&pid| !table.has_exited(pid)).count()
+        };
+        let elapsed = started.elapsed();
+        if running == 0 || elapsed >= grace {
+            break;
+        }
+        std::thread::sleep((grace - elapsed).min(MAX_TICK));
+    }
+    {
+        // Under the lock: a leader is unreaped (its group id held) while listed so.
+        let mut table = CHILDREN.lock();
+        let left: Vec<Pid> = table.unreaped().collect();
+        for pgid in left {
+            signal_group(&stopping, pgid, Signal::SIGKILL);
+        }
+        table.hold_reaps = false;
+    }
+    CHILDREN.reaped.notify_all();
+    let deadline = Instant::now() + STOP_REAP_WAIT;
+    while !CHILDREN.lock().exits.is_empty() {
+        if Instant::now() >= deadline {
+            tracing::warn!("scripts still unreaped at exit (stuck in the kernel?)");
+            break;
+        }
+        std::thread::sleep(MIN_TICK);
     }
 }
 
@@ -507,6 +596,15 @@ impl ScriptProcess<'_> {
                     .0;
                 continue;
             }
+            if table.hold_reaps {
+                // stop_all_scripts is about to signal the group: keep its id held.
+                table = CHILDREN
+                    .reaped
+                    .wait_timeout(table, MAX_TICK)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                continue;
+            }
             match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) => {
                     // Only after SIGKILL of a process not yet dead; wait outside the lock.
@@ -514,9 +612,18 @@ impl ScriptProcess<'_> {
                     std::thread::sleep(MIN_TICK);
                     table = CHILDREN.lock();
                 }
-                Ok(status) => return Exit::Status(status),
+                Ok(status) => {
+                    // Marked under the lock it was reaped under: from here on its pid
+                    // may be reused, and stop_all_scripts must not signal it.
+                    if let Some(slot) = table.exits.get_mut(&self.pid.as_raw()) {
+                        *slot = Some(status);
+                    }
+                    return Exit::Status(status);
+                }
                 Err(Errno::EINTR) => {}
                 Err(e) => {
+                    // Gone, whoever reaped it: not to be signalled either.
+                    table.exits.remove(&self.pid.as_raw());
                     return self.lost(e);
                 }
             }
@@ -543,6 +650,8 @@ static CHILDREN: Children = Children {
         reaper_running: false,
         spawns: 0,
         exits: BTreeMap::new(),
+        stopping: false,
+        hold_reaps: false,
     }),
     spawned: Condvar::new(),
     reaped: Condvar::new(),
@@ -561,8 +670,36 @@ struct ChildTable {
     reaper_running: bool,
     /// Counts spawns, so the reaper can tell one happened while it was not looking.
     spawns: u64,
-    /// Registered pid → its status once the reaper has reaped it.
+    /// Registered pid → its status once it has been reaped (by the reaper, or by its
+    /// run without the reaper).
     exits: BTreeMap<i32, Option<WaitStatus>>,
+    /// Set by [`stop_all_scripts`]: no script starts any more.
+    stopping: bool,
+    /// Set while [`stop_all_scripts`] signals the groups: runs do not reap (direct mode).
+    hold_reaps: bool,
+}
+
+impl ChildTable {
+    /// The registered scripts not yet reaped: the reaper, and a run without it, mark a
+    /// script reaped under the lock they reap it under.
+    fn unreaped(&self) -> impl Iterator<Item = Pid> + '_ {
+        self.exits
+            .iter()
+            .filter(|(_, status)| status.is_none())
+            .map(|(&pid, _)| Pid::from_raw(pid))
+    }
+
+    /// Whether the registered script `pid` has exited, without reaping it.
+    fn has_exited(&self, pid: Pid) -> bool {
+        match self.exits.get(&pid.as_raw()) {
+            None | Some(Some(_)) => true,
+            Some(None) if self.reaper_running => false,
+            Some(None) => {
+                let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+                !matches!(waitid(Id::Pid(pid), flags), Ok(WaitStatus::StillAlive))
+            }
+        }
+    }
 }
 
 impl Children {
@@ -635,6 +772,7 @@ fn reap_forever() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::script_env::DEFAULT_SCRIPT_PATH;
     use std::path::PathBuf;
 
     const MIB: usize = 1 << 20;
@@ -658,10 +796,16 @@ mod tests {
             .join(name)
     }
 
-    fn spec<'a>(script: &'a Path, node_name: &'a str, timeout_ms: u64) -> ScriptRun<'a> {
+    /// The environment of a run for node `node_name`.
+    fn env(node_name: &str) -> ScriptEnv {
+        ScriptEnv::new(node_name, DEFAULT_SCRIPT_PATH, &[], |_| None)
+    }
+
+    fn spec<'a>(script: &'a Path, env: &'a ScriptEnv, timeout_ms: u64) -> ScriptRun<'a> {
         ScriptRun {
             script,
-            node_name,
+            env,
+            run_as: None,
             timeout: Duration::from_millis(timeout_ms),
             grace: Duration::from_millis(300),
             output_limit: MIB,
@@ -673,14 +817,15 @@ mod tests {
     /// hanging it.
     fn run_bounded(spec: &ScriptRun) -> RunOutcome {
         let script = spec.script.to_path_buf();
-        let node_name = spec.node_name.to_string();
+        let env = spec.env.clone();
         let (timeout, grace) = (spec.timeout, spec.grace);
         let (output_limit, stderr_limit) = (spec.output_limit, spec.stderr_limit);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let spec = ScriptRun {
                 script: &script,
-                node_name: &node_name,
+                env: &env,
+                run_as: None,
                 timeout,
                 grace,
                 output_limit,
@@ -760,7 +905,7 @@ mod tests {
     #[test]
     fn runs_a_non_executable_script_with_node_name_and_its_directory() {
         let path = script("env_and_exit.sh");
-        let outcome = run_bounded(&spec(&path, "edge-7", 1000));
+        let outcome = run_bounded(&spec(&path, &env("edge-7"), 1000));
         assert_eq!(outcome.ending, Ending::Exited(3));
         assert_eq!(value(&outcome, "node"), "edge-7");
         assert_eq!(
@@ -776,7 +921,8 @@ mod tests {
     #[test]
     fn stderr_is_captured_and_truncated() {
         let path = script("stderr_noise.sh");
-        let mut spec = spec(&path, "n", 1000);
+        let env = env("n");
+        let mut spec = spec(&path, &env, 1000);
         spec.stderr_limit = 100;
         let outcome = run_bounded(&spec);
         assert_eq!(outcome.ending, Ending::Exited(0));
@@ -789,7 +935,7 @@ mod tests {
     fn a_flood_keeps_the_cap_counts_the_rest_and_returns_promptly() {
         let _cpu = heavy();
         let path = script("flood.sh");
-        let outcome = run_bounded(&spec(&path, "n", 1000));
+        let outcome = run_bounded(&spec(&path, &env("n"), 1000));
         assert_eq!(outcome.ending, Ending::Exited(0));
         assert_eq!(outcome.stdout.len(), MIB);
         assert!(outcome.stdout.starts_with(b"x=1\nx=1\n"));
@@ -797,7 +943,7 @@ mod tests {
 
         // The next run is unaffected by the last one.
         let path = script("env_and_exit.sh");
-        let next = run_bounded(&spec(&path, "after-flood", 1000));
+        let next = run_bounded(&spec(&path, &env("after-flood"), 1000));
         assert_eq!(next.ending, Ending::Exited(3));
         assert_eq!(value(&next, "node"), "after-flood");
         assert_eq!(next.stdout_discarded, 0);
@@ -807,7 +953,8 @@ mod tests {
     fn a_hanging_script_and_its_background_child_are_killed_at_the_timeout() {
         let _cpu = timed();
         let path = script("hang_with_child.sh");
-        let spec = spec(&path, "n", 300);
+        let env = env("n");
+        let spec = spec(&path, &env, 300);
         let outcome = run_bounded(&spec);
         assert_eq!(outcome.ending, Ending::TimedOut);
         // bash dies of SIGTERM at once; the bound is the worst case, SIGKILL.
@@ -821,7 +968,8 @@ mod tests {
     fn a_script_ignoring_sigterm_is_killed_after_the_grace() {
         let _cpu = timed();
         let path = script("ignore_term.sh");
-        let spec = spec(&path, "n", 200);
+        let env = env("n");
+        let spec = spec(&path, &env, 200);
         let outcome = run_bounded(&spec);
         assert_eq!(outcome.ending, Ending::TimedOut);
         assert!(
@@ -838,7 +986,8 @@ mod tests {
     fn a_term_ignoring_child_is_killed_with_the_group_after_its_script_exits() {
         let _cpu = timed();
         let path = script("term_ignoring_child.sh");
-        let spec = spec(&path, "n", 300);
+        let env = env("n");
+        let spec = spec(&path, &env, 300);
         let outcome = run_bounded(&spec);
         assert_eq!(outcome.ending, Ending::TimedOut);
         let bound = spec.timeout + spec.grace + Duration::from_millis(500);
@@ -850,7 +999,7 @@ mod tests {
     fn a_grandchild_holding_stdout_does_not_hold_up_the_run() {
         let _cpu = timed();
         let path = script("leave_grandchild.sh");
-        let outcome = run_bounded(&spec(&path, "n", 1000));
+        let outcome = run_bounded(&spec(&path, &env("n"), 1000));
         assert_eq!(outcome.ending, Ending::Exited(0));
         assert!(
             outcome.duration < Duration::from_millis(500),
@@ -867,7 +1016,7 @@ mod tests {
     fn closed_pipes_still_wait_for_the_exit_code() {
         let _cpu = timed();
         let path = script("close_output_then_exit.sh");
-        let outcome = run_bounded(&spec(&path, "n", 1000));
+        let outcome = run_bounded(&spec(&path, &env("n"), 1000));
         assert_eq!(outcome.ending, Ending::Exited(4));
         assert!(outcome.duration >= Duration::from_millis(200));
     }
@@ -875,14 +1024,14 @@ mod tests {
     #[test]
     fn a_signal_of_the_scripts_own_is_reported() {
         let path = script("kill_self.sh");
-        let outcome = run_bounded(&spec(&path, "n", 1000));
+        let outcome = run_bounded(&spec(&path, &env("n"), 1000));
         assert_eq!(outcome.ending, Ending::Signaled(libc::SIGKILL));
     }
 
     #[test]
     fn a_missing_script_is_bash_exit_127_naming_it() {
         let path = script("no_such_script.sh");
-        let outcome = run_bounded(&spec(&path, "n", 1000));
+        let outcome = run_bounded(&spec(&path, &env("n"), 1000));
         assert_eq!(outcome.ending, Ending::Exited(127));
         let stderr = String::from_utf8_lossy(&outcome.stderr);
         assert!(stderr.contains("no_such_script.sh"), "{stderr}");
@@ -891,7 +1040,10 @@ mod tests {
     #[test]
     fn a_missing_interpreter_is_a_spawn_failure_naming_both() {
         let path = script("env_and_exit.sh");
-        let outcome = run_with(&spec(&path, "n", 1000), OsStr::new("/nonexistent/bash"));
+        let outcome = run_with(
+            &spec(&path, &env("n"), 1000),
+            OsStr::new("/nonexistent/bash"),
+        );
         let Ending::SpawnFailed(error) = &outcome.ending else {
             panic!("{:?}", outcome.ending);
         };
@@ -911,7 +1063,7 @@ mod tests {
                 let path = path.clone();
                 std::thread::spawn(move || {
                     let node = format!("node-{n}");
-                    (n, run_bounded(&spec(&path, &node, 1000)))
+                    (n, run_bounded(&spec(&path, &env(&node), 1000)))
                 })
             })
             .collect();
@@ -994,7 +1146,7 @@ mod tests {
         let threads: Vec<_> = (0..6)
             .map(|_| {
                 let path = path.clone();
-                std::thread::spawn(move || run_bounded(&spec(&path, "n", 1000)))
+                std::thread::spawn(move || run_bounded(&spec(&path, &env("n"), 1000)))
             })
             .collect();
         for thread in threads {
@@ -1004,14 +1156,14 @@ mod tests {
         }
         let path = script("env_and_exit.sh");
         assert_eq!(
-            run_bounded(&spec(&path, "n", 1000)).ending,
+            run_bounded(&spec(&path, &env("n"), 1000)).ending,
             Ending::Exited(3)
         );
         let path = script("kill_self.sh");
-        let signaled = run_bounded(&spec(&path, "n", 1000)).ending;
+        let signaled = run_bounded(&spec(&path, &env("n"), 1000)).ending;
         assert_eq!(signaled, Ending::Signaled(libc::SIGKILL));
         let path = script("hang_with_child.sh");
-        let outcome = run_bounded(&spec(&path, "n", 300));
+        let outcome = run_bounded(&spec(&path, &env("n"), 300));
         assert_eq!(outcome.ending, Ending::TimedOut);
         assert_group_gone(value(&outcome, "pgid").parse().unwrap());
 

@@ -13,19 +13,27 @@ use std::time::{Duration, Instant};
 
 use crate::config::{self, ResolveError, Source, SourceKind};
 use crate::i2c::{I2cConfigError, I2cReadError, I2cSource};
-use crate::parse::parse_key_values;
+use crate::names::ValueNames;
+use crate::parse::{parse_key_values, KeyRules};
 use crate::runner::{self, Ending, ScriptRun};
+use crate::script_env::{RunAs, ScriptEnv};
 use crate::source_states::{RunReport, SourceStates};
 
-/// How scripts are run; fixed for the life of the process.
+/// How sources are run; fixed for the life of the process.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub scripts_dir: PathBuf,
-    pub node_name: String,
+    /// Every script's whole environment.
+    pub env: ScriptEnv,
+    pub run_as: Option<RunAs>,
     pub timeout: Duration,
     pub grace: Duration,
     pub output_limit: usize,
     pub stderr_limit: usize,
+    /// Keys kept from one run (`--max-keys-per-run`), of a script or a sensor file.
+    pub max_keys: usize,
+    /// Which keys cannot be values (they would take the sidecar's own names).
+    pub names: Arc<ValueNames>,
 }
 
 /// Asks a worker to stop and wakes it from its sleep.
@@ -173,14 +181,21 @@ impl Worker {
         };
         let outcome = runner::run(&ScriptRun {
             script: &path,
-            node_name: &self.settings.node_name,
+            env: &self.settings.env,
+            run_as: self.settings.run_as.as_ref(),
             timeout: self.settings.timeout,
             grace: self.settings.grace,
             output_limit: self.settings.output_limit,
             stderr_limit: self.settings.stderr_limit,
         });
         // The runner logs the script's stderr (and a timeout) itself.
-        let parsed = parse_key_values(&outcome.stdout);
+        let parsed = parse_key_values(
+            &outcome.stdout,
+            &KeyRules {
+                max_keys: self.settings.max_keys,
+                names: &self.settings.names,
+            },
+        );
         if let Some(problem) = &parsed.first_problem {
             tracing::warn!(
                 source = %kind,
@@ -189,11 +204,29 @@ impl Worker {
                 "lines dropped"
             );
         }
+        if parsed.own_name_lines > 0 {
+            tracing::warn!(
+                source = %kind,
+                dropped = parsed.own_name_lines,
+                keys = %parsed.own_name_keys.join(", "),
+                "keys dropped: they would take the sidecar's own metric names"
+            );
+        }
+        if let Some(first) = &parsed.first_over_limit {
+            tracing::warn!(
+                source = %kind,
+                dropped = parsed.over_limit,
+                max_keys = self.settings.max_keys,
+                first = %first,
+                "keys past --max-keys-per-run dropped; the first ones are kept"
+            );
+        }
         let mut report = RunReport {
             values: None,
             duration: outcome.duration,
             timed_out: matches!(outcome.ending, Ending::TimedOut),
             dropped_lines: parsed.rejected as u64,
+            dropped_keys: parsed.over_limit as u64,
             duplicate_keys: parsed.duplicates as u64,
             discarded_bytes: outcome.stdout_discarded,
         };
@@ -208,22 +241,44 @@ impl Worker {
     fn read_i2c(&self) -> RunReport {
         let started = Instant::now();
         let kind = &self.source.kind;
-        let values = match self.read_sensor() {
-            Ok(values) if !values.is_empty() => Some(values),
-            Ok(_) => {
-                tracing::warn!(source = %kind, "sensor file defines no values");
-                None
+        let mut report = RunReport::default();
+        match self.read_sensor() {
+            Ok(values) => {
+                let values = self.admit_sensor_values(values, &mut report);
+                if values.is_empty() {
+                    tracing::warn!(source = %kind, "sensor file defines no values");
+                } else {
+                    report.values = Some(values);
+                }
             }
-            Err(error) => {
-                tracing::warn!(source = %kind, %error, "i2c read failed");
-                None
-            }
-        };
-        RunReport {
-            values,
-            duration: started.elapsed(),
-            ..RunReport::default()
+            Err(error) => tracing::warn!(source = %kind, %error, "i2c read failed"),
         }
+        report.duration = started.elapsed();
+        report
+    }
+
+    /// A sensor file's values under the rules of a script's keys: one named like one
+    /// of the sidecar's own is a bad line, those past `--max-keys-per-run` are dropped.
+    fn admit_sensor_values(
+        &self,
+        mut values: Vec<(String, f64)>,
+        report: &mut RunReport,
+    ) -> Vec<(String, f64)> {
+        let kind = &self.source.kind;
+        values.retain(|(key, _)| match self.settings.names.own_family_for(key) {
+            Some(own) => {
+                tracing::warn!(source = %kind, %key, %own, "value dropped: it would take one of the sidecar's own metric names");
+                report.dropped_lines += 1;
+                false
+            }
+            None => true,
+        });
+        if values.len() > self.settings.max_keys {
+            report.dropped_keys = (values.len() - self.settings.max_keys) as u64;
+            values.truncate(self.settings.max_keys);
+            tracing::warn!(source = %kind, dropped = report.dropped_keys, "values past --max-keys-per-run dropped");
+        }
+        values
     }
 
     /// The sensor file is read again on every run, so an edit applies on the next.
@@ -242,4 +297,41 @@ enum SensorError {
     Config(#[from] I2cConfigError),
     #[error(transparent)]
     Read(#[from] I2cReadError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sensor_files_values_follow_the_rules_of_script_keys() {
+        let worker = Worker {
+            states: Arc::new(SourceStates::default()),
+            settings: Arc::new(RunSettings {
+                scripts_dir: PathBuf::from("/unused"),
+                env: ScriptEnv::default(),
+                run_as: None,
+                timeout: Duration::from_secs(1),
+                grace: Duration::from_secs(1),
+                output_limit: 0,
+                stderr_limit: 0,
+                max_keys: 2,
+                names: Arc::new(ValueNames::new("edge_")),
+            }),
+            source: Source {
+                kind: SourceKind::I2c("s.toml".into()),
+                interval: Duration::from_secs(1),
+            },
+            generation: 0,
+            stop: Arc::new(StopSignal::default()),
+        };
+        let values = ["temp", "sidecar_info", "hum", "pressure"]
+            .map(|k| (k.to_string(), 1.0))
+            .to_vec();
+        let mut report = RunReport::default();
+        let kept = worker.admit_sensor_values(values, &mut report);
+        let keys: Vec<&str> = kept.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["temp", "hum"]);
+        assert_eq!((report.dropped_lines, report.dropped_keys), (1, 1));
+    }
 }

@@ -27,6 +27,8 @@ pub struct SourceStatus {
     pub failures: u64,
     pub timeouts: u64,
     pub dropped_lines: u64,
+    /// Lines whose key was new after `--max-keys-per-run` keys.
+    pub dropped_keys: u64,
     pub duplicate_keys: u64,
     pub discarded_bytes: u64,
 }
@@ -45,6 +47,7 @@ impl SourceStatus {
             failures: 0,
             timeouts: 0,
             dropped_lines: 0,
+            dropped_keys: 0,
             duplicate_keys: 0,
             discarded_bytes: 0,
         }
@@ -79,6 +82,7 @@ pub struct RunReport {
     pub duration: Duration,
     pub timed_out: bool,
     pub dropped_lines: u64,
+    pub dropped_keys: u64,
     pub duplicate_keys: u64,
     pub discarded_bytes: u64,
 }
@@ -169,6 +173,7 @@ impl SourceStates {
         status.runs += 1;
         status.duration = run.duration;
         status.dropped_lines += run.dropped_lines;
+        status.dropped_keys += run.dropped_keys;
         status.duplicate_keys += run.duplicate_keys;
         status.discarded_bytes += run.discarded_bytes;
         if run.timed_out {

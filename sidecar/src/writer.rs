@@ -348,7 +348,12 @@ mod tests {
             t=1\rinjected 1\n\
             brace}=10\n\
             neg=-Inf\n";
-        let parsed = parse_key_values(output);
+        let names = crate::names::ValueNames::new("edge_custom_");
+        let rules = crate::parse::KeyRules {
+            max_keys: crate::parse::DEFAULT_MAX_KEYS_PER_RUN,
+            names: &names,
+        };
+        let parsed = parse_key_values(output, &rules);
         assert_eq!(parsed.rejected, 9);
         let script =
             crate::config::SourceKind::Script("evil\n# TYPE edge_custom_ok counter\n".into());

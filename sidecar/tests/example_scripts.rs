@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use edge_sidecar::parse::parse_key_values;
+use edge_sidecar::names::ValueNames;
+use edge_sidecar::parse::{parse_key_values, KeyRules, DEFAULT_MAX_KEYS_PER_RUN};
 
 fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts")
@@ -17,7 +18,12 @@ fn run(script: &str, env: &[(&str, &Path)]) -> (i32, Vec<(String, f64)>) {
         command.env(key, value);
     }
     let output = command.output().expect("bash");
-    let parsed = parse_key_values(&output.stdout);
+    let names = ValueNames::new("edge_");
+    let rules = KeyRules {
+        max_keys: DEFAULT_MAX_KEYS_PER_RUN,
+        names: &names,
+    };
+    let parsed = parse_key_values(&output.stdout, &rules);
     assert_eq!(
         parsed.rejected,
         0,

@@ -2,130 +2,17 @@
 //! symlink through `..data`, updates swap `..data`), real bash scripts, the output
 //! file read by the real node_exporter's textfile collector.
 
+mod support;
+
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use support::{processes_with, ConfigMap, Sidecar};
+
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
-
-/// A ConfigMap volume: `<root>/<name>` -> `..data/<name>`, `..data` -> a versioned dir.
-struct ConfigMap {
-    root: PathBuf,
-    version: u32,
-}
-
-impl ConfigMap {
-    fn new(root: &Path, files: &[(&str, &str)]) -> Self {
-        std::fs::create_dir_all(root).unwrap();
-        let mut map = ConfigMap {
-            root: root.to_path_buf(),
-            version: 0,
-        };
-        map.update(files);
-        map
-    }
-
-    /// Writes a new version and swaps `..data` to it atomically, as the kubelet does.
-    fn update(&mut self, files: &[(&str, &str)]) {
-        self.version += 1;
-        let dir_name = format!("..2026_11_22_{:02}", self.version);
-        let dir = self.root.join(&dir_name);
-        std::fs::create_dir(&dir).unwrap();
-        for (name, text) in files {
-            std::fs::write(dir.join(name), text).unwrap();
-            let link = self.root.join(name);
-            if std::fs::symlink_metadata(&link).is_err() {
-                std::os::unix::fs::symlink(format!("..data/{name}"), &link).unwrap();
-            }
-        }
-        let tmp = self.root.join("..data_tmp");
-        let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&dir_name, &tmp).unwrap();
-        std::fs::rename(&tmp, self.root.join("..data")).unwrap();
-    }
-}
-
-/// The sidecar process, killed when dropped.
-struct Sidecar {
-    child: Child,
-    output: PathBuf,
-}
-
-impl Drop for Sidecar {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Sidecar {
-    fn start(config: &Path, output: &Path, extra: &[&str]) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_edge-sidecar"))
-            .arg(format!("--config={}", config.display()))
-            .arg(format!("--output={}", output.display()))
-            .args([
-                "--node-name=test-node",
-                "--timeout=1s",
-                "--kill-grace=200ms",
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start edge-sidecar");
-        Sidecar {
-            child,
-            output: output.to_path_buf(),
-        }
-    }
-
-    fn text(&self) -> String {
-        std::fs::read_to_string(&self.output).unwrap_or_default()
-    }
-
-    /// Waits until the file has a line starting with `line`; returns how long it took.
-    fn wait_for(&self, line: &str, within: Duration) -> Duration {
-        let started = Instant::now();
-        loop {
-            if self.text().lines().any(|l| l.starts_with(line)) {
-                return started.elapsed();
-            }
-            assert!(
-                started.elapsed() < within,
-                "no line {line:?} within {within:?}; file:\n{}",
-                self.text()
-            );
-            sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn value(&self, series: &str) -> Option<f64> {
-        self.text().lines().find_map(|l| {
-            let (name, value) = l.rsplit_once(' ')?;
-            (name == series).then(|| value.parse().ok()).flatten()
-        })
-    }
-}
-
-/// Processes whose command line contains `marker`.
-fn processes_with(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(marker) {
-                found.push(format!(
-                    "{}: {cmdline}",
-                    entry.file_name().to_string_lossy()
-                ));
-            }
-        }
-    }
-    found
-}
 
 const GOOD: &str = "#!/bin/bash\necho temp=21.5\necho 'hum= 40'\necho 'spaced = 1'\necho 'bad key=1'\necho x=abc\necho temp=22.5\n";
 /// A script that hangs with a background child holding its stdout; `marker` (a sleep
