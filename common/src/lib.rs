@@ -9,8 +9,10 @@
 //!   writers.
 //! - `redact` — secrets hidden in process command lines (`--password=***`).
 //! - `text` — Prometheus text-format values and escaping, written and read alike.
-//! - `textparse` — a strict parser of Prometheus text 0.0.4 (node_exporter's textfile
-//!   rules), for the exporter's textfile collector and the master's scraper.
+//! - `textparse` — a parser of Prometheus text 0.0.4: strict (`parse`, node_exporter's
+//!   textfile rules, for the exporter's textfile collector) or lenient
+//!   (`parse_lenient`, for the master's scraper: a family it cannot read is dropped
+//!   and reported, the rest kept).
 
 pub mod duration;
 pub mod exposition;

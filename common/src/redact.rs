@@ -3,7 +3,7 @@
 //! `postgres://user:pass@host`), and a command line shown on a dashboard or served by
 //! an unauthenticated API publishes it. The exporter applies this rule before it
 //! exports a command line, and edge-master again to whatever reaches it (an older
-//! exporter, a push).
+//! exporter, a plain node_exporter's process exporter, a push).
 //!
 //! The rule, on the space-separated words of a command line:
 //! - `NAME=VALUE` (an option `--name=value` or an environment-style assignment) whose
@@ -33,36 +33,47 @@ pub const SECRET_WORDS: [&str; 7] = [
 /// What a hidden value is replaced with.
 pub const REDACTED: &str = "***";
 
-/// How command lines are shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How command lines are shown: the value of edge-exporter's
+/// `--collector.processes.cmdline` and edge-master's `--process.cmdline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CmdlinePolicy {
     /// Secrets hidden by [`redact_cmdline`] (the default).
-    Redacted,
+    #[default]
+    Redact,
+    /// Not at all: the empty string.
+    Drop,
     /// As the kernel gives it.
     Full,
-    /// Not at all: the empty string.
-    Hidden,
 }
 
 impl CmdlinePolicy {
-    /// The flag values, as `--…cmdline=` takes them.
-    pub const VALUES: [&'static str; 3] = ["redacted", "full", "none"];
+    /// The flag values.
+    pub const NAMES: [&'static str; 3] = ["redact", "drop", "full"];
 
     pub fn parse(text: &str) -> Option<Self> {
         match text {
-            "redacted" => Some(CmdlinePolicy::Redacted),
+            "redact" => Some(CmdlinePolicy::Redact),
+            "drop" => Some(CmdlinePolicy::Drop),
             "full" => Some(CmdlinePolicy::Full),
-            "none" => Some(CmdlinePolicy::Hidden),
             _ => None,
         }
     }
 
     /// `cmdline` as this policy shows it.
-    pub fn apply<'a>(self, cmdline: &'a str) -> Cow<'a, str> {
+    pub fn show<'a>(self, cmdline: &'a str) -> Cow<'a, str> {
         match self {
-            CmdlinePolicy::Redacted => redact_cmdline(cmdline),
+            CmdlinePolicy::Redact => redact_cmdline(cmdline),
             CmdlinePolicy::Full => Cow::Borrowed(cmdline),
-            CmdlinePolicy::Hidden => Cow::Borrowed(""),
+            CmdlinePolicy::Drop => Cow::Borrowed(""),
+        }
+    }
+
+    /// [`CmdlinePolicy::show`], in place.
+    pub fn apply(self, cmdline: &mut String) {
+        if let Cow::Owned(shown) = self.show(cmdline) {
+            *cmdline = shown;
+        } else if self == CmdlinePolicy::Drop {
+            cmdline.clear();
         }
     }
 }
@@ -200,12 +211,22 @@ mod tests {
     #[test]
     fn policies() {
         let cmdline = "app --token=abc";
-        assert_eq!(CmdlinePolicy::Redacted.apply(cmdline), "app --token=***");
-        assert_eq!(CmdlinePolicy::Full.apply(cmdline), cmdline);
-        assert_eq!(CmdlinePolicy::Hidden.apply(cmdline), "");
-        for value in CmdlinePolicy::VALUES {
+        assert_eq!(CmdlinePolicy::Redact.show(cmdline), "app --token=***");
+        assert_eq!(CmdlinePolicy::Full.show(cmdline), cmdline);
+        assert_eq!(CmdlinePolicy::Drop.show(cmdline), "");
+        for (policy, kept) in [
+            (CmdlinePolicy::Redact, "app --token=***"),
+            (CmdlinePolicy::Drop, ""),
+            (CmdlinePolicy::Full, cmdline),
+        ] {
+            let mut text = cmdline.to_owned();
+            policy.apply(&mut text);
+            assert_eq!(text, kept);
+        }
+        for value in CmdlinePolicy::NAMES {
             assert!(CmdlinePolicy::parse(value).is_some());
         }
         assert_eq!(CmdlinePolicy::parse("partial"), None);
+        assert_eq!(CmdlinePolicy::default(), CmdlinePolicy::Redact);
     }
 }

@@ -220,7 +220,7 @@ fn secrets_in_command_lines_are_redacted_by_default() {
     );
     let full = cmdline_of(&start_edge(&flags(Some("full"))), &pid);
     assert!(full.contains("--db-password=hunter2-SECRET"), "{full}");
-    let none = cmdline_of(&start_edge(&flags(Some("none"))), &pid);
+    let none = cmdline_of(&start_edge(&flags(Some("drop"))), &pid);
     assert_eq!(none, "");
     children.0[0].kill().ok();
 }

@@ -10,15 +10,17 @@ use crate::own_metrics::OwnMetrics;
 use crate::web;
 
 /// The API's routes (with their JSON 404 for unknown paths) and the dashboard's.
-/// Serve with `axum::serve(listener, router(…))`.
+/// Serve with `edge_server::serve(listener, router(…), …)`.
 pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMetrics>) -> Router {
-    let dashboard = web::routes(&settings.cluster_id, settings.max_history_hours());
+    // With a read token the page carries no data, not even the cluster's id: it asks
+    // for the token and reads everything from the API.
+    let cluster = (!settings.reads_need_a_token()).then_some(settings.cluster_id.as_str());
+    let dashboard = web::routes(cluster, settings.max_history_hours());
     api::router(store, settings, own_metrics).merge(dashboard)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
     use std::time::Duration;
 
     use axum::body::Body;
@@ -35,7 +37,7 @@ mod tests {
             Duration::from_secs(retention_hours * 3600),
             Duration::from_secs(10),
         );
-        let store: SharedStore = Arc::new(Mutex::new(Store::open_in_memory().unwrap()));
+        let store: SharedStore = Arc::new(Store::open_in_memory().unwrap());
         router(store, settings, Arc::new(OwnMetrics::new()))
     }
 

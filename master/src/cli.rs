@@ -8,12 +8,15 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use edge_common::duration::{parse_duration_or_days, parse_go_duration, DurationError};
 use edge_common::flags::{self, FlagError};
 
+use crate::admission::CmdlinePolicy;
 use crate::api::{AllowedOrigins, ApiSettings};
 use crate::source::targets::{parse_target, DnsDiscovery, Target};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: String,
+    /// Connection limits, timeouts, TLS and basic auth (`--web.*`).
+    pub server: edge_server::ServerOptions,
     pub db: PathBuf,
     pub cluster_id: String,
     pub targets: Vec<Target>,
@@ -32,6 +35,12 @@ pub struct Settings {
     pub warn_memory: f64,
     pub warn_temp: f64,
     pub push_token: Option<String>,
+    /// `--api.read-token`: reads, `/metrics` and the dashboard's data need it.
+    pub read_token: Option<String>,
+    /// `--max-nodes`: pushes may not add nodes beyond it.
+    pub max_nodes: usize,
+    /// `--process.cmdline`: what is kept of processes' command lines.
+    pub cmdlines: CmdlinePolicy,
     pub allowed_origins: AllowedOrigins,
     pub log_level: tracing::Level,
 }
@@ -47,6 +56,7 @@ pub fn command() -> Command {
     Command::new("edge-master")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Scrapes edge-exporters (or node_exporters) into SQLite and serves atlhyper's node-metrics API.")
+        .args(edge_server::ServerOptions::args())
         .arg(arg("listen", Some("0.0.0.0:8080"), "Address of the API (host:port)."))
         .arg(arg("db", Some("edge-master.db"), "The SQLite database file (created and migrated)."))
         .arg(arg("cluster-id", Some("default"), "The cluster this master's nodes belong to (the API's clusterId)."))
@@ -65,10 +75,16 @@ pub fn command() -> Command {
         .arg(arg("warn-cpu", Some("80"), "CPU usage % from which a node counts as a warning node."))
         .arg(arg("warn-memory", Some("80"), "Memory usage % from which a node counts as a warning node."))
         .arg(arg("warn-temp", Some("75"), "CPU temperature °C from which a node counts as a warning node."))
-        .arg(arg("push-token", None, "Bearer token required by POST /metrics/node (default: none required).").env("EDGE_MASTER_PUSH_TOKEN"))
+        .arg(arg("push-token", None, "Bearer token required by POST /metrics/node (default: none required). Checked from the headers, before the body is read.").env("EDGE_MASTER_PUSH_TOKEN"))
+        .arg(arg("api.read-token", None, "Bearer token required by the read API, /metrics and the dashboard's data (default: none required; /healthz, /readyz and CORS preflights stay open). The dashboard asks for it and keeps it for the browser tab.").env("EDGE_MASTER_API_READ_TOKEN"))
+        .arg(arg("max-nodes", Some(DEFAULT_MAX_NODES_TEXT), "Most nodes the store holds (all clusters, offline ones included until --latest-retention): a push of a new node beyond it is refused with 507. Scraped nodes are never refused."))
+        .arg(arg("process.cmdline", Some("redact"), "What is kept of the command lines of top processes, scraped or pushed: redact (values of arguments and VAR=value assignments named like a secret — password, passwd, secret, token, key, credential, auth — become ***), drop (no command lines), or full."))
         .arg(arg("cors.allowed-origin", Some("*"), "An origin (scheme://host[:port]) whose web pages may call the API, or * for any, as atlhyper answers. Repeatable.").action(ArgAction::Append))
         .arg(flags::log_level_arg())
 }
+
+/// `--max-nodes`'s default, as clap wants it.
+const DEFAULT_MAX_NODES_TEXT: &str = "5000";
 
 fn fail(flag: &'static str, message: impl ToString) -> FlagError {
     FlagError::new(flag, message)
@@ -143,7 +159,12 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
     )
     .map_err(|e| fail("cors.allowed-origin", e))?;
     let log_level = flags::log_level(matches);
+    let server = edge_server::ServerOptions::from_matches(matches)?;
+    if let Some(path) = &server.web_config_file {
+        edge_server::check_web_config(path).map_err(|e| fail(edge_server::WEB_CONFIG_FILE, e))?;
+    }
     Ok(Settings {
+        server,
         listen,
         db: PathBuf::from(text(matches, "db")),
         cluster_id,
@@ -185,6 +206,28 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
             .get_one::<String>("push-token")
             .filter(|t| !t.is_empty())
             .cloned(),
+        read_token: matches
+            .get_one::<String>("api.read-token")
+            .filter(|t| !t.is_empty())
+            .cloned(),
+        max_nodes: number(
+            matches,
+            "max-nodes",
+            1..=1_000_000,
+            "a whole number from 1 to 1000000",
+        )?,
+        cmdlines: {
+            let text = text(matches, "process.cmdline");
+            CmdlinePolicy::parse(&text).ok_or_else(|| {
+                fail(
+                    "process.cmdline",
+                    format!(
+                        "{text:?}: must be one of {}",
+                        CmdlinePolicy::NAMES.join(", ")
+                    ),
+                )
+            })?
+        },
         allowed_origins,
         log_level,
     })
@@ -203,6 +246,9 @@ impl Settings {
             warn_memory: self.warn_memory,
             warn_temp: self.warn_temp,
             push_token: self.push_token.clone(),
+            read_token: self.read_token.clone(),
+            max_nodes: self.max_nodes,
+            cmdlines: self.cmdlines,
             sample_interval: self.sample_interval,
             allowed_origins: self.allowed_origins.clone(),
         }
@@ -212,6 +258,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::DEFAULT_MAX_NODES;
 
     fn parse(args: &[&str]) -> Result<Settings, String> {
         let matches = command()
@@ -235,6 +282,20 @@ mod tests {
         assert_eq!(s.sample_interval, Duration::from_secs(300));
         assert_eq!(s.offline_after_missed, 3);
         assert_eq!(s.cluster_id, "default");
+        assert_eq!(s.max_nodes, DEFAULT_MAX_NODES);
+        assert_eq!(s.cmdlines, CmdlinePolicy::Redact);
+        assert_eq!(s.read_token, None);
+        let s = parse(&[
+            "--max-nodes=10",
+            "--process.cmdline=drop",
+            "--api.read-token=rt",
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.max_nodes, s.cmdlines, s.read_token.as_deref()),
+            (10, CmdlinePolicy::Drop, Some("rt"))
+        );
+        assert!(s.api_settings().reads_need_a_token());
     }
 
     #[test]
@@ -292,6 +353,14 @@ mod tests {
             (
                 vec!["--discover-dns=svc"],
                 "--discover-dns: \"svc\": expected HOST:PORT",
+            ),
+            (
+                vec!["--max-nodes=0"],
+                "--max-nodes: \"0\": must be a whole number from 1 to 1000000",
+            ),
+            (
+                vec!["--process.cmdline=hide"],
+                "--process.cmdline: \"hide\": must be one of redact, drop, full",
             ),
         ] {
             let err = parse(&args).unwrap_err();

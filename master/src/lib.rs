@@ -1,7 +1,9 @@
 //! edge-master: keeps every node's latest hardware snapshot and its history in SQLite
 //! and serves atlhyper's node-metrics REST API and its own dashboard.
 //!
-//! - `model` — the JSON contract, field by field.
+//! - `model` — the JSON contract, field by field, and its limits.
+//! - `admission` — what a snapshot must be to be stored: within bounds, dated sanely,
+//!   command lines redacted; checked for pushes, fitted for scrapes.
 //! - `source` — where snapshots come from (scraping the exporters), and the scrape loop.
 //! - `snapshot` — one scrape (and the one before, for rates) → a `NodeMetricsSnapshot`.
 //! - `store` — SQLite: latest snapshots, sampled history, retention and hourly rollup.
@@ -11,6 +13,7 @@
 //! - `own_metrics` — the master's own counters and gauges (prometheus-client).
 //! - `cli` — the flags.
 
+pub mod admission;
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -2,7 +2,7 @@
 //! cleanup threads and the HTTP app wired together. The work lives in the library.
 
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use edge_master::api::SharedStore;
 use edge_master::app;
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
         .with_ansi(false)
         .init();
     let store = match Store::open(&settings.db) {
-        Ok(store) => Arc::new(Mutex::new(store)),
+        Ok(store) => Arc::new(store),
         Err(error) => {
             eprintln!(
                 "edge-master: error: --db {}: {error}",
@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         let writer = RoundWriter::new(
             Arc::clone(&store),
             Arc::clone(&own_metrics),
+            settings.api_settings().admission(),
             settings.cluster_id.clone(),
             settings.sample_interval,
         );
@@ -107,7 +108,12 @@ fn main() -> ExitCode {
             "edge-master: API at http://{address}/api/v2/clusters/{}/node-metrics",
             settings.cluster_id
         );
-        let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+        let serve = edge_server::serve(
+            listener,
+            app,
+            settings.server.clone(),
+            edge_server::shutdown_signal(),
+        );
         match serve.await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -116,20 +122,4 @@ fn main() -> ExitCode {
             }
         }
     })
-}
-
-/// Ctrl-C or SIGTERM (what Kubernetes sends).
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = terminate => {},
-    }
 }

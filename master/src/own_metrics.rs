@@ -1,11 +1,13 @@
 //! The master's own metrics, served at `/metrics` by prometheus-client (OpenMetrics
 //! text, [`CONTENT_TYPE`]): API requests by route and status, each scrape target's last
-//! scrape, and store writes. The API records its requests and pushes, the scraper its
+//! scrape (with the families it had to drop), and store writes (with whether the store
+//! takes them). The API records its requests and pushes, the scraper its
 //! scrapes and rounds, into the one shared `OwnMetrics`.
 //!
 //! Every label has a bounded set of values: routes are templates, a failed scrape is
-//! counted by its [`ScrapeFailure`] kind (the error text goes to the log only), and a
-//! target that is no longer scraped takes its series with it.
+//! counted by its [`ScrapeFailure`] kind and a dropped family by its [`DropReason`]
+//! (the error text and the family's name go to the log only), and a target that is no
+//! longer scraped takes its series with it.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -14,6 +16,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use edge_common::text::escape_label_value;
+use edge_common::textparse::DropReason;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -89,6 +92,11 @@ struct TargetLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DropLabels {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct LastErrorLabels {
     node: Escaped,
     target: Escaped,
@@ -120,11 +128,14 @@ pub struct OwnMetrics {
     scrape_up: Family<TargetLabels, Gauge>,
     scrape_duration: Family<TargetLabels, Gauge<f64, AtomicU64>>,
     scrape_samples: Family<TargetLabels, Gauge>,
+    scrape_dropped: Family<TargetLabels, Gauge>,
+    dropped_families: Family<DropLabels, Counter>,
     scrapes: Family<TargetLabels, Counter>,
     scrape_failures: Family<TargetLabels, Counter>,
     last_error: Family<LastErrorLabels, Gauge>,
     store_write_duration: Histogram,
     store_write_failures: Counter,
+    store_writable: Gauge,
     /// By target URL. Its lock also keeps one target's updates together.
     targets: Mutex<HashMap<String, TargetSeries>>,
 }
@@ -144,11 +155,14 @@ impl OwnMetrics {
             scrape_up: Family::default(),
             scrape_duration: Family::default(),
             scrape_samples: Family::default(),
+            scrape_dropped: Family::default(),
+            dropped_families: Family::default(),
             scrapes: Family::default(),
             scrape_failures: Family::default(),
             last_error: Family::default(),
             store_write_duration: Histogram::new(exponential_buckets(start, factor, count)),
             store_write_failures: Counter::default(),
+            store_writable: Gauge::default(),
             targets: Mutex::default(),
         };
         // The registry holds clones: each shares its values with the field it came from.
@@ -172,6 +186,16 @@ impl OwnMetrics {
             "edge_master_scrape_samples",
             "Samples read in the target's last scrape (0 when it failed)",
             metrics.scrape_samples.clone(),
+        );
+        registry.register(
+            "edge_master_scrape_dropped_families",
+            "Metric families the target's last scrape served but could not be read (declared twice, a type conflict, a repeated series): left out, the rest kept",
+            metrics.scrape_dropped.clone(),
+        );
+        registry.register(
+            "edge_master_dropped_families",
+            "Metric families left out of scrapes, by reason",
+            metrics.dropped_families.clone(),
         );
         registry.register(
             "edge_master_scrapes",
@@ -198,6 +222,19 @@ impl OwnMetrics {
             "Store writes that failed",
             metrics.store_write_failures.clone(),
         );
+        registry.register(
+            "edge_master_store_writable",
+            "Whether the last store write or readiness probe succeeded (0: the store is failing writes)",
+            metrics.store_writable.clone(),
+        );
+        // Writable until a write says otherwise.
+        metrics.store_writable.set(1);
+        for reason in DropReason::ALL {
+            // Every reason is present from the start, at 0.
+            drop(metrics.dropped_families.get_or_create(&DropLabels {
+                reason: reason.as_str(),
+            }));
+        }
         metrics
     }
 
@@ -212,15 +249,24 @@ impl OwnMetrics {
             .inc();
     }
 
-    /// A scrape of `target` (the exporter's URL) of `node` that read `samples` samples.
+    /// A scrape of `target` (the exporter's URL) of `node` that read `samples` samples
+    /// and dropped `dropped` families (by reason, in [`DropReason::ALL`]'s order).
     pub fn record_scrape_success(
         &self,
         target: &str,
         node: Option<&str>,
         duration: Duration,
         samples: usize,
+        dropped: [usize; 3],
     ) {
-        self.record_scrape(target, node, duration, Ok(samples));
+        for (reason, count) in DropReason::ALL.iter().zip(dropped) {
+            self.dropped_families
+                .get_or_create(&DropLabels {
+                    reason: reason.as_str(),
+                })
+                .inc_by(count as u64);
+        }
+        self.record_scrape(target, node, duration, Ok((samples, dropped.iter().sum())));
     }
 
     /// A scrape of `target` (of `node`, when known) that failed.
@@ -239,7 +285,7 @@ impl OwnMetrics {
         target: &str,
         node: Option<&str>,
         duration: Duration,
-        outcome: Result<usize, ScrapeFailure>,
+        outcome: Result<(usize, usize), ScrapeFailure>,
     ) {
         let mut targets = self.targets.lock().unwrap_or_else(PoisonError::into_inner);
         let previous = targets.remove(target);
@@ -271,7 +317,10 @@ impl OwnMetrics {
             .set(duration.as_secs_f64());
         self.scrape_samples
             .get_or_create(labels)
-            .set(outcome.map_or(0, |samples| i64::try_from(samples).unwrap_or(i64::MAX)));
+            .set(outcome.map_or(0, |(samples, _)| i64::try_from(samples).unwrap_or(i64::MAX)));
+        self.scrape_dropped
+            .get_or_create(labels)
+            .set(outcome.map_or(0, |(_, dropped)| i64::try_from(dropped).unwrap_or(i64::MAX)));
         self.scrapes.get_or_create(labels).inc();
         // Created at 0 by a success, so that every target has the series.
         let failures = self.scrape_failures.get_or_create(labels);
@@ -289,6 +338,7 @@ impl OwnMetrics {
         self.scrape_up.remove(from);
         self.scrape_duration.remove(from);
         self.scrape_samples.remove(from);
+        self.scrape_dropped.remove(from);
         for counter in [&self.scrapes, &self.scrape_failures] {
             let count = counter.get(from).map_or(0, |c| c.get());
             counter.remove(from);
@@ -304,18 +354,26 @@ impl OwnMetrics {
             self.scrape_up.remove(labels);
             self.scrape_duration.remove(labels);
             self.scrape_samples.remove(labels);
+            self.scrape_dropped.remove(labels);
             self.scrapes.remove(labels);
             self.scrape_failures.remove(labels);
             self.last_error.remove(&series.last_error());
         }
     }
 
-    /// One `write_round` to the store, how long it took and whether it succeeded.
+    /// One write to the store (a round, a push), how long it took and whether it
+    /// succeeded.
     pub fn record_store_write(&self, duration: Duration, succeeded: bool) {
         self.store_write_duration.observe(duration.as_secs_f64());
         if !succeeded {
             self.store_write_failures.inc();
         }
+        self.record_store_writable(succeeded);
+    }
+
+    /// Whether the store took the last write or readiness probe.
+    pub fn record_store_writable(&self, writable: bool) {
+        self.store_writable.set(i64::from(writable));
     }
 
     /// Everything recorded, in OpenMetrics text ([`CONTENT_TYPE`]).
@@ -344,6 +402,7 @@ mod tests {
             Some("node-a"),
             Duration::from_millis(250),
             812,
+            [1, 0, 2],
         );
         metrics.record_scrape_failure(
             "http://b:9100/metrics",
@@ -377,6 +436,12 @@ mod tests {
             "edge_master_store_write_duration_seconds_sum 0.75",
             "edge_master_store_write_duration_seconds_count 2",
             "edge_master_store_write_failures_total 1",
+            "edge_master_store_writable 0",
+            "edge_master_scrape_dropped_families{node=\"node-a\",target=\"http://a:9100/metrics\"} 3",
+            "edge_master_scrape_dropped_families{node=\"node-b\",target=\"http://b:9100/metrics\"} 0",
+            "edge_master_dropped_families_total{reason=\"declared_twice\"} 1",
+            "edge_master_dropped_families_total{reason=\"type_conflict\"} 0",
+            "edge_master_dropped_families_total{reason=\"repeated_series\"} 2",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
@@ -419,7 +484,7 @@ mod tests {
         let metrics = OwnMetrics::new();
         let target = "http://c:9100/metrics";
         metrics.record_scrape_failure(target, None, Duration::ZERO, ScrapeFailure::Connect);
-        metrics.record_scrape_success(target, Some("node-c"), Duration::ZERO, 5);
+        metrics.record_scrape_success(target, Some("node-c"), Duration::ZERO, 5, [0; 3]);
         let text = metrics.render();
         assert!(
             text.lines().any(|l| l

@@ -58,9 +58,9 @@ fn args() -> Vec<Arg> {
             .help("How many processes to report by CPU and by resident memory (the union is reported: at most twice this many)."),
         Arg::new(CMDLINE_FLAG)
             .long(CMDLINE_FLAG)
-            .default_value("redacted")
-            .value_parser(CmdlinePolicy::VALUES)
-            .help("Command lines in edge_process_info: redacted (values of options and variables named like password, secret, token, key, credential, auth, and URL passwords, shown as ***), full, or none."),
+            .default_value("redact")
+            .value_parser(CmdlinePolicy::NAMES)
+            .help("Command lines in edge_process_info: redact (values of options and variables named like password, secret, token, key, credential, auth, and URL passwords, shown as ***), drop (none), or full."),
     ]
 }
 
@@ -310,7 +310,7 @@ fn select_top(records: &[StatRecord], cpu: &[Option<f64>], n: usize) -> Vec<usiz
 /// leave half a secret), cut at [`CMDLINE_BYTES`] on a character boundary. Empty for a
 /// zombie.
 fn read_cmdline(path: &Path, policy: CmdlinePolicy) -> String {
-    if policy == CmdlinePolicy::Hidden {
+    if policy == CmdlinePolicy::Drop {
         return String::new();
     }
     let mut buf = [0u8; 4 * CMDLINE_BYTES];
@@ -323,7 +323,7 @@ fn read_cmdline(path: &Path, policy: CmdlinePolicy) -> String {
         .chars()
         .map(|c| if c == '\0' || c.is_control() { ' ' } else { c })
         .collect();
-    if let Cow::Owned(redacted) = policy.apply(&cmdline) {
+    if let Cow::Owned(redacted) = policy.show(&cmdline) {
         cmdline = redacted;
     }
     if cmdline.len() > CMDLINE_BYTES {
@@ -432,7 +432,7 @@ impl Processes {
         let cmdline = ctx
             .string(CMDLINE_FLAG)
             .and_then(|text| CmdlinePolicy::parse(&text))
-            .unwrap_or(CmdlinePolicy::Redacted);
+            .unwrap_or(CmdlinePolicy::Redact);
         let sampler = ProcessSampler::new(ctx.paths, top, cmdline)
             .map_err(|e| ConfigError::new("--path.procfs", e))?;
         Self::start(sampler, interval)
@@ -667,7 +667,7 @@ mod tests {
             procfs: dir.path().to_path_buf(),
             ..Paths::default()
         };
-        ProcessSampler::new(&paths, top, CmdlinePolicy::Redacted).unwrap()
+        ProcessSampler::new(&paths, top, CmdlinePolicy::Redact).unwrap()
     }
 
     #[test]
@@ -804,7 +804,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cmdline");
         std::fs::write(&path, "a\0b\nc\0\0").unwrap();
-        let redacted = CmdlinePolicy::Redacted;
+        let redacted = CmdlinePolicy::Redact;
         assert_eq!(read_cmdline(&path, redacted), "a b c");
         std::fs::write(&path, "é".repeat(200)).unwrap();
         let long = read_cmdline(&path, redacted);
@@ -826,7 +826,7 @@ mod tests {
             format!("/usr/bin/app\0{padding}\0--db-password=hunter2-SECRET\0"),
         )
         .unwrap();
-        let shown = read_cmdline(&path, CmdlinePolicy::Redacted);
+        let shown = read_cmdline(&path, CmdlinePolicy::Redact);
         assert!(
             !shown.contains("hunter2") && !shown.contains("hun"),
             "{shown}"
@@ -837,14 +837,14 @@ mod tests {
         );
         std::fs::write(&path, "app\0--db-password=hunter2-SECRET\0").unwrap();
         assert_eq!(
-            read_cmdline(&path, CmdlinePolicy::Redacted),
+            read_cmdline(&path, CmdlinePolicy::Redact),
             "app --db-password=***"
         );
         assert_eq!(
             read_cmdline(&path, CmdlinePolicy::Full),
             "app --db-password=hunter2-SECRET"
         );
-        assert_eq!(read_cmdline(&path, CmdlinePolicy::Hidden), "");
+        assert_eq!(read_cmdline(&path, CmdlinePolicy::Drop), "");
     }
 
     #[test]

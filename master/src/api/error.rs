@@ -10,14 +10,21 @@ use tokio::task::JoinError;
 
 use crate::store::StoreError;
 
+/// `Retry-After` of a 429.
+const RETRY_AFTER_SECONDS: &str = "1";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A query parameter, path segment or body the API cannot use; the message says why.
     #[error("{0}")]
     BadRequest(String),
-    /// The push route wants a bearer token and got none or another one.
+    /// The route wants a bearer token (`--push-token` for pushes, `--api.read-token`
+    /// for reads) and got none or another one.
     #[error("missing or wrong bearer token")]
     Unauthorized,
+    /// Every push slot is taken (`MAX_CONCURRENT_PUSHES`): try again shortly.
+    #[error("too many pushes at once (at most {0}); try again shortly")]
+    TooManyPushes(usize),
     #[error("{0}")]
     NotFound(String),
     #[error("method not allowed")]
@@ -41,8 +48,16 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooManyPushes(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Rejected { status, .. } => *status,
-            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(error) => match error {
+                StoreError::TooLarge { .. } => StatusCode::BAD_REQUEST,
+                StoreError::NodeIsScraped { .. } => StatusCode::CONFLICT,
+                StoreError::NodeLimit { .. } => StatusCode::INSUFFICIENT_STORAGE,
+                error if error.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -56,10 +71,15 @@ impl IntoResponse for ApiError {
             tracing::error!(status = status.as_u16(), error = %message, "api request failed");
         }
         let body = Json(json!({ "error": message }));
-        if matches!(self, ApiError::Unauthorized) {
-            return (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response();
+        match self {
+            ApiError::Unauthorized => {
+                (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+            }
+            ApiError::TooManyPushes(_) => {
+                (status, [(header::RETRY_AFTER, RETRY_AFTER_SECONDS)], body).into_response()
+            }
+            _ => (status, body).into_response(),
         }
-        (status, body).into_response()
     }
 }
 

@@ -1,5 +1,7 @@
 //! `/healthz` (the process answers), `/readyz` (the store takes writes) and `/metrics`
-//! (the master's own metrics).
+//! (the master's own metrics). Neither `/readyz` nor `/metrics` waits for a busy
+//! writer: readiness probes only a free writer and otherwise answers from how the last
+//! write went, and `/metrics` does not touch the store.
 
 use std::sync::Arc;
 
@@ -19,8 +21,11 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
-    with_store(&state.store, |store| {
-        store.check_writable().map_err(ApiError::NotReady)
+    let own_metrics = Arc::clone(&state.own_metrics);
+    with_store(&state.store, move |store| {
+        let writable = store.check_writable();
+        own_metrics.record_store_writable(writable.is_ok());
+        writable.map_err(ApiError::NotReady)
     })
     .await?;
     Ok(Json(json!({ "status": "ready" })))

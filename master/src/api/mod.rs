@@ -8,8 +8,10 @@
 //! - `cors` — CORS on every route, from `--cors.allowed-origin`.
 //! - `node_metrics` — what they read: nodes with status, the summary, history.
 //! - `summary` — online/offline, primary disk and interface, the cluster summary.
-//! - `push` — `POST /metrics/node`.
-//! - `health` — `/healthz`, `/readyz`, `/metrics`.
+//! - `push` — `POST /metrics/node`: its gate (token, push slots) and its handler.
+//! - `auth` — bearer tokens, checked from the headers before the body: `--push-token`
+//!   for pushes, `--api.read-token` for reads and `/metrics`.
+//! - `health` — `/healthz`, `/readyz` (never waits for a busy writer), `/metrics`.
 //! - `node_store` — the store calls the API needs, as a trait.
 //! - `state` — what the handlers share: the store, [`ApiSettings`], own metrics.
 //! - `error` — the one error type: a status and `{"error": "…"}`.
@@ -20,6 +22,7 @@
 //! The modules depend on each other one way: this one on all of them for the routes;
 //! the handlers on `state`, `error`, `node_store` and `params`; `error` on none of them.
 
+mod auth;
 mod cors;
 mod error;
 mod health;
@@ -40,15 +43,30 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use tokio::sync::Semaphore;
 
 use crate::own_metrics::OwnMetrics;
 
 pub use cors::{AllowedOrigins, OriginError};
 pub use error::ApiError;
 pub use node_store::{LatestSnapshot, NodeStore, SharedStore};
-pub use push::PUSH_BODY_LIMIT;
-pub use state::{ApiSettings, AppState, DEFAULT_WARN_CPU, DEFAULT_WARN_MEMORY, DEFAULT_WARN_TEMP};
+pub use push::{MAX_CONCURRENT_PUSHES, PUSH_BODY_LIMIT};
+pub use state::{
+    ApiSettings, AppState, DEFAULT_MAX_NODES, DEFAULT_WARN_CPU, DEFAULT_WARN_MEMORY,
+    DEFAULT_WARN_TEMP,
+};
 pub use summary::WarningThresholds;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Probes: no token.
+    Open,
+    /// `--api.read-token`, when set.
+    Read,
+    /// `--push-token`, when set, and a push slot.
+    Push,
+}
 
 /// The API's routes, with JSON 404 and 405 answers and CORS. The dashboard's routes
 /// are merged in by `app::router`.
@@ -57,48 +75,73 @@ pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMet
         store,
         settings,
         own_metrics: Arc::clone(&own_metrics),
+        push_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_PUSHES)),
     });
     let cors = state.settings.allowed_origins.layer();
-    let routes: [(&'static str, MethodRouter<Arc<AppState>>); 11] = [
-        ("/api/v2/clusters", get(nodes::clusters)),
+    let routes: [(&'static str, Access, MethodRouter<Arc<AppState>>); 11] = [
+        ("/api/v2/clusters", Access::Read, get(nodes::clusters)),
         (
             "/api/v2/clusters/{cluster_id}/node-metrics",
+            Access::Read,
             get(nodes::cluster_list),
         ),
         (
             "/api/v2/clusters/{cluster_id}/node-metrics/{node_name}",
+            Access::Read,
             get(nodes::cluster_node),
         ),
         (
             "/api/v2/clusters/{cluster_id}/node-metrics/{node_name}/history",
+            Access::Read,
             get(nodes::cluster_history),
         ),
-        ("/api/v2/node-metrics", get(nodes::legacy_list)),
-        ("/api/v2/node-metrics/{node_name}", get(nodes::legacy_node)),
+        (
+            "/api/v2/node-metrics",
+            Access::Read,
+            get(nodes::legacy_list),
+        ),
+        (
+            "/api/v2/node-metrics/{node_name}",
+            Access::Read,
+            get(nodes::legacy_node),
+        ),
         (
             "/api/v2/node-metrics/{node_name}/history",
+            Access::Read,
             get(nodes::legacy_history),
         ),
         (
             "/metrics/node",
+            Access::Push,
             post(push::push).layer(DefaultBodyLimit::max(PUSH_BODY_LIMIT)),
         ),
-        ("/healthz", get(health::healthz)),
-        ("/readyz", get(health::readyz)),
-        ("/metrics", get(health::metrics)),
+        ("/healthz", Access::Open, get(health::healthz)),
+        ("/readyz", Access::Open, get(health::readyz)),
+        ("/metrics", Access::Read, get(health::metrics)),
     ];
     routes
         .into_iter()
-        .fold(Router::new(), |router, (route, methods)| {
+        .fold(Router::new(), |router, (route, access, methods)| {
             let counted = RouteLabel {
                 route,
                 own_metrics: Arc::clone(&own_metrics),
             };
+            let methods = methods.fallback(method_not_allowed);
+            // The token is checked before the route's extractors read anything.
+            let methods = match access {
+                Access::Open => methods,
+                Access::Read => methods.layer(middleware::from_fn_with_state(
+                    Arc::clone(&state),
+                    auth::reads,
+                )),
+                Access::Push => methods.layer(middleware::from_fn_with_state(
+                    Arc::clone(&state),
+                    push::gate,
+                )),
+            };
             router.route(
                 route,
-                methods
-                    .fallback(method_not_allowed)
-                    .layer(middleware::from_fn_with_state(counted, count_request)),
+                methods.layer(middleware::from_fn_with_state(counted, count_request)),
             )
         })
         .fallback(not_found)

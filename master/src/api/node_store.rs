@@ -1,31 +1,32 @@
-//! What the API needs of the store, as a trait: the handlers depend on these six calls,
-//! not on SQLite, so they are tested against an in-memory fake and the real `Store`
+//! What the API needs of the store, as a trait: the handlers depend on these calls, not
+//! on SQLite, so they are tested against an in-memory fake and the real `Store`
 //! forwards to its own methods. Failures are the store's own [`StoreError`].
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinError;
 
 use crate::model::{MetricsDataPoint, NodeMetricsSnapshot};
-use crate::store::{Store, StoreError};
+use crate::store::{PushRules, Store, StoreError};
 
 /// A node's last snapshot and when it was last seen.
 pub type LatestSnapshot = (NodeMetricsSnapshot, DateTime<Utc>);
 
-/// The store as the API shares it with the scraper. Calls are synchronous (SQLite).
-pub type SharedStore = Arc<Mutex<dyn NodeStore>>;
+/// The store as the API shares it with the scraper. Calls are synchronous (SQLite) and
+/// take `&self`: the store keeps its own writer and readers apart, so a read never
+/// waits for a write.
+pub type SharedStore = Arc<dyn NodeStore>;
 
 /// Latest snapshots and history per cluster and node. Same calls as `store::Store`.
-pub trait NodeStore: Send {
-    /// Records one scrape round (or one pushed snapshot): each snapshot with its
-    /// last-seen time; history points are kept at most one per `sample_interval`.
-    fn write_round(
-        &mut self,
+pub trait NodeStore: Send + Sync {
+    /// Records one pushed snapshot, seen at `seen`, under `rules`.
+    fn push(
+        &self,
         cluster: &str,
-        round: &[LatestSnapshot],
-        sample_interval: Duration,
+        snapshot: &NodeMetricsSnapshot,
+        seen: DateTime<Utc>,
+        rules: &PushRules,
     ) -> Result<(), StoreError>;
     /// Clusters that have data.
     fn clusters(&self) -> Result<Vec<String>, StoreError>;
@@ -40,36 +41,32 @@ pub trait NodeStore: Send {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<MetricsDataPoint>, StoreError>;
+    /// Whether the store takes writes, answered without waiting for a busy writer.
     fn check_writable(&self) -> Result<(), StoreError>;
 }
 
 /// Runs `work` on the blocking pool: SQLite calls block, and the runtime's threads
-/// must not. A poisoned lock is taken over: the data lives in SQLite, whose
-/// transactions roll back on their own if a writer panicked. The caller's error type
-/// says what a task that panicked becomes.
+/// must not. The caller's error type says what a task that panicked becomes.
 pub(super) async fn with_store<T, E, F>(store: &SharedStore, work: F) -> Result<T, E>
 where
     T: Send + 'static,
     E: From<JoinError> + Send + 'static,
-    F: FnOnce(&mut dyn NodeStore) -> Result<T, E> + Send + 'static,
+    F: FnOnce(&dyn NodeStore) -> Result<T, E> + Send + 'static,
 {
     let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || {
-        let mut guard = store.lock().unwrap_or_else(PoisonError::into_inner);
-        work(&mut *guard)
-    })
-    .await?
+    tokio::task::spawn_blocking(move || work(&*store)).await?
 }
 
 /// The real store: each call forwards to the method of the same name.
 impl NodeStore for Store {
-    fn write_round(
-        &mut self,
+    fn push(
+        &self,
         cluster: &str,
-        round: &[LatestSnapshot],
-        sample_interval: Duration,
+        snapshot: &NodeMetricsSnapshot,
+        seen: DateTime<Utc>,
+        rules: &PushRules,
     ) -> Result<(), StoreError> {
-        Store::write_round(self, cluster, round, sample_interval)
+        Store::push(self, cluster, snapshot, seen, rules)
     }
 
     fn clusters(&self) -> Result<Vec<String>, StoreError> {

@@ -4,15 +4,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use super::cors::AllowedOrigins;
 use super::node_store::SharedStore;
 use super::summary::WarningThresholds;
+use crate::admission::{Admission, CmdlinePolicy};
 use crate::own_metrics::OwnMetrics;
+use crate::store::PushRules;
 
 /// Default warning thresholds, as atlhyper_web counts warning nodes.
 pub const DEFAULT_WARN_CPU: f64 = 80.0;
 pub const DEFAULT_WARN_MEMORY: f64 = 80.0;
 pub const DEFAULT_WARN_TEMP: f64 = 75.0;
+
+/// Default `--max-nodes`: far more than one master scrapes, few enough that the store
+/// and a list request stay small (each snapshot is at most 64 KiB stored).
+pub const DEFAULT_MAX_NODES: usize = 5000;
 
 /// How the API behaves; set from the master's flags.
 #[derive(Debug, Clone)]
@@ -30,7 +38,14 @@ pub struct ApiSettings {
     pub warn_temp: f64,
     /// When set (and not empty), pushes need `Authorization: Bearer <token>`.
     pub push_token: Option<String>,
-    /// Passed to `write_round` for pushed snapshots: at most one history point per node
+    /// When set (and not empty), the read routes, `/metrics` and the dashboard's data
+    /// need `Authorization: Bearer <token>`.
+    pub read_token: Option<String>,
+    /// A push may add a node only while the store holds fewer nodes than this.
+    pub max_nodes: usize,
+    /// What is kept of the command lines of pushed processes.
+    pub cmdlines: CmdlinePolicy,
+    /// Passed to the store with pushed snapshots: at most one history point per node
     /// per this interval.
     pub sample_interval: Duration,
     /// Origins whose pages may call the API (CORS).
@@ -49,6 +64,9 @@ impl ApiSettings {
             warn_memory: DEFAULT_WARN_MEMORY,
             warn_temp: DEFAULT_WARN_TEMP,
             push_token: None,
+            read_token: None,
+            max_nodes: DEFAULT_MAX_NODES,
+            cmdlines: CmdlinePolicy::Redact,
             sample_interval: scrape_interval,
             allowed_origins: AllowedOrigins::Any,
         }
@@ -60,6 +78,27 @@ impl ApiSettings {
         u32::try_from(self.retention.as_secs() / 3600)
             .unwrap_or(u32::MAX)
             .max(1)
+    }
+
+    /// What a pushed snapshot must be.
+    pub fn admission(&self) -> Admission {
+        Admission {
+            cmdlines: self.cmdlines,
+            retention: self.retention,
+        }
+    }
+
+    /// How a pushed snapshot is written.
+    pub fn push_rules(&self) -> PushRules {
+        PushRules {
+            sample_interval: self.sample_interval,
+            max_nodes: self.max_nodes,
+        }
+    }
+
+    /// Whether reads need a token.
+    pub fn reads_need_a_token(&self) -> bool {
+        self.read_token.as_deref().is_some_and(|t| !t.is_empty())
     }
 
     pub fn warning_thresholds(&self) -> WarningThresholds {
@@ -76,4 +115,6 @@ pub struct AppState {
     pub store: SharedStore,
     pub settings: ApiSettings,
     pub own_metrics: Arc<OwnMetrics>,
+    /// [`super::push::MAX_CONCURRENT_PUSHES`] permits.
+    pub push_slots: Arc<Semaphore>,
 }

@@ -18,7 +18,7 @@ use crate::model::{
     TemperatureMetrics,
 };
 use crate::own_metrics::{OwnMetrics, CONTENT_TYPE};
-use crate::store::StoreError;
+use crate::store::{PushRules, StoreError};
 
 /// A SQLite failure as the real store reports it.
 fn sqlite_error(operation: &'static str, code: std::ffi::c_int, message: &str) -> StoreError {
@@ -32,14 +32,14 @@ fn sqlite_error(operation: &'static str, code: std::ffi::c_int, message: &str) -
 }
 
 #[derive(Default)]
-struct FakeStore {
+struct FakeData {
     latest: BTreeMap<(String, String), LatestSnapshot>,
     points: Vec<(String, MetricsDataPoint)>,
     unwritable: bool,
     broken: bool,
 }
 
-impl FakeStore {
+impl FakeData {
     fn fail_if_broken(&self) -> Result<(), StoreError> {
         if self.broken {
             return Err(sqlite_error(
@@ -59,38 +59,57 @@ impl FakeStore {
     }
 }
 
+/// The store's calls on a map, behind a mutex as the real store keeps its own locks.
+#[derive(Default)]
+struct FakeStore(Mutex<FakeData>);
+
+impl FakeStore {
+    fn data(&self) -> std::sync::MutexGuard<'_, FakeData> {
+        self.0.lock().unwrap()
+    }
+}
+
 impl NodeStore for FakeStore {
-    fn write_round(
-        &mut self,
+    fn push(
+        &self,
         cluster: &str,
-        round: &[LatestSnapshot],
-        _sample_interval: Duration,
+        snapshot: &NodeMetricsSnapshot,
+        seen: DateTime<Utc>,
+        rules: &PushRules,
     ) -> Result<(), StoreError> {
-        self.fail_if_broken()?;
-        for (snapshot, seen) in round {
-            self.points.push((
-                cluster.to_owned(),
-                MetricsDataPoint {
-                    timestamp: snapshot.timestamp,
-                    node_name: snapshot.node_name.clone(),
-                    cpu_usage: snapshot.cpu.usage_percent,
-                    ..MetricsDataPoint::default()
-                },
-            ));
-            self.put(cluster, snapshot.clone(), *seen);
+        let mut data = self.data();
+        data.fail_if_broken()?;
+        let key = (cluster.to_owned(), snapshot.node_name.clone());
+        if !data.latest.contains_key(&key) && data.latest.len() >= rules.max_nodes {
+            return Err(StoreError::NodeLimit {
+                node: snapshot.node_name.clone(),
+                max_nodes: rules.max_nodes,
+            });
         }
+        data.points.push((
+            cluster.to_owned(),
+            MetricsDataPoint {
+                timestamp: snapshot.timestamp,
+                node_name: snapshot.node_name.clone(),
+                cpu_usage: snapshot.cpu.usage_percent,
+                ..MetricsDataPoint::default()
+            },
+        ));
+        data.put(cluster, snapshot.clone(), seen);
         Ok(())
     }
 
     fn clusters(&self) -> Result<Vec<String>, StoreError> {
-        self.fail_if_broken()?;
-        let clusters: BTreeSet<String> = self.latest.keys().map(|(c, _)| c.clone()).collect();
+        let data = self.data();
+        data.fail_if_broken()?;
+        let clusters: BTreeSet<String> = data.latest.keys().map(|(c, _)| c.clone()).collect();
         Ok(clusters.into_iter().collect())
     }
 
     fn latest(&self, cluster: &str) -> Result<Vec<LatestSnapshot>, StoreError> {
-        self.fail_if_broken()?;
-        Ok(self
+        let data = self.data();
+        data.fail_if_broken()?;
+        Ok(data
             .latest
             .iter()
             .filter(|((c, _), _)| c == cluster)
@@ -99,8 +118,9 @@ impl NodeStore for FakeStore {
     }
 
     fn latest_node(&self, cluster: &str, node: &str) -> Result<Option<LatestSnapshot>, StoreError> {
-        self.fail_if_broken()?;
-        Ok(self
+        let data = self.data();
+        data.fail_if_broken()?;
+        Ok(data
             .latest
             .get(&(cluster.to_owned(), node.to_owned()))
             .cloned())
@@ -113,8 +133,9 @@ impl NodeStore for FakeStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<MetricsDataPoint>, StoreError> {
-        self.fail_if_broken()?;
-        let mut points: Vec<MetricsDataPoint> = self
+        let data = self.data();
+        data.fail_if_broken()?;
+        let mut points: Vec<MetricsDataPoint> = data
             .points
             .iter()
             .filter(|(c, p)| {
@@ -127,7 +148,7 @@ impl NodeStore for FakeStore {
     }
 
     fn check_writable(&self) -> Result<(), StoreError> {
-        if self.unwritable {
+        if self.data().unwritable {
             return Err(sqlite_error(
                 "checking the database is writable",
                 rusqlite::ffi::SQLITE_READONLY,
@@ -151,13 +172,13 @@ fn settings() -> ApiSettings {
 
 struct Api {
     router: Router,
-    store: Arc<Mutex<FakeStore>>,
+    store: Arc<FakeStore>,
     own_metrics: Arc<OwnMetrics>,
 }
 
 impl Api {
     fn new(settings: ApiSettings) -> Api {
-        let store = Arc::new(Mutex::new(FakeStore::default()));
+        let store = Arc::new(FakeStore::default());
         let own_metrics = Arc::new(OwnMetrics::new());
         let shared: SharedStore = store.clone();
         Api {
@@ -167,8 +188,8 @@ impl Api {
         }
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, FakeStore> {
-        self.store.lock().unwrap()
+    fn store(&self) -> std::sync::MutexGuard<'_, FakeData> {
+        self.store.data()
     }
 
     async fn get(&self, uri: &str) -> Reply {
@@ -798,10 +819,12 @@ async fn pushes_over_one_mib_are_413() {
     let reply = api.push(body, None).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(reply.error().contains("larger than"));
-    // Just under the limit is fine.
+    // Just under the limit is read, and refused for the field that is too long.
     let padding = "x".repeat(PUSH_BODY_LIMIT - 100);
     let body = format!(r#"{{"node_name":"big","hostname":"{padding}"}}"#);
-    assert_eq!(api.push(body, None).await.status, StatusCode::OK);
+    let reply = api.push(body, None).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.error(), "hostname: longer than 253 bytes");
 }
 
 #[tokio::test]
@@ -969,11 +992,11 @@ async fn odd_paths_do_not_panic() {
 #[tokio::test]
 async fn the_real_store_serves_the_same_routes() {
     let store = crate::store::Store::open_in_memory().unwrap();
-    let shared: SharedStore = Arc::new(Mutex::new(store));
+    let shared: SharedStore = Arc::new(store);
     let router = router(shared, settings(), Arc::new(OwnMetrics::new()));
     let api = Api {
         router,
-        store: Arc::new(Mutex::new(FakeStore::default())),
+        store: Arc::new(FakeStore::default()),
         own_metrics: Arc::new(OwnMetrics::new()),
     };
     let body = serde_json::to_string(&snapshot("real", 42.0, 21.0, 55.0)).unwrap();
@@ -999,4 +1022,146 @@ async fn the_real_store_serves_the_same_routes() {
             .status,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn a_read_token_guards_reads_and_metrics_but_not_probes_or_preflights() {
+    let mut guarded = settings();
+    guarded.read_token = Some("rt".into());
+    let api = Api::new(guarded);
+    api.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), Utc::now());
+    let with_token = |uri: &str, token: &str| {
+        Request::get(uri)
+            .header(header::ORIGIN, "http://127.0.0.1:3000")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    for uri in [
+        "/api/v2/clusters",
+        "/api/v2/clusters/edge/node-metrics",
+        "/api/v2/clusters/edge/node-metrics/n1",
+        "/api/v2/clusters/edge/node-metrics/n1/history",
+        "/api/v2/node-metrics?cluster_id=edge",
+        "/api/v2/node-metrics/n1?cluster_id=edge",
+        "/api/v2/node-metrics/n1/history?cluster_id=edge",
+        "/metrics",
+    ] {
+        let refused = api.get(uri).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(refused.headers[header::WWW_AUTHENTICATE], "Bearer");
+        refused.error();
+        let wrong = api.call(with_token(uri, "nope")).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{uri}");
+        // A 401 still carries CORS, so a page on another origin can read it.
+        assert_eq!(wrong.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        let read = api.call(with_token(uri, "rt")).await;
+        assert_eq!(read.status, StatusCode::OK, "{uri}: {}", read.text);
+        let preflight = api
+            .call(
+                Request::builder()
+                    .method(Method::OPTIONS)
+                    .uri(uri)
+                    .header(header::ORIGIN, "http://127.0.0.1:3000")
+                    .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+                    .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(preflight.status, StatusCode::OK, "{uri}");
+    }
+    for open in ["/healthz", "/readyz"] {
+        assert_eq!(api.get(open).await.status, StatusCode::OK, "{open}");
+    }
+    // The read token does not open pushes, nor does a push need it.
+    assert_eq!(
+        api.push(json!({"node_name": "n2"}).to_string(), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn pushes_beyond_max_nodes_are_507_and_known_nodes_still_update() {
+    let mut limited = settings();
+    limited.max_nodes = 2;
+    let api = Api::new(limited);
+    for node in ["a", "b"] {
+        let reply = api.push(json!({"node_name": node}).to_string(), None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{node}");
+    }
+    let refused = api.push(json!({"node_name": "c"}).to_string(), None).await;
+    assert_eq!(refused.status, StatusCode::INSUFFICIENT_STORAGE);
+    assert!(refused.error().contains("--max-nodes"), "{}", refused.text);
+    let again = api
+        .push(
+            json!({"node_name": "a", "cpu": {"usage_percent": 5.0}}).to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pushes_out_of_bounds_are_400_naming_the_field_and_redacted_when_stored() {
+    let api = Api::new(settings());
+    let many = vec![json!({}); 1000];
+    for (body, field) in [
+        (json!({"node_name": "n1", "processes": many}), "processes"),
+        (json!({"node_name": "x".repeat(300)}), "node_name"),
+        (
+            json!({"node_name": "n1", "timestamp": "9999-12-31T23:59:59Z"}),
+            "timestamp",
+        ),
+        (
+            json!({"node_name": "n1", "memory": {"usage_percent": 101.0}}),
+            "memory.usage_percent",
+        ),
+    ] {
+        let reply = api.push(body.to_string(), None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{field}");
+        assert!(reply.error().contains(field), "{field}: {}", reply.text);
+    }
+    assert!(api.store().latest.is_empty());
+    let body = json!({"node_name": "n1", "processes": [{"pid": 1, "cmdline": "app --db-password=hunter2-SECRET"}]});
+    assert_eq!(
+        api.push(body.to_string(), None).await.status,
+        StatusCode::OK
+    );
+    let node = api.get("/api/v2/clusters/edge/node-metrics/n1").await;
+    assert_eq!(
+        node.json["processes"][0]["cmdline"],
+        "app --db-password=***"
+    );
+}
+
+#[tokio::test]
+async fn the_real_store_refuses_a_push_under_a_scraped_name() {
+    let store = Arc::new(crate::store::Store::open_in_memory().unwrap());
+    store
+        .write_round(
+            CLUSTER,
+            &[(snapshot("scraped", 1.0, 1.0, 1.0), Utc::now())],
+            Duration::from_secs(10),
+        )
+        .unwrap();
+    let shared: SharedStore = store;
+    let api = Api {
+        router: router(shared, settings(), Arc::new(OwnMetrics::new())),
+        store: Arc::new(FakeStore::default()),
+        own_metrics: Arc::new(OwnMetrics::new()),
+    };
+    let reply = api
+        .push(
+            json!({"node_name": "scraped", "cpu": {"usage_percent": 99.0}}).to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert!(reply.error().contains("scraped"), "{}", reply.text);
+    let node = api.get("/api/v2/clusters/edge/node-metrics/scraped").await;
+    assert_eq!(node.json["cpu"]["usage_percent"], 1.0);
 }

@@ -24,7 +24,7 @@ mod series;
 mod temperature;
 
 use chrono::{DateTime, Utc};
-use edge_common::textparse::{self, MetricFamily};
+use edge_common::textparse::{self, DroppedFamily, MetricFamily};
 
 use crate::model::{
     CpuMetrics, DiskMetrics, MemoryMetrics, NetworkMetrics, NodeMetricsSnapshot, ProcessMetrics,
@@ -37,19 +37,30 @@ use series::{Series, Window};
 #[error("invalid exposition: {0}")]
 pub struct InvalidExposition(#[from] textparse::ParseError);
 
-/// One scrape of one target: when it was taken and what it returned.
+/// One scrape of one target: when it was taken, what it returned, and the families
+/// it returned that could not be read.
 #[derive(Debug, Clone)]
 pub struct Scrape {
     pub at: DateTime<Utc>,
     pub families: Vec<MetricFamily>,
+    /// The first families left out, named (bounded by `textparse::MAX_REPORTED_DROPS`).
+    pub dropped: Vec<DroppedFamily>,
+    /// Families left out, by reason, in `DropReason::ALL`'s order.
+    pub dropped_counts: [usize; 3],
 }
 
 impl Scrape {
-    /// Parses a Prometheus text 0.0.4 body. The error names the line that is wrong.
+    /// Parses a Prometheus text 0.0.4 body, leaving out a family that cannot be read
+    /// (declared twice, a type conflict, a repeated series) and keeping the rest: one
+    /// odd family must not take a node offline. A body that cannot be read at all is
+    /// an error that names the line.
     pub fn parse(text: &[u8], at: DateTime<Utc>) -> Result<Scrape, InvalidExposition> {
+        let read = textparse::parse_lenient(text)?;
         Ok(Scrape {
             at,
-            families: textparse::parse(text)?,
+            families: read.families,
+            dropped: read.dropped,
+            dropped_counts: read.dropped_counts,
         })
     }
 
@@ -331,6 +342,26 @@ mod tests {
     }
 
     #[test]
+    fn a_family_declared_twice_is_left_out_and_the_rest_kept() {
+        let text = format!(
+            "{EDGE}# HELP edge_sidecar_source_runs_total Runs.\n\
+             # TYPE edge_sidecar_source_runs_total counter\n\
+             edge_sidecar_source_runs_total{{source=\"a\"}} 3\n\
+             # TYPE edge_sidecar_source_runs_total gauge\n\
+             edge_sidecar_source_runs_total{{source=\"b\"}} 1\n"
+        );
+        let scrape = scrape(&text, 0);
+        assert_eq!(scrape.dropped.len(), 1);
+        assert_eq!(scrape.dropped[0].name, "edge_sidecar_source_runs_total");
+        assert_eq!(scrape.dropped_counts, [0, 1, 0]);
+        assert_eq!(
+            scrape.sample_count(),
+            EDGE.lines().filter(|l| !l.starts_with('#')).count()
+        );
+        assert_eq!(reported_node_name(&scrape).as_deref(), Some("fixture-node"));
+    }
+
+    #[test]
     fn node_name_from_edge_node_info_else_uname() {
         assert_eq!(
             reported_node_name(&scrape(EDGE, 0)).as_deref(),
@@ -435,7 +466,7 @@ mod tests {
         use crate::store::Store;
         use std::time::Duration;
 
-        let mut store = Store::open_in_memory().unwrap();
+        let store = Store::open_in_memory().unwrap();
         let t0 = at(0);
         let mut bad = NodeMetricsSnapshot {
             node_name: "n1".into(),

@@ -125,7 +125,7 @@ mod tests {
     const TEXT: &str = "# TYPE c counter
 c{dev=\"a\"} 100
 c{dev=\"b\"} 5
-c{dev=\"b\"} 6
+c{dev=\"b\",x=\"1\"} 6
 g NaN
 # TYPE s summary
 s{quantile=\"0.5\"} 1

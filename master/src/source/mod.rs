@@ -7,17 +7,19 @@
 //! beyond one master: it only has to implement [`NodeSource`].
 //!
 //! [`run`] asks the source for a round every interval and hands it to a
-//! [`RoundWriter`]: the snapshots go to the store in one transaction, the reports to
-//! the master's own metrics.
+//! [`RoundWriter`]: the snapshots pass admission (fitted within bounds, command lines
+//! redacted) and go to the store in one transaction, the reports to the master's own
+//! metrics.
 
 pub mod scrape;
 pub mod targets;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+use crate::admission::Admission;
 use crate::model::NodeMetricsSnapshot;
 use crate::own_metrics::{OwnMetrics, ScrapeFailure};
 use crate::store::Store;
@@ -38,6 +40,9 @@ pub struct TargetReport {
     pub node: Option<String>,
     pub duration: Duration,
     pub samples: usize,
+    /// Families left out because they could not be read, by reason (in
+    /// `textparse::DropReason::ALL`'s order).
+    pub dropped_families: [usize; 3],
     /// `None` when the target answered.
     pub failure: Option<ScrapeFailure>,
 }
@@ -49,8 +54,9 @@ pub trait NodeSource: Send {
 
 /// Where rounds go: the store, into `cluster_id`, and the master's own metrics.
 pub struct RoundWriter {
-    store: Arc<Mutex<Store>>,
+    store: Arc<Store>,
     own_metrics: Arc<OwnMetrics>,
+    admission: Admission,
     cluster_id: String,
     /// At most one history point per node per this interval.
     sample_interval: Duration,
@@ -60,14 +66,16 @@ pub struct RoundWriter {
 
 impl RoundWriter {
     pub fn new(
-        store: Arc<Mutex<Store>>,
+        store: Arc<Store>,
         own_metrics: Arc<OwnMetrics>,
+        admission: Admission,
         cluster_id: String,
         sample_interval: Duration,
     ) -> RoundWriter {
         RoundWriter {
             store,
             own_metrics,
+            admission,
             cluster_id,
             sample_interval,
             known_targets: Vec::new(),
@@ -86,6 +94,7 @@ impl RoundWriter {
                     node,
                     report.duration,
                     report.samples,
+                    report.dropped_families,
                 ),
                 Some(failure) => {
                     metrics.record_scrape_failure(&report.url, node, report.duration, failure)
@@ -100,20 +109,33 @@ impl RoundWriter {
             metrics.forget_target(gone);
         }
         self.known_targets = round.targets.iter().map(|r| r.url.clone()).collect();
-        if round.snapshots.is_empty() {
+        let seen = Utc::now();
+        let batch: Vec<_> = round
+            .snapshots
+            .into_iter()
+            .filter_map(|snapshot| match self.admission.scraped(snapshot) {
+                Ok(snapshot) => Some((snapshot, seen)),
+                Err(error) => {
+                    tracing::warn!(%error, "scraped snapshot not admitted");
+                    None
+                }
+            })
+            .collect();
+        if batch.is_empty() {
             return;
         }
-        let seen = Utc::now();
-        let batch: Vec<_> = round.snapshots.into_iter().map(|s| (s, seen)).collect();
         let started = Instant::now();
         let result = self
             .store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .write_round(&self.cluster_id, &batch, self.sample_interval);
         metrics.record_store_write(started.elapsed(), result.is_ok());
-        if let Err(error) = result {
-            tracing::error!(%error, "writing the round failed");
+        match result {
+            Ok(report) => {
+                for error in report.refused {
+                    tracing::error!(%error, "scraped snapshot not stored");
+                }
+            }
+            Err(error) => tracing::error!(%error, "writing the round failed"),
         }
     }
 }
@@ -138,17 +160,22 @@ mod tests {
             node: Some("n1".to_owned()),
             duration: Duration::from_millis(10),
             samples: if failure.is_none() { 3 } else { 0 },
+            dropped_families: [0; 3],
             failure,
         }
     }
 
     #[test]
     fn a_round_goes_to_the_store_and_the_metrics() {
-        let store = Arc::new(Mutex::new(Store::open_in_memory().unwrap()));
+        let store = Arc::new(Store::open_in_memory().unwrap());
         let metrics = Arc::new(OwnMetrics::new());
         let mut writer = RoundWriter::new(
             Arc::clone(&store),
             Arc::clone(&metrics),
+            Admission {
+                cmdlines: crate::admission::CmdlinePolicy::Redact,
+                retention: Duration::from_secs(86_400),
+            },
             "c1".to_owned(),
             Duration::from_secs(60),
         );
@@ -163,7 +190,7 @@ mod tests {
                 report("http://b/metrics", Some(ScrapeFailure::Timeout)),
             ],
         });
-        let latest = store.lock().unwrap().latest("c1").unwrap();
+        let latest = store.latest("c1").unwrap();
         assert_eq!(latest.len(), 1);
         assert_eq!(latest[0].0.node_name, "n1");
         let text = metrics.render();

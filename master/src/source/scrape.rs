@@ -9,6 +9,7 @@ use chrono::Utc;
 
 use super::targets::{Target, TargetSet};
 use super::{NodeSource, Round, TargetReport};
+use crate::model::limits::is_node_name;
 use crate::own_metrics::ScrapeFailure;
 use crate::snapshot::{build_snapshot, reported_node_name, InvalidExposition, Scrape};
 
@@ -164,21 +165,37 @@ impl NodeSource for ScrapeSource {
                 Ok(scrape) => {
                     let node = target.name.clone().or_else(|| reported_node_name(&scrape));
                     let samples = scrape.sample_count();
-                    match &node {
-                        Some(node) => {
+                    if !scrape.dropped.is_empty() {
+                        let families: Vec<String> = scrape
+                            .dropped
+                            .iter()
+                            .map(|d| format!("{} ({}, line {})", d.name, d.reason.as_str(), d.line))
+                            .collect();
+                        tracing::warn!(url = %target.url, dropped = scrape.dropped_counts.iter().sum::<usize>(), families = %families.join(", "), "left out metric families that could not be read");
+                    }
+                    let node = match node {
+                        Some(node) if is_node_name(&node) => {
                             let snapshot =
-                                build_snapshot(node, &scrape, self.previous.get(&target.url));
+                                build_snapshot(&node, &scrape, self.previous.get(&target.url));
                             round.snapshots.push(snapshot);
+                            Some(node)
+                        }
+                        Some(node) => {
+                            let shown: String = node.chars().take(64).collect();
+                            tracing::warn!(url = %target.url, node = %shown.escape_debug(), "target reports a node name that is not one (a DNS name of at most 253 bytes)");
+                            None
                         }
                         None => {
-                            tracing::warn!(url = %target.url, "target reports no node name (no edge_node_info or node_uname_info) and has none configured")
+                            tracing::warn!(url = %target.url, "target reports no node name (no edge_node_info or node_uname_info) and has none configured");
+                            None
                         }
-                    }
+                    };
                     round.targets.push(TargetReport {
                         url: target.url.clone(),
                         node,
                         duration,
                         samples,
+                        dropped_families: scrape.dropped_counts,
                         failure: None,
                     });
                     self.previous.insert(target.url, scrape);
@@ -191,6 +208,7 @@ impl NodeSource for ScrapeSource {
                         node: target.name,
                         duration,
                         samples: 0,
+                        dropped_families: [0; 3],
                         failure: Some(failure),
                     });
                 }

@@ -6,11 +6,17 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::model::limits::is_node_name;
+
 /// Why a target (a flag value or a line of the targets file) is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
     #[error("{0:?}: empty node name before '='")]
     EmptyName(String),
+    #[error(
+        "{0:?}: the node name is not a DNS name (letters, digits, '-' and '.', at most 253 bytes)"
+    )]
+    BadName(String),
     #[error("{0:?}: not a URL")]
     NotAUrl(String),
     #[error("{0:?}: only http:// is supported")]
@@ -59,6 +65,9 @@ pub fn parse_target(text: &str) -> Result<Target, TargetError> {
     };
     if name.as_deref().is_some_and(str::is_empty) {
         return Err(TargetError::EmptyName(text.to_owned()));
+    }
+    if name.as_deref().is_some_and(|name| !is_node_name(name)) {
+        return Err(TargetError::BadName(text.to_owned()));
     }
     Ok(Target {
         name,
@@ -238,9 +247,21 @@ mod tests {
             parse_target("localhost:9100/custom").unwrap().url,
             "http://localhost:9100/custom"
         );
-        for bad in ["", "=x:1", "https://x:1", "http://", "a b"] {
+        for bad in [
+            "",
+            "=x:1",
+            "https://x:1",
+            "http://",
+            "a b",
+            "a_b=x:1",
+            "-a=x:1",
+        ] {
             assert!(parse_target(bad).is_err(), "{bad:?}");
         }
+        assert_eq!(
+            parse_target("bad_name=x:1").unwrap_err(),
+            TargetError::BadName("bad_name=x:1".into())
+        );
         let err = parse_targets_file("# c\na=x:1\n\nhttps://y\n", Path::new("t.conf")).unwrap_err();
         assert_eq!(
             err.to_string(),

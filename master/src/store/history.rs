@@ -51,8 +51,9 @@ pub struct PeakValues {
     pub cpu_temp: f64,
 }
 
-/// Adds `point` when the node's last raw point is at least `sample_interval` older (or
-/// it has none). Returns whether it did.
+/// Adds `point` when the node has no raw point within `sample_interval` of it, before
+/// or after. Returns whether it did. Looking both ways (not only at the newest point)
+/// keeps one point dated far in the future from holding back every later one.
 pub(super) fn add_if_due(
     conn: &Connection,
     cluster: &str,
@@ -61,12 +62,25 @@ pub(super) fn add_if_due(
 ) -> Result<bool, StoreError> {
     const OPERATION: &str = "adding a history point";
     let ts = millis(point.timestamp);
-    let last: Option<i64> = conn
-        .prepare_cached("SELECT MAX(ts) FROM history WHERE cluster = ?1 AND node = ?2")
-        .and_then(|mut stmt| stmt.query_row(params![cluster, point.node_name], |row| row.get(0)))
+    let interval = duration_millis(sample_interval);
+    let near: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM history
+                             WHERE cluster = ?1 AND node = ?2 AND ts > ?3 AND ts < ?4)",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![
+                    cluster,
+                    point.node_name,
+                    ts.saturating_sub(interval),
+                    ts.saturating_add(interval)
+                ],
+                |row| row.get(0),
+            )
+        })
         .during(OPERATION)?;
-    let due = last.is_none_or(|last| ts.saturating_sub(last) >= duration_millis(sample_interval));
-    if !due {
+    if near {
         return Ok(false);
     }
     conn.prepare_cached(
@@ -304,7 +318,7 @@ mod tests {
 
     #[test]
     fn sampling_respects_the_sample_interval() {
-        let (_dir, mut store) = temp_store();
+        let (_dir, store) = temp_store();
         let t0 = at("2026-11-22T10:00:00Z");
         // A scrape every 15 s for 21 minutes, plus one 1 ms short of the next sample.
         let mut times: Vec<_> = (0..84).map(|i| t0 + Span::seconds(15 * i)).collect();
@@ -324,8 +338,39 @@ mod tests {
     }
 
     #[test]
+    fn a_point_dated_in_the_future_does_not_hold_back_later_ones() {
+        let (_dir, store) = temp_store();
+        let t0 = at("2026-11-22T10:00:00Z");
+        let far = at("9999-12-31T23:59:59Z");
+        store
+            .write_round("c1", &[(snapshot("n1", far, 99.0), t0)], FIVE_MINUTES)
+            .unwrap();
+        for i in 0..3 {
+            let ts = t0 + Span::minutes(5 * i);
+            store
+                .write_round("c1", &[(snapshot("n1", ts, 1.0), ts)], FIVE_MINUTES)
+                .unwrap();
+        }
+        let points = store.history("c1", "n1", t0, t0 + Span::hours(1)).unwrap();
+        assert_eq!(points.len(), 3);
+        // A late point is added only when it is far enough from its neighbours on both sides.
+        let late = t0 + Span::minutes(2);
+        store
+            .write_round("c1", &[(snapshot("n1", late, 1.0), t0)], FIVE_MINUTES)
+            .unwrap();
+        assert_eq!(
+            store
+                .history("c1", "n1", t0, t0 + Span::hours(1))
+                .unwrap()
+                .len(),
+            3,
+            "two minutes from its neighbours: not due"
+        );
+    }
+
+    #[test]
     fn query_is_ascending_within_inclusive_bounds_and_per_node() {
-        let (_dir, mut store) = temp_store();
+        let (_dir, store) = temp_store();
         let t0 = at("2026-11-22T00:00:00Z");
         for i in 0..12 {
             let ts = t0 + Span::minutes(5 * i);
@@ -361,7 +406,7 @@ mod tests {
 
     #[test]
     fn an_offset_timestamp_lands_at_its_instant() {
-        let (_dir, mut store) = temp_store();
+        let (_dir, store) = temp_store();
         let pushed: NodeMetricsSnapshot = serde_json::from_str(
             r#"{"node_name":"n1","timestamp":"2026-11-22T10:00:00+08:00","cpu":{"usage_percent":42.0}}"#,
         )
@@ -406,7 +451,7 @@ mod tests {
 
     #[test]
     fn long_windows_are_hourly_even_before_any_rollup() {
-        let (_dir, mut store) = temp_store();
+        let (_dir, store) = temp_store();
         let t0 = at("2026-11-01T00:00:00Z");
         // Ten hours of 5-minute points; CPU is the index within its hour.
         for i in 0..120 {

@@ -1,25 +1,31 @@
 //! Storage: every node's latest snapshot and its history, in one SQLite file.
 //!
 //! - `schema` — the tables and their versioned migrations (`PRAGMA user_version`).
-//! - `latest` — one row per (cluster, node), overwritten by each snapshot.
+//! - `connections` — one writer, a few readers: reads never queue behind a write.
+//! - `latest` — one row per (cluster, node), overwritten by each snapshot, with where
+//!   it came from (a scrape or a push) and a hard cap on its size.
 //! - `history` — the sampled points, the primary disk/interface rules, and the query
 //!   that picks raw or hourly resolution by window.
-//! - `retention` — cleanup: drops what is past retention and rolls week-old points
-//!   into hourly averages and maxima; [`run_cleanup`] runs it every interval.
+//! - `retention` — cleanup: drops what is past retention (and what is dated in the
+//!   future) and rolls week-old points into hourly averages and maxima; [`run_cleanup`]
+//!   runs it every interval.
 //!
 //! Durability: WAL with `synchronous=NORMAL`. A commit is a write into the WAL file, so
-//! once `write_round` returns, a killed process (even `kill -9`) loses nothing, and
-//! SQLite's recovery leaves a consistent file whatever instant the kill hit. Only a
-//! power cut or kernel crash can drop the last commits before a checkpoint, and even
-//! then the file stays consistent. `FULL` would fsync the WAL on every scrape round,
-//! which wears SD cards and eMMC on the small boards this runs on, to protect a few
-//! seconds of metrics.
+//! once a write returns, a killed process (even `kill -9`) loses nothing, and SQLite's
+//! recovery leaves a consistent file whatever instant the kill hit. Only a power cut or
+//! kernel crash can drop the last commits before a checkpoint, and even then the file
+//! stays consistent. `FULL` would fsync the WAL on every scrape round, which wears SD
+//! cards and eMMC on the small boards this runs on, to protect a few seconds of metrics.
 //!
-//! One connection, one writer: the caller shares the `Store` behind a mutex. Times are
-//! stored as integer milliseconds since the epoch (UTC) and compared as integers.
-//! Snapshots arrive finite (the snapshot builder makes them so, and JSON has no NaN),
-//! and are stored as they are.
+//! Bounds: a snapshot is stored only if its JSON is at most
+//! [`MAX_STORED_SNAPSHOT_BYTES`], and rows over it (left by an older release) are
+//! neither read nor kept. A write waits at most [`WRITE_WAIT`] for the database.
+//!
+//! Times are stored as integer milliseconds since the epoch (UTC) and compared as
+//! integers. Snapshots arrive finite and within bounds (`admission` makes them so, and
+//! JSON has no NaN), and are stored as they are.
 
+mod connections;
 mod history;
 mod latest;
 mod retention;
@@ -28,14 +34,15 @@ mod schema;
 mod test_support;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::model::{MetricsDataPoint, NodeMetricsSnapshot};
+use connections::{ReaderPool, Readers, Writer};
 
+pub use connections::{WriterState, MAX_READERS};
 pub use history::{history_point, HourlyPoint, PeakValues};
 pub use retention::CleanupReport;
 
@@ -43,9 +50,24 @@ pub use retention::CleanupReport;
 /// history window longer than this is answered hourly.
 pub const RAW_HISTORY_SPAN: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// How long a busy database is waited for (another process reading it, e.g. the
-/// `sqlite3` shell or a backup) before an operation fails.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest snapshot stored, as JSON. edge-exporter's snapshot of a small board with
+/// its top 20 processes is about 6 KiB.
+pub const MAX_STORED_SNAPSHOT_BYTES: usize = 64 * 1024;
+
+/// How long a write (a scrape round, a push) waits in all: for the write before it,
+/// then for a lock held by another process (the `sqlite3` shell, a backup).
+pub const WRITE_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a scrape round or a push should hold the writer: longer, it is waiting for
+/// a lock, and readiness says so (without waiting for [`WRITE_WAIT`] to pass).
+const WRITE_STALLED_AFTER: Duration = Duration::from_secs(2);
+
+/// How long cleanup waits for the writer (it runs on its own thread and can wait for a
+/// busy round), and how long it may take before readiness calls it stalled.
+const CLEANUP_WAIT: Duration = Duration::from_secs(60);
+
+/// How long the readiness probe waits for SQLite's write lock.
+const PROBE_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// The WAL file is truncated back to this size after a checkpoint, so one large
 /// cleanup does not leave a large file behind.
@@ -85,6 +107,50 @@ pub enum StoreError {
     },
     #[error("checking the database is writable: it is open read-only")]
     ReadOnly,
+    #[error("the writer is still busy with another write after {}ms", .waited.as_millis())]
+    WriterBusy { waited: Duration },
+    #[error("the writer has been busy with one write for {}s", .busy_for.as_secs())]
+    WriterStalled { busy_for: Duration },
+    #[error("the last write failed: {0}")]
+    LastWriteFailed(String),
+    /// A snapshot whose JSON is over [`MAX_STORED_SNAPSHOT_BYTES`].
+    #[error("snapshot: node {node:?} is {bytes} bytes as stored, more than {max}")]
+    TooLarge {
+        node: String,
+        bytes: usize,
+        max: usize,
+    },
+    /// A push of a new node when the store holds `max_nodes` already.
+    #[error("the master holds {max_nodes} nodes (--max-nodes); node {node:?} is not taken")]
+    NodeLimit { node: String, max_nodes: usize },
+    /// A push under the name of a node the master scrapes.
+    #[error("node {node:?} is scraped by this master; a push may not replace it")]
+    NodeIsScraped { node: String },
+}
+
+impl StoreError {
+    /// A refusal by the store's rules (size, node limit, a scraped node's name): the
+    /// request was wrong, the database is fine.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            StoreError::TooLarge { .. }
+                | StoreError::NodeLimit { .. }
+                | StoreError::NodeIsScraped { .. }
+        )
+    }
+
+    /// The database or the writer was busy: trying again later may work.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StoreError::WriterBusy { .. } | StoreError::WriterStalled { .. } => true,
+            StoreError::Sql { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// Attaches the operation's name to a SQLite error.
@@ -98,9 +164,44 @@ impl<T> During<T> for Result<T, rusqlite::Error> {
     }
 }
 
-/// The master's database: one SQLite connection.
+/// Where a node's latest snapshot came from. A scraped node is authoritative: a push
+/// may not take its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Scrape,
+    Push,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Scrape => "scrape",
+            Source::Push => "push",
+        }
+    }
+}
+
+/// The rules a push is written under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushRules {
+    /// At most one history point per node per this interval.
+    pub sample_interval: Duration,
+    /// A push may add a node only while the store holds fewer (all clusters).
+    pub max_nodes: usize,
+}
+
+/// What a scrape round wrote.
+#[derive(Debug, Default)]
+pub struct RoundReport {
+    pub written: usize,
+    /// Snapshots refused by the size cap, which the rest of the round does not share.
+    pub refused: Vec<StoreError>,
+}
+
+/// The master's database: one writing connection and a pool of readers.
 pub struct Store {
-    conn: Connection,
+    writer: Writer,
+    readers: Readers,
 }
 
 impl Store {
@@ -112,7 +213,7 @@ impl Store {
             source,
         };
         let conn = Connection::open(path).map_err(open_failed)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_failed)?;
+        conn.busy_timeout(WRITE_WAIT).map_err(open_failed)?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(open_failed)?;
@@ -126,47 +227,123 @@ impl Store {
             .map_err(open_failed)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)
             .map_err(open_failed)?;
-        Store::ready(conn)
+        Store::ready(conn, Readers::Pool(ReaderPool::new(path)))
     }
 
-    /// A fresh database in memory, for tests of other modules.
+    /// A fresh database in memory, for tests of other modules. Reads share the writer.
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
             path: PathBuf::from(":memory:"),
             source,
         })?;
-        Store::ready(conn)
+        Store::ready(conn, Readers::Writer)
     }
 
-    fn ready(mut conn: Connection) -> Result<Store, StoreError> {
+    fn ready(mut conn: Connection, readers: Readers) -> Result<Store, StoreError> {
         schema::migrate(&mut conn)?;
-        Ok(Store { conn })
+        // Before the first read: a seek past such a row would load it whole.
+        let oversized = latest::drop_oversized(&conn)?;
+        if oversized > 0 {
+            tracing::warn!(
+                oversized,
+                max_bytes = MAX_STORED_SNAPSHOT_BYTES,
+                "deleted latest snapshots over the size cap (written by an older release)"
+            );
+        }
+        Ok(Store {
+            writer: Writer::new(conn),
+            readers,
+        })
     }
 
-    /// One scrape round (or one push), in one transaction: upserts `latest` for each
-    /// snapshot (`last_seen` = its `DateTime`), and adds a history point for a node when
-    /// its last point is at least `sample_interval` older than the snapshot's timestamp.
+    fn read<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &self.readers {
+            Readers::Pool(pool) => pool.read(work),
+            Readers::Writer => work(&self.writer.conn()),
+        }
+    }
+
+    /// One scrape round, in one transaction: upserts `latest` for each snapshot
+    /// (`last_seen` = its `DateTime`, source: scrape), and adds a history point for a
+    /// node when it has none within `sample_interval` of the snapshot's timestamp. A
+    /// snapshot over the size cap is left out and reported; the others are written.
     pub fn write_round(
-        &mut self,
+        &self,
         cluster: &str,
         round: &[(NodeMetricsSnapshot, DateTime<Utc>)],
         sample_interval: Duration,
-    ) -> Result<(), StoreError> {
+    ) -> Result<RoundReport, StoreError> {
         const OPERATION: &str = "writing a scrape round";
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .during(OPERATION)?;
+        let mut report = RoundReport::default();
+        let mut encoded = Vec::with_capacity(round.len());
         for (snapshot, seen) in round {
-            latest::upsert(&tx, cluster, snapshot, *seen)?;
-            history::add_if_due(&tx, cluster, &history_point(snapshot), sample_interval)?;
+            match latest::encode(snapshot) {
+                Ok(json) => encoded.push((snapshot, json, *seen)),
+                Err(error) => report.refused.push(error),
+            }
         }
-        tx.commit().during(OPERATION)
+        self.writer.write(WRITE_WAIT, WRITE_STALLED_AFTER, |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .during(OPERATION)?;
+            for (snapshot, json, seen) in &encoded {
+                latest::upsert(&tx, cluster, snapshot, json, *seen, Source::Scrape)?;
+                history::add_if_due(&tx, cluster, &history_point(snapshot), sample_interval)?;
+            }
+            tx.commit().during(OPERATION)
+        })?;
+        report.written = encoded.len();
+        Ok(report)
+    }
+
+    /// One pushed snapshot, in one transaction, refused when it is over the size cap,
+    /// when its node is one the master scrapes, or when it is a new node and the store
+    /// holds `rules.max_nodes` already.
+    pub fn push(
+        &self,
+        cluster: &str,
+        snapshot: &NodeMetricsSnapshot,
+        seen: DateTime<Utc>,
+        rules: &PushRules,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "writing a pushed snapshot";
+        let json = latest::encode(snapshot)?;
+        self.writer.write(WRITE_WAIT, WRITE_STALLED_AFTER, |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .during(OPERATION)?;
+            let node = &snapshot.node_name;
+            match latest::source(&tx, cluster, node)? {
+                Some(Source::Scrape) => {
+                    return Err(StoreError::NodeIsScraped { node: node.clone() });
+                }
+                Some(Source::Push) => {}
+                None => {
+                    if latest::count(&tx)? >= rules.max_nodes {
+                        return Err(StoreError::NodeLimit {
+                            node: node.clone(),
+                            max_nodes: rules.max_nodes,
+                        });
+                    }
+                }
+            }
+            latest::upsert(&tx, cluster, snapshot, &json, seen, Source::Push)?;
+            history::add_if_due(
+                &tx,
+                cluster,
+                &history_point(snapshot),
+                rules.sample_interval,
+            )?;
+            tx.commit().during(OPERATION)
+        })
     }
 
     /// Clusters that have at least one node in `latest`, sorted.
     pub fn clusters(&self) -> Result<Vec<String>, StoreError> {
-        latest::clusters(&self.conn)
+        self.read(latest::clusters)
     }
 
     /// Every node of `cluster`: its last snapshot and when it was last seen, by node name.
@@ -174,7 +351,7 @@ impl Store {
         &self,
         cluster: &str,
     ) -> Result<Vec<(NodeMetricsSnapshot, DateTime<Utc>)>, StoreError> {
-        latest::all(&self.conn, cluster)
+        self.read(|conn| latest::all(conn, cluster))
     }
 
     pub fn latest_node(
@@ -182,7 +359,7 @@ impl Store {
         cluster: &str,
         node: &str,
     ) -> Result<Option<(NodeMetricsSnapshot, DateTime<Utc>)>, StoreError> {
-        latest::one(&self.conn, cluster, node)
+        self.read(|conn| latest::one(conn, cluster, node))
     }
 
     /// A node's history in `[from, to]`, ascending. Windows up to [`RAW_HISTORY_SPAN`]
@@ -195,14 +372,16 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<MetricsDataPoint>, StoreError> {
-        if millis(to).saturating_sub(millis(from)) <= duration_millis(RAW_HISTORY_SPAN) {
-            history::stored(&self.conn, cluster, node, from, to)
-        } else {
-            Ok(history::hourly(&self.conn, cluster, node, from, to)?
-                .into_iter()
-                .map(|hour| hour.mean)
-                .collect())
-        }
+        self.read(|conn| {
+            if millis(to).saturating_sub(millis(from)) <= duration_millis(RAW_HISTORY_SPAN) {
+                history::stored(conn, cluster, node, from, to)
+            } else {
+                Ok(history::hourly(conn, cluster, node, from, to)?
+                    .into_iter()
+                    .map(|hour| hour.mean)
+                    .collect())
+            }
+        })
     }
 
     /// A node's history in `[from, to]` as hourly averages with their maxima, whatever
@@ -214,58 +393,93 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<HourlyPoint>, StoreError> {
-        history::hourly(&self.conn, cluster, node, from, to)
+        self.read(|conn| history::hourly(conn, cluster, node, from, to))
     }
 
-    /// Drops history older than `retention` and `latest` rows not seen for
-    /// `latest_retention`, and rolls raw points older than [`RAW_HISTORY_SPAN`] into
-    /// hourly rows. One transaction.
+    /// Drops history older than `retention` or dated in the future, `latest` rows not
+    /// seen for `latest_retention` or over the size cap, and rolls raw points older
+    /// than [`RAW_HISTORY_SPAN`] into hourly rows. One transaction.
     pub fn cleanup(
-        &mut self,
+        &self,
         now: DateTime<Utc>,
         retention: Duration,
         latest_retention: Duration,
     ) -> Result<CleanupReport, StoreError> {
-        retention::cleanup(&mut self.conn, now, retention, latest_retention)
+        self.writer.write(CLEANUP_WAIT, CLEANUP_WAIT, |conn| {
+            retention::cleanup(conn, now, retention, latest_retention)
+        })
     }
 
-    /// For readiness: takes the write lock, writes a row, pushes it into the WAL file
-    /// and rolls back. Fails when the file is read-only, locked by another writer
-    /// beyond the busy timeout, or the disk refuses the write.
+    /// For readiness, without waiting on a busy writer. When no write is under way:
+    /// takes the write lock (waiting at most [`PROBE_BUSY_TIMEOUT`]), writes a row,
+    /// pushes it into the WAL file and rolls back, failing when the file is read-only,
+    /// locked by another process, or the disk refuses the write. When a write is under
+    /// way: fails if the last write failed, or if this one has taken longer than it
+    /// should ([`WRITE_STALLED_AFTER`] for a round or a push): it is waiting for a lock.
     pub fn check_writable(&self) -> Result<(), StoreError> {
-        const OPERATION: &str = "checking the database is writable";
-        if self.conn.is_readonly("main").during(OPERATION)? {
-            return Err(StoreError::ReadOnly);
+        if let Some(probed) = self
+            .writer
+            .try_write(PROBE_BUSY_TIMEOUT, |conn| probe(conn))
+        {
+            return probed;
         }
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .during(OPERATION)?;
-        tx.execute("INSERT INTO write_probe (id) VALUES (NULL)", [])
-            .during(OPERATION)?;
-        // Without the flush the row would stay in the page cache and a full disk
-        // would go unnoticed; the flushed frames are never committed.
-        tx.cache_flush().during(OPERATION)?;
-        tx.rollback().during(OPERATION)
+        let state = self.writer.state();
+        if let Some(failure) = state.last_failure.clone() {
+            return Err(StoreError::LastWriteFailed(failure));
+        }
+        match state.stalled_for() {
+            Some(busy_for) => Err(StoreError::WriterStalled { busy_for }),
+            None => Ok(()),
+        }
     }
+
+    /// How the writer is doing, without waiting for it.
+    pub fn writer_state(&self) -> WriterState {
+        self.writer.state()
+    }
+
+    /// The writer's connection, for tests that look at the file.
+    #[cfg(test)]
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.writer.conn()
+    }
+}
+
+/// Writes a row into the WAL file and rolls it back.
+fn probe(conn: &Connection) -> Result<(), StoreError> {
+    const OPERATION: &str = "checking the database is writable";
+    if conn.is_readonly("main").during(OPERATION)? {
+        return Err(StoreError::ReadOnly);
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .during(OPERATION)?;
+    tx.execute("INSERT INTO write_probe (id) VALUES (NULL)", [])
+        .during(OPERATION)?;
+    // Without the flush the row would stay in the page cache and a full disk would go
+    // unnoticed; the flushed frames are never committed.
+    tx.cache_flush().during(OPERATION)?;
+    tx.rollback().during(OPERATION)
 }
 
 /// Cleanup now and every `interval` after, forever, on the store the scraper and the
 /// API share (see [`Store::cleanup`]). A failure is logged; the next one tries again.
 /// Blocking: run it on a thread of its own.
 pub fn run_cleanup(
-    store: &Mutex<Store>,
+    store: &Store,
     interval: Duration,
     retention: Duration,
     latest_retention: Duration,
 ) -> ! {
     loop {
-        let result = store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .cleanup(Utc::now(), retention, latest_retention);
-        if let Err(error) = result {
+        let started = Instant::now();
+        if let Err(error) = store.cleanup(Utc::now(), retention, latest_retention) {
             tracing::error!(%error, "cleanup failed");
         }
-        std::thread::sleep(interval.max(Duration::from_secs(1)));
+        std::thread::sleep(
+            interval
+                .max(Duration::from_secs(1))
+                .saturating_sub(started.elapsed()),
+        );
     }
 }
 
@@ -291,7 +505,7 @@ mod tests {
 
     #[test]
     fn write_round_upserts_latest_and_sets_last_seen() {
-        let (_dir, mut store) = temp_store();
+        let (_dir, store) = temp_store();
         let t0 = at("2026-11-22T10:00:00Z");
         let seen0 = at("2026-11-22T10:00:01Z");
         let round = [
@@ -341,7 +555,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("master.db");
         let t0 = at("2026-11-22T10:00:00Z");
-        let mut store = Store::open(&path).unwrap();
+        let store = Store::open(&path).unwrap();
         for i in 0..10 {
             let ts = t0 + chrono::Duration::minutes(5 * i);
             store
@@ -375,7 +589,7 @@ mod tests {
         store.check_writable().unwrap();
         store.check_writable().unwrap();
         let rows: i64 = store
-            .conn
+            .conn()
             .query_row("SELECT COUNT(*) FROM write_probe", [], |row| row.get(0))
             .unwrap();
         assert_eq!(rows, 0);
@@ -391,7 +605,10 @@ mod tests {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
         .unwrap();
-        let store = Store { conn };
+        let store = Store {
+            writer: Writer::new(conn),
+            readers: Readers::Writer,
+        };
         assert!(matches!(store.check_writable(), Err(StoreError::ReadOnly)));
     }
 }

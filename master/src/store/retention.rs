@@ -1,4 +1,6 @@
-//! Cleanup: what is past retention goes, and raw points older than
+//! Cleanup: what is past retention goes, and so does what is dated more than
+//! [`MAX_CLOCK_SKEW`] in the future (a point from 9999 would otherwise outlive every
+//! retention), and raw points older than
 //! [`RAW_HISTORY_SPAN`](super::RAW_HISTORY_SPAN) become hourly rows, so a 30-day window
 //! holds ~720 points per node, not 8,640.
 //!
@@ -15,7 +17,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::history::{hour_start, HOUR_MS};
+use super::latest;
 use super::{duration_millis, millis, During, StoreError, RAW_HISTORY_SPAN};
+use crate::admission::MAX_CLOCK_SKEW;
 
 /// What one cleanup did, for the log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,6 +34,12 @@ pub struct CleanupReport {
     pub expired_hourly_rows: usize,
     /// Nodes not seen for the latest retention, removed from `latest`.
     pub stale_nodes: usize,
+    /// Raw points, hourly rows and latest snapshots dated more than the clock skew
+    /// ahead of now, deleted.
+    pub future_rows: usize,
+    /// Latest snapshots over the size cap (written by an older release), deleted
+    /// (opening the store deletes them too).
+    pub oversized_nodes: usize,
 }
 
 pub(super) fn cleanup(
@@ -42,10 +52,28 @@ pub(super) fn cleanup(
     let history_cutoff = now.saturating_sub(duration_millis(retention));
     let rollup_cutoff = hour_start(now.saturating_sub(duration_millis(RAW_HISTORY_SPAN)));
     let latest_cutoff = now.saturating_sub(duration_millis(latest_retention));
+    let future_cutoff = now.saturating_add(duration_millis(MAX_CLOCK_SKEW));
 
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .during("starting cleanup")?;
+    let oversized_nodes = latest::drop_oversized(&tx)?;
+    let mut future_rows = 0;
+    for (table, operation) in [
+        ("history", "deleting history dated in the future"),
+        (
+            "history_hourly",
+            "deleting hourly history dated in the future",
+        ),
+        ("latest", "deleting latest snapshots dated in the future"),
+    ] {
+        future_rows += tx
+            .execute(
+                &format!("DELETE FROM {table} WHERE ts > ?1"),
+                params![future_cutoff],
+            )
+            .during(operation)?;
+    }
     let expired_points = tx
         .execute("DELETE FROM history WHERE ts < ?1", params![history_cutoff])
         .during("deleting expired history")?;
@@ -114,6 +142,8 @@ pub(super) fn cleanup(
         hourly_rows_written,
         expired_hourly_rows,
         stale_nodes,
+        future_rows,
+        oversized_nodes,
     };
     tracing::info!(
         expired_points,
@@ -121,6 +151,8 @@ pub(super) fn cleanup(
         hourly_rows_written,
         expired_hourly_rows,
         stale_nodes,
+        future_rows,
+        oversized_nodes,
         "store cleanup"
     );
     Ok(report)
@@ -130,7 +162,7 @@ pub(super) fn cleanup(
 mod tests {
     use super::*;
     use crate::store::test_support::{at, snapshot, temp_store};
-    use crate::store::Store;
+    use crate::store::{Store, MAX_STORED_SNAPSHOT_BYTES};
     use chrono::Duration as Span;
 
     const FIVE_MINUTES: Duration = Duration::from_secs(300);
@@ -142,7 +174,7 @@ mod tests {
 
     /// The known values of point `k` of the 30-day series: `slot` is its place in its
     /// hour (0..12), `hour` the hour's index.
-    fn series_point(store: &mut Store, start: DateTime<Utc>, k: i64) {
+    fn series_point(store: &Store, start: DateTime<Utc>, k: i64) {
         let (hour, slot) = ((k / 12) as f64, (k % 12) as f64);
         let ts = start + Span::minutes(5 * k);
         let mut s = snapshot("n1", ts, slot + hour % 24.0);
@@ -157,12 +189,12 @@ mod tests {
 
     #[test]
     fn thirty_days_roll_up_into_hours_with_averages_and_maxima() {
-        let (_dir, mut store) = temp_store();
+        let (_dir, store) = temp_store();
         // A fixed "now", unrelated to the clock of the machine running the test.
         let now = at("2026-11-22T10:00:00Z");
         let start = now - Span::days(30);
         for k in 0..30 * 288 {
-            series_point(&mut store, start, k);
+            series_point(&store, start, k);
         }
         let month_before = store.history("c1", "n1", start, now).unwrap();
         let hourly_before = store.history_hourly("c1", "n1", start, now).unwrap();
@@ -172,7 +204,7 @@ mod tests {
         assert_eq!(report.rolled_up_points, 23 * 288);
         assert_eq!(report.hourly_rows_written, 23 * 24);
         let raw_left: i64 = store
-            .conn
+            .conn()
             .query_row("SELECT COUNT(*) FROM history", [], |row| row.get(0))
             .unwrap();
         assert_eq!(raw_left, 7 * 288);
@@ -239,7 +271,7 @@ mod tests {
 
     #[test]
     fn retention_deletes_old_points_hours_and_stale_nodes() {
-        let (_dir, mut store) = temp_store();
+        let (_dir, store) = temp_store();
         let now = at("2026-11-22T10:00:00Z");
         // n1: a point 40 days ago (rolled, then expired), 10 days ago (rolled),
         // 1 hour ago (raw); last seen 2 days ago. n2: seen 1 hour ago.
@@ -271,6 +303,8 @@ mod tests {
                 hourly_rows_written: 1,
                 expired_hourly_rows: 0,
                 stale_nodes: 1,
+                future_rows: 0,
+                oversized_nodes: 0,
             }
         );
         let all = store
@@ -300,7 +334,7 @@ mod tests {
 
     #[test]
     fn a_late_point_merges_into_its_rolled_hour_by_weight() {
-        let (_dir, mut store) = temp_store();
+        let (_dir, store) = temp_store();
         let now = at("2026-11-22T10:00:00Z");
         let hour = now - Span::days(10);
         for (minutes, cpu) in [(0, 10.0), (5, 20.0), (10, 30.0)] {
@@ -333,5 +367,48 @@ mod tests {
         assert_eq!(stored[0].samples, 4);
         assert!(close(stored[0].mean.cpu_usage, 35.0));
         assert_eq!(stored[0].peak.cpu_usage, 80.0);
+    }
+
+    #[test]
+    fn rows_dated_in_the_future_and_oversized_rows_go() {
+        let (_dir, store) = temp_store();
+        let now = at("2026-11-22T10:00:00Z");
+        let far = at("9999-12-31T23:59:59Z");
+        let soon = now + Span::minutes(4);
+        store
+            .write_round("c1", &[(snapshot("n1", far, 1.0), now)], FIVE_MINUTES)
+            .unwrap();
+        store
+            .write_round("c1", &[(snapshot("n2", soon, 1.0), now)], FIVE_MINUTES)
+            .unwrap();
+        // A row as large as an older release could write, never loaded by reads.
+        let huge = format!(
+            r#"{{"node_name":"big","hostname":"{}"}}"#,
+            "x".repeat(MAX_STORED_SNAPSHOT_BYTES)
+        );
+        store
+            .conn()
+            .execute(
+                "INSERT INTO latest (cluster, node, ts, last_seen, snapshot) VALUES ('c1', 'big', 0, ?1, ?2)",
+                params![millis(now), huge],
+            )
+            .unwrap();
+        let names = |store: &Store| -> Vec<String> {
+            store
+                .latest("c1")
+                .unwrap()
+                .into_iter()
+                .map(|(s, _)| s.node_name)
+                .collect()
+        };
+        assert_eq!(names(&store), ["n1", "n2"]);
+        assert!(store.latest_node("c1", "big").unwrap().is_none());
+
+        let report = store.cleanup(now, 30 * DAY, DAY).unwrap();
+        // n1's latest row and its history point; n2 is within the skew.
+        assert_eq!((report.future_rows, report.oversized_nodes), (2, 1));
+        assert_eq!(names(&store), ["n2"]);
+        assert!(store.history("c1", "n1", now, far).unwrap().is_empty());
+        assert_eq!(store.history("c1", "n2", now, far).unwrap().len(), 1);
     }
 }

@@ -95,6 +95,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE latest DROP COLUMN cpu_temp;
     ALTER TABLE latest DROP COLUMN load_1;
     ",
+    // 3: where each latest snapshot came from. A scraped node is authoritative: a push
+    // may not take its name. Rows of earlier releases are taken as pushed (their source
+    // is unknown), and the next scrape round marks its nodes as scraped.
+    "
+    ALTER TABLE latest ADD COLUMN source TEXT NOT NULL DEFAULT 'push'
+        CHECK (source IN ('scrape', 'push'));
+    ",
 ];
 
 /// The schema version this program writes.
@@ -155,8 +162,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("master.db");
         let store = Store::open(&path).unwrap();
-        assert_eq!(user_version(&store.conn).unwrap(), current_version());
-        let created = tables(&store.conn);
+        assert_eq!(user_version(&store.conn()).unwrap(), current_version());
+        let created = tables(&store.conn());
         assert_eq!(
             created,
             ["history", "history_hourly", "latest", "write_probe"]
@@ -164,10 +171,10 @@ mod tests {
         drop(store);
 
         let store = Store::open(&path).unwrap();
-        assert_eq!(user_version(&store.conn).unwrap(), current_version());
-        assert_eq!(tables(&store.conn), created);
+        assert_eq!(user_version(&store.conn()).unwrap(), current_version());
+        assert_eq!(tables(&store.conn()), created);
         let mode: String = store
-            .conn
+            .conn()
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
@@ -184,7 +191,7 @@ mod tests {
     }
 
     #[test]
-    fn version_2_drops_the_metric_columns_of_latest_and_keeps_its_rows() {
+    fn versions_2_and_3_reshape_latest_and_keep_its_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("master.db");
         // A database of the first release, with one node in it.
@@ -200,16 +207,22 @@ mod tests {
         drop(conn);
 
         let store = Store::open(&path).unwrap();
-        assert_eq!(user_version(&store.conn).unwrap(), 2);
+        assert_eq!(user_version(&store.conn()).unwrap(), 3);
         assert_eq!(
-            columns(&store.conn, "latest"),
-            ["cluster", "node", "ts", "last_seen", "snapshot"]
+            columns(&store.conn(), "latest"),
+            ["cluster", "node", "ts", "last_seen", "snapshot", "source"]
         );
+        // Its source is unknown: taken as pushed, so a push may still update it.
+        let source: String = store
+            .conn()
+            .query_row("SELECT source FROM latest", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(source, "push");
         let (node, seen) = store.latest_node("c1", "n1").unwrap().unwrap();
         assert_eq!(node.cpu.usage_percent, 12.5);
         assert_eq!(seen.timestamp_millis(), 2000);
         let check: String = store
-            .conn
+            .conn()
             .query_row("PRAGMA integrity_check", [], |row| row.get(0))
             .unwrap();
         assert_eq!(check, "ok");

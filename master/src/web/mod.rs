@@ -3,9 +3,16 @@
 //! binary with `include_str!`: no CDN, nothing fetched at run time but the API.
 //!
 //! The page learns the cluster it shows from `?cluster=`, else from the master's
-//! `--cluster-id`, written into the HTML when the router is built; and the largest
-//! history window the API accepts (the retention), so that its 30-day button asks for
-//! no more than that. It knows nothing else of the API: `app` merges both routers.
+//! `--cluster-id`, written into the HTML when the router is built (unless reads need a
+//! token: then the HTML carries no data at all, and the page takes the first cluster
+//! of `/api/v2/clusters`); and the largest history window the API accepts (the
+//! retention), so that its 30-day button asks for no more than that. It knows nothing
+//! else of the API: `app` merges both routers.
+//!
+//! With `--api.read-token`, the API answers the page 401 until it sends the token: the
+//! page then asks for it, keeps it in the tab's `sessionStorage` (gone when the tab
+//! closes) and sends it as `Authorization: Bearer`. The page's own files hold no data
+//! and are served to anyone.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -23,9 +30,9 @@ const APP_CSS: &str = include_str!("static/app.css");
 const CLUSTER_PLACEHOLDER: &str = "__CLUSTER_ID__";
 const MAX_HOURS_PLACEHOLDER: &str = "__MAX_HOURS__";
 
-/// The page's routes for the cluster `cluster_id`, whose history goes back
-/// `max_history_hours`; to merge into the API's router.
-pub fn routes(cluster_id: &str, max_history_hours: u32) -> Router {
+/// The page's routes for the cluster `cluster_id` (`None`: the page asks the API),
+/// whose history goes back `max_history_hours`; to merge into the API's router.
+pub fn routes(cluster_id: Option<&str>, max_history_hours: u32) -> Router {
     let page = index_html(cluster_id, max_history_hours);
     Router::new()
         .route("/", get(|| async { Redirect::to(PAGE_PATH) }))
@@ -43,11 +50,11 @@ pub fn routes(cluster_id: &str, max_history_hours: u32) -> Router {
         )
 }
 
-/// `index.html` with the cluster id (HTML-escaped: it is an attribute value) and the
-/// history limit filled in.
-fn index_html(cluster_id: &str, max_hours: u32) -> String {
+/// `index.html` with the cluster id (HTML-escaped: it is an attribute value; empty
+/// when the page is to ask the API) and the history limit filled in.
+fn index_html(cluster_id: Option<&str>, max_hours: u32) -> String {
     INDEX_HTML
-        .replace(CLUSTER_PLACEHOLDER, &escape_html(cluster_id))
+        .replace(CLUSTER_PLACEHOLDER, &escape_html(cluster_id.unwrap_or("")))
         .replace(MAX_HOURS_PLACEHOLDER, &max_hours.to_string())
 }
 
@@ -116,7 +123,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_root_redirects_to_the_page() {
-        let app = routes("default", 720);
+        let app = routes(Some("default"), 720);
         let (status, _, location) = call(&app, Method::GET, "/").await;
         assert!(status.is_redirection(), "{status}");
         assert!(matches!(status.as_u16(), 302 | 303), "{status}");
@@ -125,7 +132,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_page_and_its_assets_have_their_content_types() {
-        let app = routes("default", 720);
+        let app = routes(Some("default"), 720);
         let (status, content_type, html) = call(&app, Method::GET, PAGE_PATH).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type, "text/html; charset=utf-8");
@@ -148,13 +155,22 @@ mod tests {
 
     #[tokio::test]
     async fn the_cluster_id_is_html_escaped() {
-        let app = routes(r#"a"><script>alert('x')</script>&b"#, 1);
+        let app = routes(Some(r#"a"><script>alert('x')</script>&b"#), 1);
         let (_, _, html) = call(&app, Method::GET, PAGE_PATH).await;
         assert!(html.contains(
             r#"data-cluster="a&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;b""#
         ));
         assert!(!html.contains("<script>alert"));
         assert!(html.contains(r#"data-max-hours="1""#));
+    }
+
+    #[tokio::test]
+    async fn without_a_cluster_the_page_carries_none() {
+        let app = routes(None, 720);
+        let (status, _, html) = call(&app, Method::GET, PAGE_PATH).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(r#"data-cluster="""#));
+        assert!(!html.contains(CLUSTER_PLACEHOLDER));
     }
 
     #[test]

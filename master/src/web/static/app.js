@@ -21,13 +21,17 @@
   var SORT_FIELDS = { cpu: 'cpu_percent', memory: 'mem_percent', rss: 'mem_rss', pid: 'pid' };
   var NODE_COLUMNS = 7;
   var FETCH_TIMEOUT_MS = 10000;
+  // The read token (--api.read-token), kept for this tab only.
+  var TOKEN_KEY = 'edge-master.read-token';
   var SVG_NS = 'http://www.w3.org/2000/svg';
 
   var body = document.body;
   var params = new URLSearchParams(window.location.search);
   var injectedCluster = body.getAttribute('data-cluster') || '';
+  // An empty data-cluster: the master needs a token and sent no data; the cluster is
+  // the first of /api/v2/clusters, read once the page has the token.
   var cluster = params.get('cluster') ||
-    (injectedCluster && injectedCluster !== '__CLUSTER_ID__' ? injectedCluster : 'default');
+    (injectedCluster === '__CLUSTER_ID__' ? 'default' : injectedCluster) || null;
   var maxHours = parseInt(body.getAttribute('data-max-hours'), 10);
   if (!(maxHours > 0)) maxHours = 720;
 
@@ -37,7 +41,10 @@
     interval: document.getElementById('refresh-interval'),
     banner: document.getElementById('error-banner'),
     nodes: document.getElementById('nodes'),
-    clusterName: document.getElementById('cluster-name')
+    clusterName: document.getElementById('cluster-name'),
+    login: document.getElementById('login'),
+    loginToken: document.getElementById('login-token'),
+    loginError: document.getElementById('login-error')
   };
   var emptyRow = document.createElement('tr');
   emptyRow.className = 'empty';
@@ -49,6 +56,8 @@
     inFlight: false,
     again: false,
     timer: null,
+    needsLogin: false,
+    token: '',
     views: new Map() // node name → its row, detail and page state
   };
 
@@ -206,14 +215,44 @@
     return '/api/v2/clusters/' + encodeURIComponent(cluster) + '/node-metrics';
   }
 
+  function readToken() {
+    try {
+      return window.sessionStorage.getItem(TOKEN_KEY) || '';
+    } catch (ignored) {
+      return '';
+    }
+  }
+
+  function storeToken(token) {
+    try {
+      if (token) window.sessionStorage.setItem(TOKEN_KEY, token);
+      else window.sessionStorage.removeItem(TOKEN_KEY);
+    } catch (ignored) {
+      // No storage (a private mode): the token lives until the page is left.
+    }
+    state.token = token;
+  }
+
+  function showLogin(message) {
+    state.needsLogin = true;
+    clearTimeout(state.timer);
+    el.login.hidden = false;
+    el.loginError.textContent = message || '';
+    body.setAttribute('data-state', 'login');
+    el.loginToken.focus();
+  }
+
   async function fetchJSON(url) {
     var controller = typeof AbortController === 'function' ? new AbortController() : null;
     var timer = controller ? setTimeout(function () { controller.abort(); }, FETCH_TIMEOUT_MS) : null;
+    var headers = { Accept: 'application/json' };
+    var token = state.token || readToken();
+    if (token) headers.Authorization = 'Bearer ' + token;
     try {
       var response;
       try {
         response = await fetch(url, {
-          headers: { Accept: 'application/json' },
+          headers: headers,
           cache: 'no-store',
           signal: controller ? controller.signal : undefined
         });
@@ -231,6 +270,9 @@
       }
       if (!response.ok) {
         var message = json && typeof json.error === 'string' ? json.error : response.statusText;
+        if (response.status === 401) {
+          showLogin(token ? 'The token was refused.' : '');
+        }
         throw new Error('HTTP ' + response.status + (message ? ': ' + message : ''));
       }
       if (!json || typeof json !== 'object') throw new Error('the server did not answer JSON');
@@ -238,6 +280,23 @@
     } finally {
       if (timer) clearTimeout(timer);
     }
+  }
+
+  // The cluster to show, read from the API when the page was not told it.
+  async function resolveCluster() {
+    if (cluster) return cluster;
+    var data = await fetchJSON('/api/v2/clusters');
+    var first = Array.isArray(data.clusters) && data.clusters[0];
+    var id = first && (first.cluster_id || first.clusterId);
+    if (typeof id !== 'string' || !id) throw new Error('the server lists no cluster');
+    cluster = id;
+    showCluster();
+    return cluster;
+  }
+
+  function showCluster() {
+    el.clusterName.textContent = cluster || '';
+    document.title = 'Node metrics' + (cluster ? ' · ' + cluster : '');
   }
 
   function errorText(error) {
@@ -252,6 +311,7 @@
     state.inFlight = true;
     clearTimeout(state.timer);
     try {
+      await resolveCluster();
       var data = await fetchJSON(apiBase());
       if (!data.summary || typeof data.summary !== 'object' || !Array.isArray(data.nodes)) {
         throw new Error('unexpected answer from the server');
@@ -288,6 +348,7 @@
 
   function schedule() {
     clearTimeout(state.timer);
+    if (state.needsLogin) return;
     var seconds = num(el.interval.value);
     if (seconds > 0) state.timer = setTimeout(refresh, seconds * 1000);
   }
@@ -898,8 +959,18 @@
 
   // ---------- wiring ----------
 
-  el.clusterName.textContent = cluster;
-  document.title = 'Node metrics · ' + cluster;
+  showCluster();
+  el.login.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var token = el.loginToken.value.trim();
+    if (!token) return;
+    storeToken(token);
+    el.loginToken.value = '';
+    el.login.hidden = true;
+    el.loginError.textContent = '';
+    state.needsLogin = false;
+    refresh();
+  });
   var wanted = params.get('refresh');
   if (wanted !== null && /^\d+$/.test(wanted)) {
     var exists = Array.prototype.some.call(el.interval.options, function (o) { return o.value === wanted; });

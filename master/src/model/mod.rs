@@ -1,8 +1,14 @@
-//! The JSON contract atlhyper_web reads (`master/docs/atlhyper-api.md`), field by field: snake_case keys, percentages 0–100, byte counts as integers, rates
-//! per second, RFC 3339 timestamps, arrays always arrays (never null).
+//! The JSON contract atlhyper_web reads (`master/docs/atlhyper-api.md`), field by
+//! field: snake_case keys, percentages 0–100, byte counts as integers, rates per
+//! second, RFC 3339 timestamps, arrays always arrays (never null), and [`limits`] on
+//! the size of each array and string.
+
+pub mod limits;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use limits::{bounded_list, MAX_CPUS, MAX_DISKS, MAX_NETWORKS, MAX_PROCESSES, MAX_SENSORS};
 
 /// One node's hardware state at `timestamp`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -18,9 +24,12 @@ pub struct NodeMetricsSnapshot {
     pub uptime: i64,
     pub cpu: CpuMetrics,
     pub memory: MemoryMetrics,
+    #[serde(deserialize_with = "bounded_list::<_, _, MAX_DISKS>")]
     pub disks: Vec<DiskMetrics>,
+    #[serde(deserialize_with = "bounded_list::<_, _, MAX_NETWORKS>")]
     pub networks: Vec<NetworkMetrics>,
     pub temperature: TemperatureMetrics,
+    #[serde(deserialize_with = "bounded_list::<_, _, MAX_PROCESSES>")]
     pub processes: Vec<ProcessMetrics>,
 }
 
@@ -52,6 +61,7 @@ pub struct CpuMetrics {
     pub idle_percent: f64,
     pub iowait_percent: f64,
     /// Usage per logical CPU, in CPU order.
+    #[serde(deserialize_with = "bounded_list::<_, _, MAX_CPUS>")]
     pub per_core: Vec<f64>,
     pub load_1: f64,
     pub load_5: f64,
@@ -137,6 +147,7 @@ pub struct TemperatureMetrics {
     pub cpu_temp: f64,
     /// Critical, else max, else a default.
     pub cpu_temp_max: f64,
+    #[serde(deserialize_with = "bounded_list::<_, _, MAX_SENSORS>")]
     pub sensors: Vec<SensorTemperature>,
 }
 
