@@ -187,12 +187,14 @@ fn cmdline_of(server: &Server, pid: &str) -> String {
 
 #[test]
 fn secrets_in_command_lines_are_redacted_by_default() {
-    // A busy process (so that it ranks first) started with a password on its command
-    // line: sh puts the words after the script into /proc/PID/cmdline.
+    // A process started with a password on its command line (sh puts the words after
+    // the script into /proc/PID/cmdline). An idle one: a busy loop would compete with
+    // the other test's, which must rank first by CPU; --collector.processes.top=1000
+    // lists every process instead.
     let mut children = Children(vec![Command::new("sh")
         .args([
             "-c",
-            "while :; do :; done",
+            "sleep 60",
             "app",
             "--db-password=hunter2-SECRET",
             "--token",
@@ -208,7 +210,7 @@ fn secrets_in_command_lines_are_redacted_by_default() {
             "--collector.disable-defaults",
             "--collector.processes",
             "--collector.processes.interval=300ms",
-            "--collector.processes.top=3",
+            "--collector.processes.top=1000",
         ]);
         flags.extend(cmdline.map(|c| format!("--collector.processes.cmdline={c}")));
         flags
@@ -216,7 +218,7 @@ fn secrets_in_command_lines_are_redacted_by_default() {
     let redacted = cmdline_of(&start_edge(&flags(None)), &pid);
     assert_eq!(
         redacted,
-        "sh -c while :; do :; done app --db-password=*** --token *** postgres://admin:***@db/x"
+        "sh -c sleep 60 app --db-password=*** --token *** postgres://admin:***@db/x"
     );
     let full = cmdline_of(&start_edge(&flags(Some("full"))), &pid);
     assert!(full.contains("--db-password=hunter2-SECRET"), "{full}");
