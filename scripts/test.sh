@@ -5,7 +5,8 @@
 # (vmagent, for the pipeline test in deploy/), shellcheck (for the scripts),
 # systemd (systemd-analyze, for the units), chromium with chromium-driver (the
 # dashboard's browser tests, master/tests/web.rs), and PyPI's kubernetes-validate in
-# a virtualenv under target/tools (for the manifests). Safe to run again.
+# a virtualenv under target/tools (for the manifests), and cargo-fuzz (scripts/fuzz.sh).
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +49,11 @@ echo "== import cycles between modules"
 python3 scripts/import_cycles.py common/src exporter/src sidecar/src master/src deploy/src
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every parser of outside input under libFuzzer, 3 s per target (scripts/fuzz.sh
+# installs cargo-fuzz; the first build of the targets takes ~7 min on 2 cores).
+# Long runs: scripts/fuzz.sh 3600 (fuzz/README.md).
+echo "== fuzz (3 s per target)"
+bash scripts/fuzz.sh 3
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

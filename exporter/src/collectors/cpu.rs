@@ -322,9 +322,13 @@ fn find_throttle_sources(cpu_dir: &Path) -> ThrottleSources {
     sources
 }
 
+/// The most CPUs a list may name: the kernel's largest `NR_CPUS`. A list naming
+/// more (`0-4294967295`, found by fuzz/) is refused, not allocated.
+pub const MAX_CPUS: u32 = 8192;
+
 /// A kernel CPU list that does not read as one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a CPU list: {0:?}")]
+#[error("not a CPU list of at most {MAX_CPUS} CPUs: {0:?}")]
 pub struct CpuListError(String);
 
 /// Parses a kernel CPU list such as `1,3-5`.
@@ -332,11 +336,20 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, CpuListError> {
     let mut cpus = Vec::new();
     let invalid = || CpuListError(text.to_owned());
     for item in text.trim().split(',').filter(|i| !i.is_empty()) {
-        let number = |s: &str| s.trim().parse::<u32>().map_err(|_| invalid());
+        let number = |s: &str| {
+            s.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|cpu| *cpu < MAX_CPUS)
+                .ok_or_else(invalid)
+        };
+        if cpus.len() >= MAX_CPUS as usize {
+            return Err(invalid());
+        }
         match item.split_once('-') {
             Some((from, to)) => {
                 let (from, to) = (number(from)?, number(to)?);
-                if from > to {
+                if from > to || cpus.len() + (to - from) as usize >= MAX_CPUS as usize {
                     return Err(invalid());
                 }
                 cpus.extend(from..=to);
@@ -555,6 +568,11 @@ mod tests {
         assert_eq!(parse_cpu_list("").unwrap(), Vec::<u32>::new());
         assert!(parse_cpu_list("3-1").is_err());
         assert!(parse_cpu_list("x").is_err());
+        // Found by fuzz/: a range naming 4 billion CPUs asked for a 16 GiB vector.
+        assert!(parse_cpu_list("0-4294967295").is_err());
+        assert!(parse_cpu_list("0-3,7-803507508").is_err());
+        assert_eq!(parse_cpu_list("0-8191").unwrap().len(), 8192);
+        assert!(parse_cpu_list("0-8191,8191").is_err());
     }
 
     #[test]

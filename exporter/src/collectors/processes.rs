@@ -243,6 +243,10 @@ impl ProcessSampler {
             Ok(len) if len < self.buf.len() => len,
             _ => return Some(Err(())),
         };
+        if !is_kernel_shaped_stat(&self.buf[..len]) {
+            tracing::debug!(path = %path.display(), "process stat not in the kernel's shape");
+            return Some(Err(()));
+        }
         let stat = match procfs::process::Stat::from_read(&self.buf[..len]) {
             Ok(stat) => stat,
             Err(error) => {
@@ -303,6 +307,25 @@ fn select_top(records: &[StatRecord], cpu: &[Option<f64>], n: usize) -> Vec<usiz
         }
     }
     selected
+}
+
+/// Whether `stat` has the shape the kernel writes: `<pid> (<comm>) <state> …`.
+/// procfs-core's parser panics on some other shapes (a `(` first, nothing after the
+/// last `)`), and `--path.procfs` may point anywhere; found by `fuzz/` (procfs).
+fn is_kernel_shaped_stat(stat: &[u8]) -> bool {
+    let digits = stat.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (Some(open), Some(close)) = (
+        stat.iter().position(|&b| b == b'('),
+        stat.iter().rposition(|&b| b == b')'),
+    ) else {
+        return false;
+    };
+    digits > 0
+        && open == digits + 1
+        && stat.get(digits) == Some(&b' ')
+        && close > open
+        && stat.get(close + 1) == Some(&b' ')
+        && stat.get(close + 2).is_some_and(u8::is_ascii_alphabetic)
 }
 
 /// The command line as a label value: arguments joined by spaces, control characters
@@ -885,5 +908,36 @@ mod tests {
         .err()
         .unwrap();
         assert!(err.to_string().contains("at least 100ms"), "{err}");
+    }
+
+    #[test]
+    fn only_kernel_shaped_stat_lines_reach_the_parser() {
+        for good in [
+            &b"42 (sensord) S 1 42 42 0"[..],
+            b"7 (a (b) c) R 1",
+            b"9 ()) S 1",
+        ] {
+            assert!(
+                is_kernel_shaped_stat(good),
+                "{}",
+                String::from_utf8_lossy(good)
+            );
+        }
+        for bad in [
+            &b"(a) S 1"[..],
+            b"1 (a)",
+            b"1 (a) ",
+            b"1 (a)  ",
+            b"x (a) S",
+            b"1(a) S",
+            b"1 a) S",
+            b"",
+        ] {
+            assert!(
+                !is_kernel_shaped_stat(bad),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }
