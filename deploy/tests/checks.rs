@@ -322,6 +322,11 @@ fn systemd_units_verify() {
             text.contains(&format!("ExecStart={installed}")),
             "{unit}: {text}"
         );
+        // Above systemd's default 1,024 and the servers' connection cap (256).
+        assert!(
+            text.lines().any(|l| l == "LimitNOFILE=8192"),
+            "{unit}: no LimitNOFILE"
+        );
         let binary = workspace_binary(unit);
         let text = text.replace(&installed, binary.to_str().unwrap());
         std::fs::write(dir.path().join(format!("{unit}.service")), text).unwrap();
