@@ -197,6 +197,11 @@ impl Textfile {
 
     /// Reads every directory on the worker thread, waiting at most the timeout.
     fn read(&mut self) -> TextfileScrape {
+        if self.directories.iter().all(|d| d.is_empty()) {
+            // Nothing to read (node_exporter's default): no file system call, no
+            // hand-over to the worker.
+            return TextfileScrape::default();
+        }
         let (directories, limits) = (Arc::clone(&self.directories), self.limits);
         match self
             .worker
