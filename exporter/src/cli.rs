@@ -8,6 +8,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::collector::{switch_args, BuildContext, Collector, Scraper};
 use crate::collectors;
 use crate::error::ConfigError;
+use crate::own_process::OwnProcess;
 use crate::paths::Paths;
 use edge_common::exposition::MetricSet;
 
@@ -28,6 +29,12 @@ pub fn command() -> Command {
         .version(VERSION)
         .about("Exports node hardware metrics with node_exporter's names, for Prometheus, vmagent and edge-master.")
         .args(edge_server::ServerOptions::args())
+        .arg(
+            Arg::new("web.disable-exporter-metrics")
+                .long("web.disable-exporter-metrics")
+                .action(ArgAction::SetTrue)
+                .help("Leave out the exporter's own process_* families (CPU, memory, file descriptors, start time), as node_exporter does."),
+        )
         .arg(
             Arg::new("web.listen-address")
                 .long("web.listen-address")
@@ -133,10 +140,20 @@ impl Config {
             edge_server::check_web_config(path)
                 .map_err(|e| ConfigError::new(format!("--{}", edge_server::WEB_CONFIG_FILE), e))?;
         }
+        let mut scraper = Scraper::new(enabled, constant_families(&node_name));
+        if !matches.get_flag("web.disable-exporter-metrics") {
+            let own = OwnProcess::new().map_err(|e| {
+                ConfigError::new(
+                    "--web.disable-exporter-metrics",
+                    format!("reading this process's /proc/self: {e}"),
+                )
+            })?;
+            scraper = scraper.with_own_process(own);
+        }
         Ok(Config {
             listen_address,
             telemetry_path,
-            scraper: Scraper::new(enabled, constant_families(&node_name)),
+            scraper,
             node_name,
             server,
         })

@@ -12,6 +12,7 @@ use clap::{Arg, ArgMatches};
 use regex_lite::Regex;
 
 use crate::error::{CollectError, ConfigError};
+use crate::own_process::OwnProcess;
 use crate::paths::Paths;
 use crate::sources::Sources;
 use edge_common::exposition::{MetricKind, MetricSet};
@@ -133,6 +134,8 @@ pub struct Scraper {
     collectors: Vec<(&'static str, Box<dyn Collector>)>,
     constant: MetricSet,
     sources: Sources,
+    /// The exporter's own `process_*` families, unless `--web.disable-exporter-metrics`.
+    own_process: Option<OwnProcess>,
 }
 
 impl Scraper {
@@ -142,7 +145,14 @@ impl Scraper {
             collectors,
             constant,
             sources: Sources::default(),
+            own_process: None,
         }
+    }
+
+    /// Adds the exporter's own `process_*` families to every scrape.
+    pub fn with_own_process(mut self, own: OwnProcess) -> Self {
+        self.own_process = Some(own);
+        self
     }
 
     pub fn collector_names(&self) -> Vec<&'static str> {
@@ -189,6 +199,11 @@ impl Scraper {
             .push(&[("collector", name)], if success { 1.0 } else { 0.0 });
         }
         out.append(self.constant.clone());
+        if let Some(own) = &self.own_process {
+            let mut process = MetricSet::new();
+            own.record(&mut process);
+            out.append(process);
+        }
         out
     }
 }

@@ -5,6 +5,7 @@
 //! - `collectors/` — one module per source (cpu, meminfo, diskstats, …), each a
 //!   [`collector::Collector`]; `collectors::ALL` is the registry, the only list of them.
 //! - `paths` — the one helper that applies `--path.procfs/sysfs/rootfs/udev.data`.
+//! - `own_process` — the exporter's own `process_*` families.
 //! - `deadline` — work that may block forever (a dead mount), run under a deadline.
 //! - `read` — bounded file reads and parse helpers; every parse error names its place.
 //! - `sources` — what collectors share within a scrape: procfs tables and the
@@ -20,6 +21,7 @@ pub mod collector;
 pub mod collectors;
 pub mod deadline;
 pub mod error;
+pub mod own_process;
 pub mod paths;
 pub mod read;
 pub mod rtnetlink;

@@ -260,3 +260,54 @@ fn openmetrics_output_never_declares_a_family_twice() {
     assert!(openmetrics.contains("# TYPE edge_sidecar_source_runs counter\n"));
     assert!(!openmetrics.contains("edge_sidecar_source_runs 7"));
 }
+
+#[test]
+fn the_exporters_own_process_families_unless_disabled() {
+    let server = start_edge(&args(&[
+        "--collector.disable-defaults",
+        "--collector.loadavg",
+    ]));
+    let series = server.metrics();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let started = value(&series, "process_start_time_seconds", &[]).unwrap();
+    assert!(
+        started <= now + 1.0 && started > now - 60.0,
+        "{started} vs {now}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let rss_kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    let rss = value(&series, "process_resident_memory_bytes", &[]).unwrap();
+    assert!(
+        (rss - rss_kb * 1024.0).abs() < 4.0 * 1024.0 * 1024.0,
+        "process_resident_memory_bytes {rss} vs VmRSS {rss_kb} kB"
+    );
+    let open = value(&series, "process_open_fds", &[]).unwrap();
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+        .unwrap()
+        .count() as f64;
+    assert!(
+        (open - fds).abs() <= 4.0,
+        "process_open_fds {open} vs {fds}"
+    );
+    assert!(value(&series, "process_max_fds", &[]).unwrap() >= open);
+    assert!(value(&series, "process_cpu_seconds_total", &[]).unwrap() >= 0.0);
+    assert!(value(&series, "process_virtual_memory_bytes", &[]).unwrap() >= rss);
+
+    let quiet = start_edge(&args(&[
+        "--collector.disable-defaults",
+        "--collector.loadavg",
+        "--web.disable-exporter-metrics",
+    ]));
+    assert!(!quiet
+        .metrics()
+        .iter()
+        .any(|s| s.name.starts_with("process_")));
+}

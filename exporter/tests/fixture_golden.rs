@@ -30,6 +30,12 @@ fn is_live(line: &str) -> bool {
         "node_filesystem_avail_bytes",
         "node_filesystem_files",
         "node_filesystem_files_free",
+        "process_cpu_seconds_total",
+        "process_max_fds",
+        "process_open_fds",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+        "process_virtual_memory_bytes",
     ];
     let name = match line.strip_prefix("# ") {
         Some(comment) => comment.split_whitespace().nth(1).unwrap_or(""),
