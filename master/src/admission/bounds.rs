@@ -267,20 +267,74 @@ impl Rule for Fit {
     }
 }
 
+/// Sets every float that is NaN or infinite to 0 and leaves the rest as it is: what
+/// the snapshot builder guarantees of every snapshot it makes.
+struct Finite;
+
+impl Rule for Finite {
+    fn text(&mut self, _: Field, _: &mut String, _: usize) -> Result<(), BoundsError> {
+        Ok(())
+    }
+
+    fn number(
+        &mut self,
+        _: Field,
+        value: &mut f64,
+        _: RangeInclusive<f64>,
+    ) -> Result<(), BoundsError> {
+        if !value.is_finite() {
+            *value = 0.0;
+        }
+        Ok(())
+    }
+
+    fn integer(
+        &mut self,
+        _: Field,
+        _: &mut i64,
+        _: RangeInclusive<i64>,
+    ) -> Result<(), BoundsError> {
+        Ok(())
+    }
+
+    fn list<T>(&mut self, _: Field, _: &mut Vec<T>, _: usize) -> Result<(), BoundsError> {
+        Ok(())
+    }
+}
+
 /// Refuses the snapshot at its first field out of bounds.
 pub fn check(snapshot: &mut NodeMetricsSnapshot) -> Result<(), BoundsError> {
+    check_node_name(snapshot)?;
     walk(snapshot, &mut Check)
 }
 
 /// Brings the snapshot within bounds. Fails only for a node name, which cannot be
 /// fitted without becoming another node's.
 pub fn fit(snapshot: &mut NodeMetricsSnapshot) -> Result<(), BoundsError> {
+    check_node_name(snapshot)?;
     walk(snapshot, &mut Fit)
+}
+
+/// Sets every float of the snapshot that is NaN or infinite to 0, nothing else: the
+/// same walk over every field as [`check`] and [`fit`], so a float added to the model
+/// is covered by all three or compiles in none.
+pub fn zero_non_finite(snapshot: &mut NodeMetricsSnapshot) {
+    // The Finite rule refuses nothing.
+    let _ = walk(snapshot, &mut Finite);
+}
+
+fn check_node_name(snapshot: &NodeMetricsSnapshot) -> Result<(), BoundsError> {
+    if is_node_name(&snapshot.node_name) {
+        Ok(())
+    } else {
+        Err(error(Field::top("node_name"), Problem::NotANodeName))
+    }
 }
 
 fn walk(snapshot: &mut NodeMetricsSnapshot, rule: &mut impl Rule) -> Result<(), BoundsError> {
     let NodeMetricsSnapshot {
-        node_name,
+        // Checked by `check_node_name`: it cannot be fitted.
+        node_name: _,
         timestamp: _,
         hostname,
         os,
@@ -293,9 +347,6 @@ fn walk(snapshot: &mut NodeMetricsSnapshot, rule: &mut impl Rule) -> Result<(), 
         temperature,
         processes,
     } = snapshot;
-    if !is_node_name(node_name) {
-        return Err(error(Field::top("node_name"), Problem::NotANodeName));
-    }
     rule.text(Field::top("hostname"), hostname, MAX_NODE_NAME_BYTES)?;
     rule.text(Field::top("os"), os, MAX_TEXT_BYTES)?;
     rule.text(Field::top("kernel"), kernel, MAX_TEXT_BYTES)?;
