@@ -10,6 +10,7 @@ use crate::collectors;
 use crate::error::ConfigError;
 use crate::own_process::OwnProcess;
 use crate::paths::Paths;
+use crate::server::MetricsEndpoint;
 use edge_common::exposition::MetricSet;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -17,7 +18,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Everything the exporter needs to run, built from the flags.
 pub struct Config {
     pub listen_address: String,
-    pub telemetry_path: String,
+    /// `--web.telemetry-path`, `--web.max-requests`, `--web.disable-exporter-metrics`.
+    pub endpoint: MetricsEndpoint,
     pub node_name: String,
     pub scraper: Scraper,
     /// Connection limits, timeouts, TLS and basic auth (`--web.*`).
@@ -34,6 +36,13 @@ pub fn command() -> Command {
                 .long("web.disable-exporter-metrics")
                 .action(ArgAction::SetTrue)
                 .help("Leave out the exporter's own process_* families (CPU, memory, file descriptors, start time), as node_exporter does."),
+        )
+        .arg(
+            Arg::new("web.max-requests")
+                .long("web.max-requests")
+                .default_value("40")
+                .value_parser(clap::value_parser!(usize))
+                .help("Maximum number of parallel scrape requests; beyond it a scrape gets 503 at once. Use 0 to disable."),
         )
         .arg(
             Arg::new("web.listen-address")
@@ -152,7 +161,14 @@ impl Config {
         }
         Ok(Config {
             listen_address,
-            telemetry_path,
+            endpoint: MetricsEndpoint {
+                path: telemetry_path,
+                max_requests: matches
+                    .get_one::<usize>("web.max-requests")
+                    .copied()
+                    .unwrap_or(40),
+                exporter_metrics: !matches.get_flag("web.disable-exporter-metrics"),
+            },
             scraper,
             node_name,
             server,

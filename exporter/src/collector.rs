@@ -14,6 +14,7 @@ use regex_lite::Regex;
 use crate::error::{CollectError, ConfigError};
 use crate::own_process::OwnProcess;
 use crate::paths::Paths;
+use crate::scrape_filter::ScrapeFilter;
 use crate::sources::Sources;
 use edge_common::exposition::{MetricKind, MetricSet};
 
@@ -160,10 +161,19 @@ impl Scraper {
     }
 
     pub fn scrape(&mut self) -> MetricSet {
+        self.scrape_filtered(&ScrapeFilter::All)
+    }
+
+    /// A scrape of the collectors `filter` selects (node_exporter's `collect[]` and
+    /// `exclude[]`): the others do not run and get no `node_scrape_collector_*` series.
+    pub fn scrape_filtered(&mut self, filter: &ScrapeFilter) -> MetricSet {
         let mut out = MetricSet::new();
         self.sources.begin_scrape();
         let mut outcomes = Vec::with_capacity(self.collectors.len());
         for (name, collector) in &mut self.collectors {
+            if !filter.runs(name) {
+                continue;
+            }
             let started = Instant::now();
             let mut part = MetricSet::new();
             let result = collector.update(&mut self.sources, &mut part);
@@ -255,5 +265,19 @@ mod tests {
         // A second scrape repeats the constant families once, not twice.
         let set = scraper.scrape();
         assert_eq!(set.get("build_info").map(|f| f.len()), Some(1));
+        // A filtered scrape runs only what it names, and reports only on that.
+        let set = scraper.scrape_filtered(&ScrapeFilter::Only(vec!["works".into()]));
+        assert_eq!(set.value("fine", &[]), Some(7.0));
+        assert_eq!(
+            set.get("node_scrape_collector_success").map(|f| f.len()),
+            Some(1)
+        );
+        let set = scraper.scrape_filtered(&ScrapeFilter::Except(vec!["works".into()]));
+        assert_eq!(set.value("fine", &[]), None);
+        assert_eq!(
+            set.value("node_scrape_collector_success", &[("collector", "fails")]),
+            Some(0.0)
+        );
+        assert_eq!(set.value("build_info", &[("version", "1")]), Some(1.0));
     }
 }

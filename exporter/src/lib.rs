@@ -12,7 +12,8 @@
 //!   rtnetlink link dump (`rtnetlink`).
 //! - the samples of one scrape are an `edge_common::exposition::MetricSet`, written
 //!   as Prometheus text 0.0.4 or OpenMetrics by `edge_common::exposition::write`.
-//! - `cli` turns flags into a [`cli::Config`]; `server` serves `/metrics`.
+//! - `cli` turns flags into a [`cli::Config`]; `server` serves `/metrics`, with
+//!   node_exporter's `collect[]`/`exclude[]` parameters read by `scrape_filter`.
 //!
 //! It only reads: nothing here writes to procfs, sysfs or the host's filesystems.
 
@@ -25,6 +26,7 @@ pub mod own_process;
 pub mod paths;
 pub mod read;
 pub mod rtnetlink;
+pub mod scrape_filter;
 pub mod server;
 pub mod sources;
 #[cfg(test)]

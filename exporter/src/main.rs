@@ -61,7 +61,7 @@ fn main() -> ExitCode {
             collectors = ?config.scraper.collector_names(),
             "listening"
         );
-        let app = server::router(config.scraper, &config.telemetry_path);
+        let app = server::router(config.scraper, &config.endpoint);
         match server::serve(listener, app, config.server).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

@@ -64,6 +64,7 @@
 mod accept;
 mod access;
 mod basic_auth;
+pub mod compression;
 mod connection;
 mod options;
 mod rate_limit;
