@@ -16,6 +16,8 @@ command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
 command -v shellcheck >/dev/null 2>&1 || need_packages+=(shellcheck)
 [ -x /usr/bin/vmagent ] || need_packages+=(victoria-metrics)
 command -v systemd-analyze >/dev/null 2>&1 || need_packages+=(systemd)
+# The systemd collector's test runs a private bus.
+[ -x /usr/bin/dbus-daemon ] || need_packages+=(dbus-daemon)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_packages+=(python3-venv)
 [ -x /usr/bin/chromium ] || need_packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_packages+=(chromium-driver)

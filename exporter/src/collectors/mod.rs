@@ -14,6 +14,7 @@ pub mod netdev;
 pub mod os;
 pub mod processes;
 pub mod stat;
+pub mod systemd;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -36,6 +37,7 @@ pub const ALL: &[CollectorSpec] = &[
     netdev::SPEC,
     os::SPEC,
     stat::SPEC,
+    systemd::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
     uname::SPEC,
