@@ -12,11 +12,11 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod os;
-pub mod processes;
 pub mod stat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+pub mod top_processes;
 pub mod uname;
 
 use clap::Arg;
@@ -38,8 +38,8 @@ pub const ALL: &[CollectorSpec] = &[
     stat::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
+    top_processes::SPEC,
     uname::SPEC,
-    processes::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
     // built-in one kept (node_exporter's registry does the same).
     textfile::SPEC,

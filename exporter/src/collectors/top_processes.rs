@@ -1,10 +1,13 @@
 //! Top processes: which processes use this node's CPU and memory right now, as
-//! `edge_process_*` families (node_exporter has no equivalent).
+//! `edge_process_*` families (node_exporter has no equivalent; its `processes`
+//! collector, which counts processes and threads by state, is `processes.rs`).
+//! Named `top_processes` so `--collector.processes` means what it means to
+//! node_exporter.
 //!
 //! A background sampler reads `<procfs>/[pid]/stat` of every process each
-//! `--collector.processes.interval`, so every scraper (Prometheus, vmagent, the
+//! `--collector.top_processes.interval`, so every scraper (Prometheus, vmagent, the
 //! master) sees the same window and a scrape costs no /proc walk. It publishes the
-//! top `--collector.processes.top` processes by CPU over the last window and the top
+//! top `--collector.top_processes.top` processes by CPU over the last window and the top
 //! N by resident memory (their union): at most 2N processes per scrape, so the
 //! series do not churn with every short-lived pid on the node.
 //!
@@ -36,15 +39,15 @@ use edge_common::exposition::{MetricKind, MetricSet};
 use edge_common::redact::CmdlinePolicy;
 
 pub const SPEC: CollectorSpec = CollectorSpec {
-    name: "processes",
+    name: "top_processes",
     enabled_by_default: true,
     args,
-    build: |ctx| Ok(Box::new(Processes::build(ctx)?)),
+    build: |ctx| Ok(Box::new(TopProcessCollector::build(ctx)?)),
 };
 
-const INTERVAL_FLAG: &str = "collector.processes.interval";
-const TOP_FLAG: &str = "collector.processes.top";
-const CMDLINE_FLAG: &str = "collector.processes.cmdline";
+const INTERVAL_FLAG: &str = "collector.top_processes.interval";
+const TOP_FLAG: &str = "collector.top_processes.top";
+const CMDLINE_FLAG: &str = "collector.top_processes.cmdline";
 
 fn args() -> Vec<Arg> {
     vec![
@@ -425,12 +428,12 @@ pub fn parse_passwd(text: &str, path: &Path) -> HashMap<u32, String> {
 }
 
 /// The collector: serves what the sampler thread published last.
-pub struct Processes {
+pub struct TopProcessCollector {
     latest: Arc<Mutex<Option<TopProcesses>>>,
     _sampler: SamplerThread,
 }
 
-impl Processes {
+impl TopProcessCollector {
     fn build(ctx: &BuildContext) -> Result<Self, ConfigError> {
         let interval_text = ctx.string(INTERVAL_FLAG).unwrap_or_default();
         let interval = parse_go_duration(&interval_text)
@@ -486,7 +489,7 @@ impl Processes {
                     publish(&latest, sampler.sample());
                 })?
         };
-        Ok(Processes {
+        Ok(TopProcessCollector {
             latest,
             _sampler: SamplerThread {
                 stop,
@@ -535,7 +538,7 @@ impl Drop for SamplerThread {
     }
 }
 
-impl Collector for Processes {
+impl Collector for TopProcessCollector {
     fn update(&mut self, _: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
         let guard = lock(&self.latest);
         let Some(top) = guard.as_ref() else {
@@ -883,10 +886,10 @@ mod tests {
     fn flags_are_checked() {
         let matches = clap::Command::new("t")
             .args(args())
-            .try_get_matches_from(["t", "--collector.processes.top=0"])
+            .try_get_matches_from(["t", "--collector.top_processes.top=0"])
             .unwrap();
         let paths = Paths::default();
-        let err = Processes::build(&BuildContext {
+        let err = TopProcessCollector::build(&BuildContext {
             paths: &paths,
             matches: &matches,
         })
@@ -894,14 +897,14 @@ mod tests {
         .unwrap();
         assert!(
             err.to_string()
-                .starts_with("--collector.processes.top: \"0\""),
+                .starts_with("--collector.top_processes.top: \"0\""),
             "{err}"
         );
         let matches = clap::Command::new("t")
             .args(args())
-            .try_get_matches_from(["t", "--collector.processes.interval=10ms"])
+            .try_get_matches_from(["t", "--collector.top_processes.interval=10ms"])
             .unwrap();
-        let err = Processes::build(&BuildContext {
+        let err = TopProcessCollector::build(&BuildContext {
             paths: &paths,
             matches: &matches,
         })
