@@ -12,6 +12,7 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod os;
+pub mod processes;
 pub mod stat;
 pub mod textfile;
 pub mod thermal_zone;
@@ -35,6 +36,7 @@ pub const ALL: &[CollectorSpec] = &[
     netclass::SPEC,
     netdev::SPEC,
     os::SPEC,
+    processes::SPEC,
     stat::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
