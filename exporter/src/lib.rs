@@ -12,7 +12,9 @@
 //!   rtnetlink link dump (`rtnetlink`).
 //! - the samples of one scrape are an `edge_common::exposition::MetricSet`, written
 //!   as Prometheus text 0.0.4 or OpenMetrics by `edge_common::exposition::write`.
-//! - `cli` turns flags into a [`cli::Config`]; `server` serves `/metrics`.
+//! - `cli` turns flags into a [`cli::Config`]; `server` serves `/metrics`;
+//!   `node_exporter_flags` accepts (and ignores, with a warning) node_exporter's
+//!   flags that nothing here supports.
 //!
 //! It only reads: nothing here writes to procfs, sysfs or the host's filesystems.
 
@@ -21,6 +23,7 @@ pub mod collector;
 pub mod collectors;
 pub mod deadline;
 pub mod error;
+pub mod node_exporter_flags;
 pub mod own_process;
 pub mod paths;
 pub mod read;
