@@ -13,8 +13,9 @@
 //! collector. A stat line must have the 42 fields procfs's parser reads (kernel ≥
 //! 2.6.18 writes them), else the collector fails naming the file.
 //!
-//! Cost: one open and one read per process and per thread, into one reused buffer;
-//! nothing is allocated per process except a state seen for the first time.
+//! Cost: one open and one read per process and per thread, into one reused buffer
+//! and one reused path; beyond the directory entries themselves, nothing is
+//! allocated per process except a state seen for the first time.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -83,6 +84,8 @@ impl Processes {
         let entries =
             std::fs::read_dir(&self.procfs).map_err(|e| CollectError::read(&self.procfs, e))?;
         let mut path = self.procfs.clone();
+        // The process's state, kept while `buf` is reused for its threads.
+        let mut state = String::new();
         for entry in entries {
             let entry = entry.map_err(|e| CollectError::read(&self.procfs, e))?;
             let name = entry.file_name();
@@ -102,7 +105,8 @@ impl Processes {
             counts.pids += 1;
             counts.threads = counts.threads.saturating_add(line.num_threads);
             add(&mut counts.states, line.state);
-            let state = line.state.to_owned();
+            state.clear();
+            state.push_str(line.state);
             path.push("task");
             let result = self.count_threads(&mut path, pid, &state, &mut counts.thread_states);
             path.pop();
