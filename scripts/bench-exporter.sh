@@ -47,7 +47,7 @@ NODE_EXPORTER_COLLECTORS=(
     --collector.hwmon --collector.thermal_zone --collector.textfile
     --web.disable-exporter-metrics
 )
-EDGE_EXPORTER_COLLECTORS=(--no-collector.processes --web.disable-exporter-metrics)
+EDGE_EXPORTER_COLLECTORS=(--no-collector.top_processes --web.disable-exporter-metrics)
 
 logs=$(mktemp -d)
 pids=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cost of edge-exporter's top-processes sampler with 1,000 extra sleeping processes:
-#  1. idle: edge-exporter (default collectors, --collector.processes.interval=5s) with no
+#  1. idle: edge-exporter (default collectors, --collector.top_processes.interval=5s) with no
 #     scrapes at all, so only the background sampler runs; goal <= 1% of one core;
 #  2. side by side with the tool people run for this today, Debian's
 #     prometheus-process-exporter (all processes grouped by name, its defaults), both
@@ -50,7 +50,7 @@ for _ in $(seq "$extra"); do sleep 3600 & pids+=($!); done
 echo "processes on this machine: $(find /proc -maxdepth 1 -name "[0-9]*" | wc -l)"
 
 edge_port=$(free_port)
-"$edge" --web.listen-address="127.0.0.1:$edge_port" --node-name=bench --collector.processes.interval=5s >"$work/edge.log" 2>&1 &
+"$edge" --web.listen-address="127.0.0.1:$edge_port" --node-name=bench --collector.top_processes.interval=5s >"$work/edge.log" 2>&1 &
 edge_pid=$!; pids+=("$edge_pid")
 wait_port "$edge_port" /healthz
 

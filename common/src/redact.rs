@@ -34,7 +34,7 @@ pub const SECRET_WORDS: [&str; 7] = [
 pub const REDACTED: &str = "***";
 
 /// How command lines are shown: the value of edge-exporter's
-/// `--collector.processes.cmdline` and edge-master's `--process.cmdline`.
+/// `--collector.top_processes.cmdline` and edge-master's `--process.cmdline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CmdlinePolicy {
     /// Secrets hidden by [`redact_cmdline`] (the default).

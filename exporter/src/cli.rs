@@ -8,6 +8,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::collector::{switch_args, BuildContext, Collector, Scraper};
 use crate::collectors;
 use crate::error::ConfigError;
+use crate::node_exporter_flags;
 use crate::own_process::OwnProcess;
 use crate::paths::Paths;
 use crate::server::MetricsEndpoint;
@@ -24,7 +25,13 @@ pub struct Config {
     pub scraper: Scraper,
     /// Connection limits, timeouts, TLS and basic auth (`--web.*`).
     pub server: edge_server::ServerOptions,
+    /// `--runtime.gomaxprocs`: threads that run the async runtime's work (1: one
+    /// current-thread runtime).
+    pub runtime_workers: usize,
 }
+
+/// `--runtime.gomaxprocs`, named and defaulted as node_exporter's (env `GOMAXPROCS`).
+const RUNTIME_WORKERS: &str = "runtime.gomaxprocs";
 
 pub fn command() -> Command {
     let mut command = Command::new("edge-exporter")
@@ -68,6 +75,15 @@ pub fn command() -> Command {
         )
         .arg(edge_common::flags::log_level_arg())
         .arg(
+            Arg::new(RUNTIME_WORKERS)
+                .long(RUNTIME_WORKERS)
+                .env("GOMAXPROCS")
+                .default_value("1")
+                .allow_negative_numbers(true)
+                .value_parser(clap::value_parser!(i64))
+                .help("Threads that serve HTTP and run the runtime's work, node_exporter's GOMAXPROCS: 1 (the default) is one thread, N > 1 a runtime with N worker threads, 0 or less one per CPU. Scrapes run one at a time on a small pool of their own either way."),
+        )
+        .arg(
             Arg::new("collector.disable-defaults")
                 .long("collector.disable-defaults")
                 .action(ArgAction::SetTrue)
@@ -90,7 +106,8 @@ pub fn command() -> Command {
         command = command.args(switch_args(flag, help));
         command = command.args((spec.args)());
     }
-    command
+    // Last: node_exporter's flags that nothing above defines are accepted and ignored.
+    node_exporter_flags::accept_the_rest(command)
 }
 
 fn path_arg(name: &'static str, default: &'static str, help: &'static str) -> Arg {
@@ -99,6 +116,7 @@ fn path_arg(name: &'static str, default: &'static str, help: &'static str) -> Ar
 
 impl Config {
     pub fn from_matches(matches: &ArgMatches) -> Result<Config, ConfigError> {
+        node_exporter_flags::warn_ignored(matches);
         let paths = Paths {
             procfs: directory(matches, "path.procfs")?,
             sysfs: directory(matches, "path.sysfs")?,
@@ -172,6 +190,7 @@ impl Config {
             scraper,
             node_name,
             server,
+            runtime_workers: runtime_workers(matches),
         })
     }
 }
@@ -198,6 +217,18 @@ fn constant_families(node_name: &str) -> MetricSet {
         1.0,
     );
     set
+}
+
+/// Go's GOMAXPROCS: a value below 1 leaves it at the number of CPUs.
+fn runtime_workers(matches: &ArgMatches) -> usize {
+    match matches
+        .get_one::<i64>(RUNTIME_WORKERS)
+        .copied()
+        .unwrap_or(1)
+    {
+        n if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
 }
 
 /// `--log.level`, read before the collectors are built so their warnings are logged.
@@ -287,6 +318,101 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.scraper.collector_names(), vec!["loadavg"]);
+    }
+
+    /// A value clap accepts for `arg`: its default, else any text.
+    fn sample_value(command: &Command, long: &str) -> String {
+        command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long))
+            .and_then(|a| a.get_default_values().first().cloned())
+            .map_or_else(|| "x".to_string(), |v| v.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn every_node_exporter_flag_parses_and_the_unsupported_ones_are_named() {
+        use crate::node_exporter_flags::{all, ignored_given, Kind};
+        let command = command();
+        let is_ignored = |long: &str| {
+            command
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .is_some_and(|a| a.get_id().as_str().starts_with("ignored:"))
+        };
+        for flag in all() {
+            let name = flag.name;
+            let mut forms: Vec<(Vec<String>, String)> = Vec::new();
+            match flag.kind {
+                Kind::Value => {
+                    let value = sample_value(&command, name);
+                    forms.push((vec![format!("--{name}={value}")], name.to_string()));
+                    forms.push((vec![format!("--{name}"), value], name.to_string()));
+                }
+                Kind::Switch => {
+                    forms.push((vec![format!("--{name}")], name.to_string()));
+                    forms.push((vec![format!("--no-{name}")], format!("no-{name}")));
+                }
+            }
+            for (argv, given) in forms {
+                let matches = command
+                    .clone()
+                    .try_get_matches_from(
+                        std::iter::once("edge-exporter".to_string()).chain(argv.clone()),
+                    )
+                    .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+                let named = ignored_given(&matches);
+                if is_ignored(&given) {
+                    assert_eq!(named, vec![format!("--{given}")], "{argv:?}");
+                } else {
+                    assert!(named.is_empty(), "{argv:?} is supported: {named:?}");
+                }
+            }
+        }
+        // Not node_exporter's: refused as before.
+        for argv in [
+            &["edge-exporter", "--collector.nonsense"][..],
+            &["edge-exporter", "--no-collector.ntp.server"],
+            &["edge-exporter", "--no-web.telemetry-path"],
+        ] {
+            let err = command.clone().try_get_matches_from(argv).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn our_booleans_take_kingpins_no_form() {
+        for flag in ["collector.disable-defaults", "web.disable-exporter-metrics"] {
+            let parse = |argv: [&str; 2]| {
+                command()
+                    .try_get_matches_from(std::iter::once("edge-exporter").chain(argv))
+                    .unwrap()
+                    .get_flag(flag)
+            };
+            let (on, off) = (format!("--{flag}"), format!("--no-{flag}"));
+            assert!(!parse([&on, &off]), "{flag}");
+            assert!(parse([&off, &on]), "{flag}");
+        }
+        let config = parse(&[
+            "--node-name=n1",
+            "--collector.disable-defaults",
+            "--no-collector.disable-defaults",
+        ])
+        .unwrap();
+        assert!(config.scraper.collector_names().contains(&"cpu"));
+    }
+
+    #[test]
+    fn gomaxprocs_sets_the_runtime_workers() {
+        assert_eq!(parse(&["--node-name=n1"]).unwrap().runtime_workers, 1);
+        let config = parse(&["--node-name=n1", "--runtime.gomaxprocs=3"]).unwrap();
+        assert_eq!(config.runtime_workers, 3);
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        let config = parse(&["--node-name=n1", "--runtime.gomaxprocs", "0"]).unwrap();
+        assert_eq!(config.runtime_workers, cpus);
+        let config = parse(&["--node-name=n1", "--runtime.gomaxprocs=-1"]).unwrap();
+        assert_eq!(config.runtime_workers, cpus);
+        let err = parse(&["--runtime.gomaxprocs=two"]).err().unwrap();
+        assert!(err.contains("runtime.gomaxprocs"), "{err}");
     }
 
     #[test]

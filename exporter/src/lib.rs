@@ -13,7 +13,9 @@
 //! - the samples of one scrape are an `edge_common::exposition::MetricSet`, written
 //!   as Prometheus text 0.0.4 or OpenMetrics by `edge_common::exposition::write`.
 //! - `cli` turns flags into a [`cli::Config`]; `server` serves `/metrics`, with
-//!   node_exporter's `collect[]`/`exclude[]` parameters read by `scrape_filter`.
+//!   node_exporter's `collect[]`/`exclude[]` parameters read by `scrape_filter`;
+//!   `node_exporter_flags` accepts (and ignores, with a warning) node_exporter's
+//!   flags that nothing here supports.
 //!
 //! It only reads: nothing here writes to procfs, sysfs or the host's filesystems.
 
@@ -22,6 +24,7 @@ pub mod collector;
 pub mod collectors;
 pub mod deadline;
 pub mod error;
+pub mod node_exporter_flags;
 pub mod own_process;
 pub mod paths;
 pub mod read;

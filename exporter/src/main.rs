@@ -31,9 +31,16 @@ fn main() -> ExitCode {
         }
     };
 
-    // One thread serves HTTP; scrapes run on a small blocking pool (see server.rs).
-    // Keeps RSS small.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    // By default one thread serves HTTP (node_exporter's GOMAXPROCS=1); scrapes run on
+    // a small blocking pool (see server.rs). Keeps RSS small.
+    let mut builder = if config.runtime_workers > 1 {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(config.runtime_workers);
+        builder
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder
         .max_blocking_threads(SCRAPE_THREADS)
         .enable_all()
         .build()

@@ -55,7 +55,7 @@ fn shared_args(extra: &[String]) -> Vec<String> {
 
 /// edge-exporter's collectors that node_exporter does not have: their
 /// `node_scrape_collector_*{collector}` samples have no counterpart.
-const EDGE_ONLY_COLLECTORS: &[&str] = &["processes"];
+const EDGE_ONLY_COLLECTORS: &[&str] = &["top_processes"];
 
 /// Families that describe the exporter itself rather than the node.
 fn is_own(name: &str) -> bool {

@@ -54,9 +54,12 @@ fn bad_flag_values_exit_2_with_one_line() {
             "the error is the last line: {stderr}"
         );
     }
-    // Unknown flags are clap's usage errors: also exit 2.
-    let output = exporter().arg("--collector.nonsense").output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
+    // Unknown flags are clap's usage errors: also exit 2. So is a --no- form kingpin
+    // would not take (a flag with a value).
+    for flag in ["--collector.nonsense", "--no-collector.ntp.server"] {
+        let output = exporter().arg(flag).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+    }
 }
 
 #[test]
@@ -81,8 +84,91 @@ fn help_documents_every_flag() {
         "--collector.netdev.device-exclude",
         "--collector.diskstats.device-exclude",
         "--collector.netclass.ignored-devices",
+        "--runtime.gomaxprocs",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    // Accepted-and-ignored node_exporter flags stay out of the help.
+    assert!(!help.contains("--collector.ntp.server"), "{help}");
+}
+
+/// Every node_exporter 1.12 flag edge-exporter does not support, in both spellings
+/// kingpin takes, on one command line: the exporter starts, serves, and names each
+/// one in a warning. A second run uses 4 runtime workers (`--runtime.gomaxprocs`).
+#[test]
+fn node_exporter_flags_are_accepted_with_a_warning() {
+    use edge_exporter::node_exporter_flags::{all, Kind};
+    let command = edge_exporter::cli::command();
+    let ignored = |long: &str| {
+        command
+            .get_arguments()
+            .any(|a| a.get_long() == Some(long) && a.get_id().as_str().starts_with("ignored:"))
+    };
+    let mut flags = Vec::new();
+    let mut named = Vec::new();
+    for (index, flag) in all().enumerate() {
+        let name = flag.name;
+        match flag.kind {
+            Kind::Value if ignored(name) => {
+                if index % 2 == 0 {
+                    flags.push(format!("--{name}=v{index}"));
+                } else {
+                    flags.extend([format!("--{name}"), format!("v{index}")]);
+                }
+                named.push(format!("--{name}"));
+            }
+            Kind::Value => {}
+            Kind::Switch => {
+                for form in [name.to_string(), format!("no-{name}")] {
+                    if ignored(&form) {
+                        flags.push(format!("--{form}"));
+                        named.push(format!("--{form}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(named.len() > 100, "{named:?}");
+    for workers in ["1", "4"] {
+        let stderr_file = tempfile::NamedTempFile::new().unwrap();
+        let port = free_port();
+        let mut child = exporter()
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(["--collector.disable-defaults", "--collector.loadavg"])
+            .arg(format!("--runtime.gomaxprocs={workers}"))
+            .args(&flags)
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr_file.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let served = loop {
+            if let Ok(response) = try_get(port, "/metrics", None) {
+                break response;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "exited with {status}: {}",
+                    std::fs::read_to_string(stderr_file.path()).unwrap()
+                );
+            }
+            assert!(std::time::Instant::now() < deadline, "not serving");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(served.status, 200);
+        assert!(served.body.contains("node_load1 "), "{}", served.body);
+        let stderr = std::fs::read_to_string(stderr_file.path()).unwrap();
+        for flag in &named {
+            let line =
+                format!("{flag}: accepted for node_exporter compatibility, not supported; ignored");
+            assert_eq!(
+                stderr.lines().filter(|l| l.contains(&line)).count(),
+                1,
+                "{flag}: {stderr}"
+            );
+        }
     }
 }
 

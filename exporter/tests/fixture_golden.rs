@@ -15,7 +15,7 @@ fn fixture_args() -> Vec<String> {
         "--no-collector.time".into(),
         "--no-collector.uname".into(),
         // Live process data: covered by tests/processes.rs.
-        "--no-collector.processes".into(),
+        "--no-collector.top_processes".into(),
         "--node-name=fixture-node".into(),
     ]);
     args

@@ -68,9 +68,9 @@ fn busy_and_big_children_rank_first_and_output_is_bounded() {
     let top = 3;
     let server = start_edge(&args(&[
         "--collector.disable-defaults",
-        "--collector.processes",
-        "--collector.processes.interval=500ms",
-        &format!("--collector.processes.top={top}"),
+        "--collector.top_processes",
+        "--collector.top_processes.interval=500ms",
+        &format!("--collector.top_processes.top={top}"),
         "--node-name=processes-test",
     ]));
 
@@ -189,7 +189,7 @@ fn cmdline_of(server: &Server, pid: &str) -> String {
 fn secrets_in_command_lines_are_redacted_by_default() {
     // A process started with a password on its command line (sh puts the words after
     // the script into /proc/PID/cmdline). An idle one: a busy loop would compete with
-    // the other test's, which must rank first by CPU; --collector.processes.top=1000
+    // the other test's, which must rank first by CPU; --collector.top_processes.top=1000
     // lists every process instead.
     let mut children = Children(vec![Command::new("sh")
         .args([
@@ -208,11 +208,11 @@ fn secrets_in_command_lines_are_redacted_by_default() {
     let flags = |cmdline: Option<&str>| {
         let mut flags = args(&[
             "--collector.disable-defaults",
-            "--collector.processes",
-            "--collector.processes.interval=300ms",
-            "--collector.processes.top=1000",
+            "--collector.top_processes",
+            "--collector.top_processes.interval=300ms",
+            "--collector.top_processes.top=1000",
         ]);
-        flags.extend(cmdline.map(|c| format!("--collector.processes.cmdline={c}")));
+        flags.extend(cmdline.map(|c| format!("--collector.top_processes.cmdline={c}")));
         flags
     };
     let redacted = cmdline_of(&start_edge(&flags(None)), &pid);

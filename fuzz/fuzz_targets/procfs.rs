@@ -24,7 +24,7 @@ use edge_exporter::collectors::meminfo::parse_meminfo;
 use edge_exporter::collectors::netclass::{parse_go_int, speed_bytes};
 use edge_exporter::collectors::netdev::proc_net_dev::parse_proc_net_dev;
 use edge_exporter::collectors::os::parse_os_release;
-use edge_exporter::collectors::processes::parse_passwd;
+use edge_exporter::collectors::top_processes::parse_passwd;
 use edge_exporter::collectors::stat::parse_proc_stat;
 use edge_exporter::rtnetlink::parse_link;
 use edge_metrics_fuzz::text;

@@ -131,7 +131,7 @@ fn scrapes_edge_exporter_serves_every_route_and_marks_a_stopped_node_offline() {
         &[
             format!("--web.listen-address=127.0.0.1:{exporter_port}"),
             "--node-name=edge-a".into(),
-            "--collector.processes.interval=500ms".into(),
+            "--collector.top_processes.interval=500ms".into(),
         ],
     );
     let (_master, port) = start_master(

@@ -49,7 +49,7 @@ impl Cluster {
             &[
                 format!("--web.listen-address=127.0.0.1:{exporter_port}"),
                 format!("--node-name={NODE}"),
-                "--collector.processes.interval=500ms".into(),
+                "--collector.top_processes.interval=500ms".into(),
             ],
         );
         let port = free_port();

@@ -18,6 +18,7 @@ pub mod systemd;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+pub mod top_processes;
 pub mod uname;
 
 use clap::Arg;
@@ -36,12 +37,13 @@ pub const ALL: &[CollectorSpec] = &[
     netclass::SPEC,
     netdev::SPEC,
     os::SPEC,
+    processes::SPEC,
     stat::SPEC,
     systemd::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
+    top_processes::SPEC,
     uname::SPEC,
-    processes::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
     // built-in one kept (node_exporter's registry does the same).
     textfile::SPEC,

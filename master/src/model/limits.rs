@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 
 use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 
-/// `processes`: edge-exporter reports the top `--collector.processes.top` (default 10)
+/// `processes`: edge-exporter reports the top `--collector.top_processes.top` (default 10)
 /// by CPU and by memory, at most twice that; this leaves room for a top of 32.
 pub const MAX_PROCESSES: usize = 64;
 /// `disks`: filesystems on real block devices.
