@@ -16,9 +16,13 @@ use edge_common::exposition::MetricSet;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The most `--web.listen-address` flags one exporter takes.
+pub const MAX_LISTEN_ADDRESSES: usize = 16;
+
 /// Everything the exporter needs to run, built from the flags.
 pub struct Config {
-    pub listen_address: String,
+    /// `--web.listen-address`, each one listened on.
+    pub listen_addresses: Vec<String>,
     /// `--web.telemetry-path`, `--web.max-requests`, `--web.disable-exporter-metrics`.
     pub endpoint: MetricsEndpoint,
     pub node_name: String,
@@ -55,7 +59,8 @@ pub fn command() -> Command {
             Arg::new("web.listen-address")
                 .long("web.listen-address")
                 .default_value(":9100")
-                .help("Address to listen on for web interface and telemetry ([host]:port)."),
+                .action(ArgAction::Append)
+                .help("Addresses on which to expose metrics and web interface ([host]:port). Repeatable, to listen on several addresses."),
         )
         .arg(
             Arg::new("web.telemetry-path")
@@ -124,9 +129,23 @@ impl Config {
             // udev data is optional on a host (containers often lack it).
             udev_data: PathBuf::from(string(matches, "path.udev.data")),
         };
-        let listen_address = string(matches, "web.listen-address");
-        parse_listen_address(&listen_address)
-            .map_err(|m| ConfigError::new("--web.listen-address", m))?;
+        let listen_addresses: Vec<String> = matches
+            .get_many::<String>("web.listen-address")
+            .map(|values| values.cloned().collect())
+            .unwrap_or_default();
+        if listen_addresses.len() > MAX_LISTEN_ADDRESSES {
+            return Err(ConfigError::new(
+                "--web.listen-address",
+                format!(
+                    "given {} times, at most {MAX_LISTEN_ADDRESSES}",
+                    listen_addresses.len()
+                ),
+            ));
+        }
+        for address in &listen_addresses {
+            parse_listen_address(address)
+                .map_err(|m| ConfigError::new("--web.listen-address", m))?;
+        }
         let telemetry_path = string(matches, "web.telemetry-path");
         if !telemetry_path.starts_with('/') || telemetry_path == "/" || telemetry_path == "/healthz"
         {
@@ -178,7 +197,7 @@ impl Config {
             scraper = scraper.with_own_process(own);
         }
         Ok(Config {
-            listen_address,
+            listen_addresses,
             endpoint: MetricsEndpoint {
                 path: telemetry_path,
                 max_requests: matches

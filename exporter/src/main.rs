@@ -52,24 +52,29 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let listener = match server::bind(&config.listen_address).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                eprintln!(
-                    "edge-exporter: error: listening on {}: {error}",
-                    config.listen_address
-                );
-                return ExitCode::FAILURE;
+        let mut listeners = Vec::with_capacity(config.listen_addresses.len());
+        for address in &config.listen_addresses {
+            match server::bind(address).await {
+                Ok(listener) => {
+                    tracing::info!(
+                        address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                        "listening"
+                    );
+                    listeners.push(listener);
+                }
+                Err(error) => {
+                    eprintln!("edge-exporter: error: listening on {address}: {error}");
+                    return ExitCode::FAILURE;
+                }
             }
-        };
+        }
         tracing::info!(
-            address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
             node_name = %config.node_name,
             collectors = ?config.scraper.collector_names(),
-            "listening"
+            "started"
         );
         let app = server::router(config.scraper, &config.endpoint);
-        match server::serve(listener, app, config.server).await {
+        match server::serve(listeners, app, config.server).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("edge-exporter: error: serving: {error}");

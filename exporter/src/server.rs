@@ -257,11 +257,11 @@ pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
 /// Serves until SIGTERM or Ctrl-C, with edge-server's limits, timeouts, TLS and
 /// basic auth.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     app: Router,
     options: edge_server::ServerOptions,
 ) -> Result<(), edge_server::ServeError> {
-    edge_server::serve(listener, app, options, edge_server::shutdown_signal()).await
+    edge_server::serve_many(listeners, app, options, edge_server::shutdown_signal()).await
 }
 
 #[cfg(test)]

@@ -397,3 +397,31 @@ fn the_exporters_own_process_families_unless_disabled() {
         .iter()
         .any(|s| s.name.starts_with("process_")));
 }
+
+#[test]
+fn several_listen_addresses_are_all_served() {
+    // node_exporter (exporter-toolkit) takes --web.listen-address more than once.
+    let second = free_port();
+    let server = start_edge(&args(&[
+        &format!("--web.listen-address=127.0.0.1:{second}"),
+        "--node-name=two-ports",
+        "--collector.disable-defaults",
+        "--collector.loadavg",
+    ]));
+    for port in [server.port, second] {
+        let response = get(port, "/metrics", None);
+        assert_eq!(response.status, 200, "port {port}");
+        assert!(response.body.contains("node_load1 "), "port {port}");
+    }
+    let too_many: Vec<String> = (0..17)
+        .map(|i| format!("--web.listen-address=127.0.0.1:{}", 30000 + i))
+        .collect();
+    let output = exporter().args(&too_many).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("--web.listen-address: given 17 times, at most 16"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

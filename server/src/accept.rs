@@ -33,7 +33,7 @@ const SERVICE_UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
     too many connections\n";
 
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     router: axum::Router,
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -58,7 +58,7 @@ pub(crate) async fn serve(
     let (stop, stopped) = watch::channel(false);
     let mut refusals = Refusals::default();
     tracing::info!(
-        address = ?listener.local_addr().ok(),
+        addresses = ?listeners.iter().filter_map(|l| l.local_addr().ok()).collect::<Vec<_>>(),
         tls,
         max_connections = options.max_connections,
         header_read_timeout = ?options.header_read_timeout,
@@ -71,7 +71,7 @@ pub(crate) async fn serve(
     loop {
         let accepted = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
+            accepted = accept_any(&listeners) => accepted,
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
@@ -98,7 +98,7 @@ pub(crate) async fn serve(
     }
 
     // Stop accepting, close what waits for a client, let requests under way finish.
-    drop(listener);
+    drop(listeners);
     stop.send_replace(true);
     let every_slot = u32::try_from(options.max_connections).unwrap_or(u32::MAX);
     if tokio::time::timeout(options.request_timeout, slots.acquire_many(every_slot))
@@ -111,6 +111,19 @@ pub(crate) async fn serve(
         );
     }
     Ok(())
+}
+
+/// The next connection on any of the listeners (the first ready one in order).
+async fn accept_any(listeners: &[TcpListener]) -> io::Result<(TcpStream, SocketAddr)> {
+    std::future::poll_fn(|cx| {
+        for listener in listeners {
+            if let std::task::Poll::Ready(accepted) = listener.poll_accept(cx) {
+                return std::task::Poll::Ready(accepted);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// An accept error about the one connection, not the listener.

@@ -100,7 +100,18 @@ pub async fn serve(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    accept::serve(listener, router, options, shutdown).await
+    accept::serve(vec![listener], router, options, shutdown).await
+}
+
+/// [`serve`] on several listeners at once (node_exporter's repeated
+/// `--web.listen-address`): one router, one connection cap and one shutdown for all.
+pub async fn serve_many(
+    listeners: Vec<tokio::net::TcpListener>,
+    router: axum::Router,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    accept::serve(listeners, router, options, shutdown).await
 }
 
 /// Resolves at the first SIGTERM (what Kubernetes and systemd send) or Ctrl-C: the
