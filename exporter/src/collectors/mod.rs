@@ -5,19 +5,26 @@
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod entropy;
+pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod kernel_hung;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod os;
+pub mod pressure;
 pub mod processes;
+pub mod schedstat;
 pub mod stat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+pub mod timex;
 pub mod uname;
+pub mod vmstat;
 
 use clap::Arg;
 
@@ -28,17 +35,24 @@ pub const ALL: &[CollectorSpec] = &[
     cpu::SPEC,
     cpufreq::SPEC,
     diskstats::SPEC,
+    entropy::SPEC,
+    filefd::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
+    kernel_hung::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netclass::SPEC,
     netdev::SPEC,
     os::SPEC,
+    pressure::SPEC,
+    schedstat::SPEC,
     stat::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
+    timex::SPEC,
     uname::SPEC,
+    vmstat::SPEC,
     processes::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
     // built-in one kept (node_exporter's registry does the same).
