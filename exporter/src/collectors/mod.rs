@@ -9,9 +9,12 @@ pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod interrupts;
 pub mod kernel_hung;
+pub mod ksmd;
 pub mod loadavg;
 pub mod meminfo;
+pub mod meminfo_numa;
 pub mod netclass;
 pub mod netdev;
 pub mod os;
@@ -39,9 +42,12 @@ pub const ALL: &[CollectorSpec] = &[
     filefd::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
+    interrupts::SPEC,
     kernel_hung::SPEC,
+    ksmd::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
+    meminfo_numa::SPEC,
     netclass::SPEC,
     netdev::SPEC,
     os::SPEC,
