@@ -85,7 +85,10 @@ impl Collector for SchedStat {
             }
             Err(e) => return Err(e),
         };
-        for cpu in parse_schedstat(&text) {
+        let mut cpus = parse_schedstat(&text);
+        // node_exporter's registry sorts by label value: cpu 10 before cpu 2.
+        cpus.sort_by(|a, b| a.cpu.cmp(b.cpu));
+        for cpu in cpus {
             let labels = [("cpu", cpu.cpu)];
             out.family(
                 "node_schedstat_running_seconds_total",
@@ -175,6 +178,31 @@ mod tests {
                 waiting_ns: 8,
                 timeslices: 9
             }]
+        );
+    }
+
+    #[test]
+    fn cpus_come_in_label_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+        let text: String = (0..12)
+            .map(|n| format!("cpu{n} 0 0 0 0 0 0 {n} 0 0\n"))
+            .collect();
+        std::fs::write(dir.path().join("proc/schedstat"), text).unwrap();
+        let mut out = MetricSet::new();
+        SchedStat::new(&Paths::under(dir.path()))
+            .update(&mut Sources::default(), &mut out)
+            .unwrap();
+        let cpus: Vec<String> = rendered(&out, |n| n == "node_schedstat_timeslices_total")
+            .into_iter()
+            .filter_map(|l| match l {
+                Line::Sample(_, labels, _) => Some(labels[0].1.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            cpus,
+            ["0", "1", "10", "11", "2", "3", "4", "5", "6", "7", "8", "9"]
         );
     }
 
