@@ -46,7 +46,7 @@ fn args() -> Vec<Arg> {
     ];
     args.extend(switch_args(
         ZEROS_FLAG,
-        "Include interrupts that have a zero value",
+        "Include interrupts that have a zero value (default: enabled).",
     ));
     args
 }
