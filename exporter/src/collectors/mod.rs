@@ -5,21 +5,31 @@
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod entropy;
+pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod interrupts;
+pub mod kernel_hung;
+pub mod ksmd;
 pub mod loadavg;
 pub mod meminfo;
+pub mod meminfo_numa;
 pub mod netclass;
 pub mod netdev;
 pub mod os;
+pub mod pressure;
 pub mod processes;
+pub mod schedstat;
 pub mod stat;
 pub mod systemd;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+pub mod timex;
 pub mod top_processes;
 pub mod uname;
+pub mod vmstat;
 
 use clap::Arg;
 
@@ -30,20 +40,30 @@ pub const ALL: &[CollectorSpec] = &[
     cpu::SPEC,
     cpufreq::SPEC,
     diskstats::SPEC,
+    entropy::SPEC,
+    filefd::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
+    interrupts::SPEC,
+    kernel_hung::SPEC,
+    ksmd::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
+    meminfo_numa::SPEC,
     netclass::SPEC,
     netdev::SPEC,
     os::SPEC,
+    pressure::SPEC,
     processes::SPEC,
+    schedstat::SPEC,
     stat::SPEC,
     systemd::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
+    timex::SPEC,
     top_processes::SPEC,
     uname::SPEC,
+    vmstat::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
     // built-in one kept (node_exporter's registry does the same).
     textfile::SPEC,
