@@ -11,12 +11,16 @@ pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
+pub mod netstat;
 pub mod os;
 pub mod processes;
+pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
+pub mod udp_queues;
 pub mod uname;
 
 use clap::Arg;
@@ -34,10 +38,14 @@ pub const ALL: &[CollectorSpec] = &[
     meminfo::SPEC,
     netclass::SPEC,
     netdev::SPEC,
+    netstat::SPEC,
     os::SPEC,
+    sockstat::SPEC,
+    softnet::SPEC,
     stat::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
+    udp_queues::SPEC,
     uname::SPEC,
     processes::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
