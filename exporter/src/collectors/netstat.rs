@@ -52,8 +52,9 @@ pub struct NetStat {
     snmp6: PathBuf,
     /// `None`: an empty `--collector.netstat.fields`, which matches every field in Go.
     fields: Option<Regex>,
-    /// Reused for the `<Protocol>_<Field>` key the regex is matched against.
-    key: String,
+    /// `<Protocol>_<Field>` of every statistic of the last scrape, in file order, and
+    /// whether the regex selects it (see [`NetStat::selected`]).
+    selection: Vec<(String, bool)>,
 }
 
 impl NetStat {
@@ -63,7 +64,7 @@ impl NetStat {
             snmp: paths.proc("net/snmp"),
             snmp6: paths.proc("net/snmp6"),
             fields,
-            key: String::with_capacity(64),
+            selection: Vec::new(),
         }
     }
 }
@@ -164,6 +165,7 @@ pub fn parse_snmp6<'a>(text: &'a str, path: &Path) -> Result<Vec<Section<'a>>, C
 
 impl NetStat {
     fn record(&mut self, sections: &[Section], out: &mut MetricSet) {
+        let mut position = 0;
         for (i, section) in sections.iter().enumerate() {
             // A protocol seen again later replaces this one (node_exporter's map merge).
             if sections[i + 1..]
@@ -173,24 +175,49 @@ impl NetStat {
                 continue;
             }
             for stat in &section.stats {
-                self.key.clear();
-                self.key.push_str(stat.protocol);
-                self.key.push('_');
-                self.key.push_str(stat.field);
-                if let Some(fields) = &self.fields {
-                    if !fields.is_match(&self.key) {
-                        continue;
-                    }
+                let selected = self.selected(position, stat);
+                position += 1;
+                if !selected {
+                    continue;
                 }
                 out.family(
-                    format!("node_netstat_{}", self.key),
+                    format!("node_netstat_{}_{}", stat.protocol, stat.field),
                     format!("Statistic {}{}.", stat.protocol, stat.field),
                     MetricKind::Untyped,
                 )
                 .push(&[], stat.value);
             }
         }
+        self.selection.truncate(position);
     }
+
+    /// Whether the regex selects the `position`-th statistic of this scrape. The
+    /// kernel writes the same fields in the same order every time, so the answer of
+    /// the previous scrape is reused when the field at that position is the same, and
+    /// the regex runs only on the first scrape (or after the layout changed).
+    fn selected(&mut self, position: usize, stat: &Statistic) -> bool {
+        if let Some((key, selected)) = self.selection.get(position) {
+            if is_key_of(key, stat) {
+                return *selected;
+            }
+        }
+        let key = format!("{}_{}", stat.protocol, stat.field);
+        let selected = self.fields.as_ref().is_none_or(|re| re.is_match(&key));
+        if position < self.selection.len() {
+            self.selection[position] = (key, selected);
+        } else {
+            self.selection.push((key, selected));
+        }
+        selected
+    }
+}
+
+/// `key == "<protocol>_<field>"`, without building the right-hand side.
+fn is_key_of(key: &str, stat: &Statistic) -> bool {
+    key.len() == stat.protocol.len() + 1 + stat.field.len()
+        && key.starts_with(stat.protocol)
+        && key.as_bytes()[stat.protocol.len()] == b'_'
+        && key.ends_with(stat.field)
 }
 
 impl Collector for NetStat {
@@ -404,6 +431,30 @@ mod tests {
                 ("Icmp6", "OutType136", 3.0)
             ]
         );
+    }
+
+    #[test]
+    fn the_cached_selection_follows_a_changed_layout() {
+        let mut collector = NetStat::new(&Paths::default(), default_regex());
+        let p = Path::new("snmp");
+        let mut run = |text: &str| {
+            let sections = parse_paired(text, p).unwrap();
+            let mut out = MetricSet::new();
+            collector.record(&sections, &mut out);
+            out.families()
+                .iter()
+                .map(|f| f.name.to_string())
+                .collect::<Vec<_>>()
+        };
+        let first = run("Tcp: InSegs MaxConn\nTcp: 1 2\n");
+        assert_eq!(first, ["node_netstat_Tcp_InSegs"]);
+        assert_eq!(run("Tcp: InSegs MaxConn\nTcp: 1 2\n"), first);
+        // Same length, other fields (a kernel upgrade under a running exporter).
+        assert_eq!(
+            run("Tcp: MaxConn OutSegs\nTcp: 1 2\n"),
+            ["node_netstat_Tcp_OutSegs"]
+        );
+        assert_eq!(run("Udp: NoPorts\nUdp: 3\n"), ["node_netstat_Udp_NoPorts"]);
     }
 
     #[test]
