@@ -17,6 +17,7 @@ pub mod processes;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -43,6 +44,7 @@ pub const ALL: &[CollectorSpec] = &[
     sockstat::SPEC,
     softnet::SPEC,
     stat::SPEC,
+    tcpstat::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
     udp_queues::SPEC,
