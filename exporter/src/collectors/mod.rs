@@ -17,17 +17,22 @@ pub mod meminfo;
 pub mod meminfo_numa;
 pub mod netclass;
 pub mod netdev;
+pub mod netstat;
 pub mod os;
 pub mod pressure;
 pub mod processes;
 pub mod schedstat;
+pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 pub mod systemd;
+pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
 pub mod timex;
 pub mod top_processes;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 
@@ -52,16 +57,21 @@ pub const ALL: &[CollectorSpec] = &[
     meminfo_numa::SPEC,
     netclass::SPEC,
     netdev::SPEC,
+    netstat::SPEC,
     os::SPEC,
     pressure::SPEC,
     processes::SPEC,
     schedstat::SPEC,
+    sockstat::SPEC,
+    softnet::SPEC,
     stat::SPEC,
     systemd::SPEC,
+    tcpstat::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
     timex::SPEC,
     top_processes::SPEC,
+    udp_queues::SPEC,
     uname::SPEC,
     vmstat::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
