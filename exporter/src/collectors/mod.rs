@@ -2,11 +2,17 @@
 //!
 //! Each module holds one collector, its flags and a `SPEC` describing both.
 
+pub mod arp;
+pub mod bonding;
+pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod fibrechannel;
 pub mod filesystem;
 pub mod hwmon;
+pub mod infiniband;
+pub mod ipvs;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
@@ -25,11 +31,17 @@ use crate::collector::CollectorSpec;
 
 /// Every collector, in the order they run.
 pub const ALL: &[CollectorSpec] = &[
+    arp::SPEC,
+    bonding::SPEC,
+    conntrack::SPEC,
     cpu::SPEC,
     cpufreq::SPEC,
     diskstats::SPEC,
+    fibrechannel::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
+    infiniband::SPEC,
+    ipvs::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netclass::SPEC,
