@@ -93,8 +93,8 @@ pub struct ArpCounts {
     pub states: BTreeMap<(String, &'static str), u64>,
 }
 
-/// Counts the neighbours of the dump per link name; links not in `names` (gone
-/// between the two dumps) are skipped.
+/// Counts the neighbours of the dump per link name; a neighbour whose link `name_of`
+/// does not know (gone between the two dumps) is skipped.
 pub fn count_neighbours(
     neighbours: &[Neighbour],
     name_of: impl Fn(u32) -> Option<String>,
