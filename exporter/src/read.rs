@@ -121,6 +121,24 @@ pub fn read_i64_attribute(path: &Path) -> io::Result<i64> {
     })
 }
 
+/// Parses an unsigned integer the way Go's `strconv.ParseUint(text, 0, 64)` does, as
+/// procfs reads sysfs counters: `0x`/`0o`/`0b` prefixes, and a leading `0` for octal.
+/// sysfs classes (fc_host, infiniband) write some counters in hexadecimal.
+pub fn parse_prefixed_u64(text: &str) -> Option<u64> {
+    let (digits, radix) = match text.get(..2) {
+        Some("0x" | "0X") => (&text[2..], 16),
+        Some("0o" | "0O") => (&text[2..], 8),
+        Some("0b" | "0B") => (&text[2..], 2),
+        _ if text.len() > 1 && text.starts_with('0') => (&text[1..], 8),
+        _ => (text, 10),
+    };
+    // from_str_radix takes a sign; Go's ParseUint does not.
+    if digits.is_empty() || digits.starts_with('+') {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
 /// Parses field `what` of line `line` of `path` as a number.
 pub fn parse_field<T: std::str::FromStr>(
     text: Option<&str>,
@@ -172,6 +190,21 @@ mod tests {
         );
         std::fs::rename(&moved, dir.path()).unwrap();
         assert!(AttributeDir::open(&dir.path().join("operstate")).is_err());
+    }
+
+    #[test]
+    fn prefixed_numbers_parse_as_go_does() {
+        assert_eq!(parse_prefixed_u64("0x1f"), Some(31));
+        assert_eq!(parse_prefixed_u64("0X1F"), Some(31));
+        assert_eq!(parse_prefixed_u64("017"), Some(15));
+        assert_eq!(parse_prefixed_u64("0o17"), Some(15));
+        assert_eq!(parse_prefixed_u64("0b101"), Some(5));
+        assert_eq!(parse_prefixed_u64("0"), Some(0));
+        assert_eq!(parse_prefixed_u64("1234"), Some(1234));
+        assert_eq!(parse_prefixed_u64("0xffffffffffffffff"), Some(u64::MAX));
+        for bad in ["", "0x", "+1", "0x+1", "-1", "08", "N/A (no PMA)", "1.5"] {
+            assert_eq!(parse_prefixed_u64(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! A synchronous rtnetlink client for the two dumps the exporter needs: every link
-//! (`RTM_GETLINK`, with its `rtnl_link_stats64`) and every address (`RTM_GETADDR`).
+//! A synchronous rtnetlink client for the dumps the exporter needs: every link
+//! (`RTM_GETLINK`, with its `rtnl_link_stats64`), every address (`RTM_GETADDR`) and
+//! the IPv4 neighbour table (`RTM_GETNEIGH`, for arp).
 //!
 //! Replies are decoded with netlink-packet-route, but of a link only the attributes
 //! used here (name, counters, and what netclass reports) are: the crate's full
@@ -21,7 +22,8 @@ use netlink_packet_route::address::{AddressMessage, AddressMessageBuffer};
 use netlink_packet_route::link::{
     LinkAttribute, LinkHeader, LinkMessage, LinkMessageBuffer, Stats, Stats64, Stats64Buffer,
 };
-use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::neighbour::{NeighbourMessage, NeighbourMessageBuffer};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
 /// The kernel sizes dump datagrams to the reader's buffer, capped at 32 KiB unless a
@@ -35,6 +37,8 @@ const NLMSG_ALIGN: usize = 4;
 /// this module dispatches on (the crate keeps its own copies private).
 const RTM_NEWLINK: u16 = 16;
 const RTM_NEWADDR: u16 = 20;
+const RTM_NEWNEIGH: u16 = 28;
+const AF_INET: u8 = 2;
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_BROADCAST: u16 = 2;
 const IFLA_IFNAME: u16 = 3;
@@ -88,6 +92,14 @@ pub struct LinkProperties {
     pub carrier_down_count: Option<u32>,
 }
 
+/// One entry of the IPv4 neighbour (ARP) table: only the header is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Neighbour {
+    pub ifindex: u32,
+    /// `ndm_state`: the NUD_* bits of `linux/neighbour.h`.
+    pub state: u16,
+}
+
 pub struct RouteSocket {
     socket: Socket,
     sequence: u32,
@@ -136,6 +148,30 @@ impl RouteSocket {
             },
         )?;
         Ok(addresses)
+    }
+
+    /// The IPv4 neighbour table (what `/proc/net/arp` shows, NOARP entries included).
+    pub fn dump_ipv4_neighbours(&mut self) -> io::Result<Vec<Neighbour>> {
+        let mut request = NeighbourMessage::default();
+        request.header.family = AddressFamily::Inet;
+        let mut neighbours = Vec::new();
+        self.dump(
+            RouteNetlinkMessage::GetNeighbour(request),
+            |message_type, payload| {
+                if message_type == RTM_NEWNEIGH {
+                    let header = NeighbourMessageBuffer::new_checked(&payload)?;
+                    // The kernel dumps only the family asked for; checked all the same.
+                    if header.family() == AF_INET {
+                        neighbours.push(Neighbour {
+                            ifindex: header.ifindex(),
+                            state: header.state(),
+                        });
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Ok(neighbours)
     }
 
     /// Sends one dump request and hands the type and payload of each reply to `each`
@@ -460,6 +496,10 @@ mod tests {
             assert_eq!(lo.index, 1);
             assert!(lo.stats.is_some());
             assert!(!socket.dump_addresses().unwrap().is_empty());
+            // Every neighbour sits on a link of the dump (the table may be empty).
+            for neighbour in socket.dump_ipv4_neighbours().unwrap() {
+                assert!(links.iter().any(|l| l.index == neighbour.ifindex));
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 //! What collectors read during one scrape and share: procfs tables (`cpu` and `stat`
-//! both read `/proc/stat`) and the kernel's list of links over rtnetlink (`netdev`
-//! and `netclass` both use it). The scraper keeps one `Sources` across scrapes so the
+//! both read `/proc/stat`) and the kernel's list of links over rtnetlink (`netdev`,
+//! `netclass` and `arp` use it). The scraper keeps one `Sources` across scrapes so the
 //! netlink socket is reused, and clears what was read at the start of each scrape.
 
 use std::io;
@@ -10,7 +10,7 @@ use netlink_packet_route::address::AddressMessage;
 
 use crate::error::CollectError;
 use crate::read::read_table_string;
-use crate::rtnetlink::{Link, RouteSocket};
+use crate::rtnetlink::{Link, Neighbour, RouteSocket};
 
 #[derive(Default)]
 pub struct Sources {
@@ -52,6 +52,14 @@ impl Sources {
     /// Every address of every family (RTM_GETADDR); only netdev's address info uses it.
     pub fn addresses(&mut self) -> Result<Vec<AddressMessage>, CollectError> {
         self.with_socket("rtnetlink address dump", RouteSocket::dump_addresses)
+    }
+
+    /// The IPv4 neighbour table (RTM_GETNEIGH); only arp uses it.
+    pub fn ipv4_neighbours(&mut self) -> Result<Vec<Neighbour>, CollectError> {
+        self.with_socket(
+            "rtnetlink neighbour dump",
+            RouteSocket::dump_ipv4_neighbours,
+        )
     }
 
     /// Runs `request` on the kept socket, opening it first if needed and dropping it

@@ -12,6 +12,8 @@ fn fixture_args() -> Vec<String> {
     args.extend([
         "--no-collector.netdev.netlink".into(),
         "--no-collector.netdev.address-info".into(),
+        // The neighbour table over netlink is this host's: read tests/fixtures/proc/net/arp.
+        "--no-collector.arp.netlink".into(),
         "--no-collector.time".into(),
         "--no-collector.uname".into(),
         // adjtimex(2) reads this machine's clock, whatever the fixture tree says.

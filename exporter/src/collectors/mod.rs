@@ -2,14 +2,20 @@
 //!
 //! Each module holds one collector, its flags and a `SPEC` describing both.
 
+pub mod arp;
+pub mod bonding;
+pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
 pub mod entropy;
+pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod infiniband;
 pub mod interrupts;
+pub mod ipvs;
 pub mod kernel_hung;
 pub mod ksmd;
 pub mod loadavg;
@@ -42,14 +48,20 @@ use crate::collector::CollectorSpec;
 
 /// Every collector, in the order they run.
 pub const ALL: &[CollectorSpec] = &[
+    arp::SPEC,
+    bonding::SPEC,
+    conntrack::SPEC,
     cpu::SPEC,
     cpufreq::SPEC,
     diskstats::SPEC,
     entropy::SPEC,
+    fibrechannel::SPEC,
     filefd::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
+    infiniband::SPEC,
     interrupts::SPEC,
+    ipvs::SPEC,
     kernel_hung::SPEC,
     ksmd::SPEC,
     loadavg::SPEC,
