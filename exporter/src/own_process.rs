@@ -77,10 +77,19 @@ impl OwnProcess {
             ),
             Err(error) => tracing::debug!(%error, "reading /proc/self/fd"),
         }
-        if let Some(limit) = open_files_limit() {
+        if let Some(limit) = soft_limit(libc::RLIMIT_NOFILE) {
             out.gauge(
                 "process_max_fds",
                 "Maximum number of open file descriptors.",
+                &[],
+                limit,
+            );
+        }
+        // client_golang reports "unlimited" as the largest u64, as rlimit holds it.
+        if let Some(limit) = soft_limit(libc::RLIMIT_AS) {
+            out.gauge(
+                "process_virtual_memory_max_bytes",
+                "Maximum amount of virtual memory available in bytes.",
                 &[],
                 limit,
             );
@@ -129,14 +138,14 @@ fn boot_time() -> io::Result<f64> {
         .ok_or_else(|| io::Error::other("/proc/stat: no btime line"))
 }
 
-/// The soft `RLIMIT_NOFILE`.
-fn open_files_limit() -> Option<f64> {
+/// The soft limit of `resource` (`RLIM_INFINITY` is the largest u64).
+fn soft_limit(resource: libc::__rlimit_resource_t) -> Option<f64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes one rlimit into the struct we own.
-    let status = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    let status = unsafe { libc::getrlimit(resource, &mut limit) };
     (status == 0).then_some(limit.rlim_cur as f64)
 }
 
@@ -172,6 +181,8 @@ mod tests {
         own.record(&mut again);
         assert_eq!(again.value("process_open_fds", &[]), Some(before + 1.0));
         assert!(value("process_max_fds") >= before);
+        // Tests run without an address-space limit: unlimited, as client_golang says it.
+        assert_eq!(value("process_virtual_memory_max_bytes"), u64::MAX as f64);
         assert_eq!(
             out.get("process_cpu_seconds_total").map(|f| f.kind),
             Some(MetricKind::Counter)

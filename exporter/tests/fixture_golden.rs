@@ -40,6 +40,7 @@ fn is_live(line: &str) -> bool {
         "process_resident_memory_bytes",
         "process_start_time_seconds",
         "process_virtual_memory_bytes",
+        "process_virtual_memory_max_bytes",
         "promhttp_metric_handler_errors_total",
         "promhttp_metric_handler_requests_in_flight",
         "promhttp_metric_handler_requests_total",
