@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Benchmarks edge-exporter against node_exporter in one run: starts both on free
-# 127.0.0.1 ports with the same collectors and filters, then runs
+# Benchmarks edge-exporter against node_exporter in one run, in two pairings:
+#   1. "core": the 15 collectors edge-exporter had before parity (cpu … textfile), the
+#      same set on both, exporter metrics off: the like-for-like figure kept from
+#      earlier runs;
+#   2. "defaults": each with ALL its default collectors and its own exporter metrics
+#      (node_exporter 1.5's 40-odd defaults; edge-exporter's 49 node_exporter 1.12
+#      defaults plus top_processes), as a user runs them.
+# Each pairing starts both on free 127.0.0.1 ports with the same filters, then runs
 # exporter/examples/scrape_bench.rs, which alternates rounds of scrapes between them
 # and prints CPU per scrape, latency, RSS and the ratios (see its doc comment).
 #
-# Usage: scripts/bench-exporter.sh
+# Usage: scripts/bench-exporter.sh [core|defaults]   (both when not given)
 # Env:   SCRAPES (per server and round, default 300), ROUNDS (default 5),
 #        WARMUP (default 20), IDLE_SECONDS (default 0), passed on to scrape_bench.
 # Exits non-zero only if something fails to build or start, or a scrape fails.
@@ -47,7 +53,17 @@ NODE_EXPORTER_COLLECTORS=(
     --collector.hwmon --collector.thermal_zone --collector.textfile
     --web.disable-exporter-metrics
 )
-EDGE_EXPORTER_COLLECTORS=(--no-collector.top_processes --web.disable-exporter-metrics)
+# The same 15 on edge-exporter: everything else off.
+EDGE_EXPORTER_COLLECTORS=(
+    --collector.disable-defaults
+    --collector.cpu --collector.cpufreq --collector.loadavg --collector.meminfo
+    --collector.stat --collector.uname --collector.os --collector.time
+    --collector.diskstats --collector.filesystem --collector.netdev
+    --collector.netclass --collector.hwmon --collector.thermal_zone
+    --collector.textfile --web.disable-exporter-metrics
+)
+PAIRINGS=("${@:-core defaults}")
+read -r -a PAIRINGS <<<"${PAIRINGS[*]}"
 
 logs=$(mktemp -d)
 pids=()
@@ -101,17 +117,41 @@ start() {
     exit 1
 }
 
-port=$(free_port)
-used_ports=$port
-start node_exporter "$NODE_EXPORTER" "--web.listen-address=127.0.0.1:$port" \
-    "${NODE_EXPORTER_COLLECTORS[@]}" "${FILTERS[@]}"
-node_pid=$started_pid node_url="http://127.0.0.1:$port/metrics"
+# pair NAME NODE_EXPORTER_ARGS... -- EDGE_EXPORTER_ARGS...: one comparison.
+pair() {
+    local name=$1 ne_args=() edge_args=()
+    shift
+    while [[ $# -gt 0 && $1 != -- ]]; do ne_args+=("$1"); shift; done
+    shift
+    edge_args=("$@")
+    echo
+    echo "=== $name ==="
+    port=$(free_port)
+    used_ports="${used_ports:-} $port"
+    start "node_exporter-$name" "$NODE_EXPORTER" "--web.listen-address=127.0.0.1:$port" \
+        "${ne_args[@]}" "${FILTERS[@]}"
+    local node_pid=$started_pid node_url="http://127.0.0.1:$port/metrics"
+    port=$(free_port)
+    used_ports="$used_ports $port"
+    start "edge-exporter-$name" "$EDGE_EXPORTER" "--web.listen-address=127.0.0.1:$port" \
+        --node-name bench "${edge_args[@]}" "${FILTERS[@]}"
+    local edge_pid=$started_pid edge_url="http://127.0.0.1:$port/metrics"
+    echo "node_exporter $("$NODE_EXPORTER" --version 2>&1 | head -n1 | cut -d' ' -f3) pid $node_pid $node_url"
+    echo "edge-exporter pid $edge_pid $edge_url"
+    "$SCRAPE_BENCH" node_exporter "$node_pid" "$node_url" edge-exporter "$edge_pid" "$edge_url"
+    kill "$node_pid" "$edge_pid"
+    wait "$node_pid" "$edge_pid" 2>/dev/null || true
+}
 
-port=$(free_port)
-start edge-exporter "$EDGE_EXPORTER" "--web.listen-address=127.0.0.1:$port" \
-    --node-name bench "${EDGE_EXPORTER_COLLECTORS[@]}" "${FILTERS[@]}"
-edge_pid=$started_pid edge_url="http://127.0.0.1:$port/metrics"
-
-echo "node_exporter $("$NODE_EXPORTER" --version 2>&1 | head -n1 | cut -d' ' -f3) pid $node_pid $node_url"
-echo "edge-exporter pid $edge_pid $edge_url"
-"$SCRAPE_BENCH" node_exporter "$node_pid" "$node_url" edge-exporter "$edge_pid" "$edge_url"
+for pairing in "${PAIRINGS[@]}"; do
+    case $pairing in
+    core) pair core "${NODE_EXPORTER_COLLECTORS[@]}" -- "${EDGE_EXPORTER_COLLECTORS[@]}" ;;
+    # Each exporter's own defaults; netdev in both stays as it defaults (node_exporter
+    # 1.5: netlink; edge-exporter: netlink).
+    defaults) pair defaults -- ;;
+    *)
+        echo "bench-exporter: unknown pairing $pairing (core or defaults)" >&2
+        exit 2
+        ;;
+    esac
+done
