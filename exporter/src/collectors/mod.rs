@@ -2,9 +2,12 @@
 //!
 //! Each module holds one collector, its flags and a `SPEC` describing both.
 
+pub mod cgroups;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod dmi;
+pub mod edac;
 pub mod filesystem;
 pub mod hwmon;
 pub mod loadavg;
@@ -12,12 +15,16 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod os;
+pub mod powersupplyclass;
 pub mod processes;
+pub mod rapl;
+pub mod selinux;
 pub mod stat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
 pub mod uname;
+pub mod watchdog;
 
 use clap::Arg;
 
@@ -25,9 +32,12 @@ use crate::collector::CollectorSpec;
 
 /// Every collector, in the order they run.
 pub const ALL: &[CollectorSpec] = &[
+    cgroups::SPEC,
     cpu::SPEC,
     cpufreq::SPEC,
     diskstats::SPEC,
+    dmi::SPEC,
+    edac::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
     loadavg::SPEC,
@@ -35,10 +45,14 @@ pub const ALL: &[CollectorSpec] = &[
     netclass::SPEC,
     netdev::SPEC,
     os::SPEC,
+    powersupplyclass::SPEC,
+    rapl::SPEC,
+    selinux::SPEC,
     stat::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
     uname::SPEC,
+    watchdog::SPEC,
     processes::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
     // built-in one kept (node_exporter's registry does the same).
