@@ -20,7 +20,9 @@
 //! Unlike node_exporter, only the attributes that become series are read: procfs also
 //! reads every other regular file of the directory (`uevent`, `charge_*_threshold`,
 //! the `*_avg` values it parses but node_exporter never exports), so there a failing
-//! read of one of those fails the whole collector, and here it cannot.
+//! read of one of those fails the whole collector, and here it cannot. Likewise an
+//! ignored supply is not read at all (procfs reads every supply before node_exporter
+//! drops the ignored ones, so a broken ignored supply still fails it there).
 
 use std::io;
 use std::path::{Path, PathBuf};
