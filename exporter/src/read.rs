@@ -89,6 +89,23 @@ impl AttributeDir {
         read_open_attribute(File::from(fd))
     }
 
+    /// Reads attribute `name` as procfs's `util.SysReadFile` does, which node_exporter's
+    /// sysfs collectors (power_supply, watchdog, dmi) go through: one read(2) of at most
+    /// [`GO_SYS_READ_BYTES`] bytes (a longer value is cut there, not refused), trimmed
+    /// of surrounding ASCII white space, bytes as read (not checked for UTF-8).
+    pub fn read_sys_file(&self, name: &str) -> io::Result<Vec<u8>> {
+        use nix::fcntl::{openat, OFlag};
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        let mut buf = [0u8; GO_SYS_READ_BYTES];
+        let len = File::from(fd).read(&mut buf)?;
+        Ok(buf[..len].trim_ascii().to_vec())
+    }
+
     /// The path of attribute `name`, for messages.
     pub fn path_of(&self, name: &str) -> std::path::PathBuf {
         self.path.join(name)
@@ -96,6 +113,46 @@ impl AttributeDir {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// What procfs's `util.SysReadFile` reads of a sysfs file at most.
+pub const GO_SYS_READ_BYTES: usize = 128;
+
+/// Go's `strings.ToValidUTF8(text, "\u{FFFD}")`, which node_exporter applies to label
+/// values read from sysfs: each run of invalid bytes becomes one replacement character
+/// (`String::from_utf8_lossy` would write one per invalid sequence).
+pub fn go_valid_utf8(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut in_invalid_run = false;
+    for chunk in bytes.utf8_chunks() {
+        if !chunk.valid().is_empty() {
+            out.push_str(chunk.valid());
+            in_invalid_run = false;
+        }
+        if !chunk.invalid().is_empty() && !in_invalid_run {
+            out.push(char::REPLACEMENT_CHARACTER);
+            in_invalid_run = true;
+        }
+    }
+    out
+}
+
+/// Go's `strconv.ParseInt(text, 0, 64)`, procfs's reading of numeric sysfs values: an
+/// optional sign, then `0x`/`0X` hex, `0b`/`0B` binary, `0o`/`0O` or a leading `0`
+/// octal, else decimal. (Go also takes `_` between digits with base 0; no sysfs
+/// attribute writes one, and it is refused here.)
+pub fn parse_go_int(text: &str) -> Option<i64> {
+    let (negative, unsigned) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let magnitude = parse_prefixed_u64(unsigned)?;
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
     }
 }
 
@@ -205,6 +262,43 @@ mod tests {
         for bad in ["", "0x", "+1", "0x+1", "-1", "08", "N/A (no PMA)", "1.5"] {
             assert_eq!(parse_prefixed_u64(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn go_helpers_read_as_procfs_does() {
+        assert_eq!(parse_go_int("42"), Some(42));
+        assert_eq!(parse_go_int("-7"), Some(-7));
+        assert_eq!(parse_go_int("+7"), Some(7));
+        assert_eq!(parse_go_int("0x1f"), Some(31));
+        assert_eq!(parse_go_int("010"), Some(8));
+        assert_eq!(parse_go_int("0b101"), Some(5));
+        assert_eq!(parse_go_int("0o17"), Some(15));
+        assert_eq!(parse_go_int("0"), Some(0));
+        assert_eq!(parse_go_int("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_go_int("9223372036854775808"), None);
+        for bad in ["", "-", "0x", "08", "1.5", "12 ", "Full", "1_000"] {
+            assert_eq!(parse_go_int(bad), None, "{bad:?}");
+        }
+        assert_eq!(go_valid_utf8(b"ok"), "ok");
+        assert_eq!(go_valid_utf8(b"a\xff\xfeb\xffc"), "a\u{FFFD}b\u{FFFD}c");
+        assert_eq!(go_valid_utf8("héllo".as_bytes()), "héllo");
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("model_name"), "  5B10W13930 \n").unwrap();
+        std::fs::write(dir.path().join("long"), vec![b'x'; 300]).unwrap();
+        let attributes = AttributeDir::open(dir.path()).unwrap();
+        assert_eq!(
+            attributes.read_sys_file("model_name").unwrap(),
+            b"5B10W13930"
+        );
+        assert_eq!(
+            attributes.read_sys_file("long").unwrap().len(),
+            GO_SYS_READ_BYTES
+        );
+        assert_eq!(
+            attributes.read_sys_file("missing").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
     }
 
     #[test]

@@ -4,10 +4,13 @@
 
 pub mod arp;
 pub mod bonding;
+pub mod cgroups;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod dmi;
+pub mod edac;
 pub mod entropy;
 pub mod fibrechannel;
 pub mod filefd;
@@ -25,9 +28,12 @@ pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
+pub mod rapl;
 pub mod schedstat;
+pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
@@ -41,6 +47,7 @@ pub mod top_processes;
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod watchdog;
 
 use clap::Arg;
 
@@ -50,10 +57,13 @@ use crate::collector::CollectorSpec;
 pub const ALL: &[CollectorSpec] = &[
     arp::SPEC,
     bonding::SPEC,
+    cgroups::SPEC,
     conntrack::SPEC,
     cpu::SPEC,
     cpufreq::SPEC,
     diskstats::SPEC,
+    dmi::SPEC,
+    edac::SPEC,
     entropy::SPEC,
     fibrechannel::SPEC,
     filefd::SPEC,
@@ -71,9 +81,12 @@ pub const ALL: &[CollectorSpec] = &[
     netdev::SPEC,
     netstat::SPEC,
     os::SPEC,
+    powersupplyclass::SPEC,
     pressure::SPEC,
     processes::SPEC,
+    rapl::SPEC,
     schedstat::SPEC,
+    selinux::SPEC,
     sockstat::SPEC,
     softnet::SPEC,
     stat::SPEC,
@@ -86,6 +99,7 @@ pub const ALL: &[CollectorSpec] = &[
     udp_queues::SPEC,
     uname::SPEC,
     vmstat::SPEC,
+    watchdog::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
     // built-in one kept (node_exporter's registry does the same).
     textfile::SPEC,
