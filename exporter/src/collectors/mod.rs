@@ -2,22 +2,26 @@
 //!
 //! Each module holds one collector, its flags and a `SPEC` describing both.
 
+pub mod bcache;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
 pub mod filesystem;
 pub mod hwmon;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod os;
 pub mod processes;
 pub mod stat;
+mod sysfs_dir;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
 pub mod uname;
+pub mod xfs;
 
 use clap::Arg;
 
@@ -25,12 +29,14 @@ use crate::collector::CollectorSpec;
 
 /// Every collector, in the order they run.
 pub const ALL: &[CollectorSpec] = &[
+    bcache::SPEC,
     cpu::SPEC,
     cpufreq::SPEC,
     diskstats::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
     loadavg::SPEC,
+    mdadm::SPEC,
     meminfo::SPEC,
     netclass::SPEC,
     netdev::SPEC,
@@ -39,6 +45,7 @@ pub const ALL: &[CollectorSpec] = &[
     thermal_zone::SPEC,
     time::SPEC,
     uname::SPEC,
+    xfs::SPEC,
     processes::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
     // built-in one kept (node_exporter's registry does the same).
