@@ -349,7 +349,7 @@ pub fn record(sets: &[CacheSet], out: &mut MetricSet) {
         );
         set_metric("node_bcache_cache_read_races_total", "Counts instances where while data was being read from the cache, the bucket was reused and invalidated - i.e. where the pointer was stale after the read completed.", Counter, set.cache_read_races as f64);
         for bdev in &set.backing {
-            let labels = [("uuid", uuid), ("backing_device", bdev.name.as_str())];
+            let labels = [("backing_device", bdev.name.as_str()), ("uuid", uuid)];
             let mut bdev_metric = |name: &'static str, help: &'static str, kind, value: f64| {
                 out.family(name, help, kind).push(&labels, value);
             };
@@ -432,7 +432,7 @@ pub fn record(sets: &[CacheSet], out: &mut MetricSet) {
             }
         }
         for cache in &set.caches {
-            let labels = [("uuid", uuid), ("cache_device", cache.name.as_str())];
+            let labels = [("cache_device", cache.name.as_str()), ("uuid", uuid)];
             let mut cache_metric = |name: &'static str, help: &'static str, kind, value: f64| {
                 out.family(name, help, kind).push(&labels, value);
             };

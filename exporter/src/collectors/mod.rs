@@ -3,6 +3,7 @@
 //! Each module holds one collector, its flags and a `SPEC` describing both.
 
 pub mod bcache;
+pub mod btrfs;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
@@ -30,6 +31,7 @@ use crate::collector::CollectorSpec;
 /// Every collector, in the order they run.
 pub const ALL: &[CollectorSpec] = &[
     bcache::SPEC,
+    btrfs::SPEC,
     cpu::SPEC,
     cpufreq::SPEC,
     diskstats::SPEC,
