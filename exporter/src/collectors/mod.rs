@@ -3,10 +3,12 @@
 //! Each module holds one collector, its flags and a `SPEC` describing both.
 
 pub mod bcache;
+pub mod bcachefs;
 pub mod btrfs;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod dmmultipath;
 pub mod filesystem;
 pub mod hwmon;
 pub mod loadavg;
@@ -31,10 +33,12 @@ use crate::collector::CollectorSpec;
 /// Every collector, in the order they run.
 pub const ALL: &[CollectorSpec] = &[
     bcache::SPEC,
+    bcachefs::SPEC,
     btrfs::SPEC,
     cpu::SPEC,
     cpufreq::SPEC,
     diskstats::SPEC,
+    dmmultipath::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
     loadavg::SPEC,
