@@ -540,7 +540,8 @@ mod tests {
         let b = [("uuid", UUID), ("backing_device", "bdev0")];
         let c = [("uuid", UUID), ("cache_device", "cache0")];
         let hp = |int: f64, frac: f64, mul: f64| (((int + frac / 10.24) * mul) as u64) as f64;
-        let expected: &[(&str, &[(&str, &str)], f64)] = &[
+        type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+        let expected: &[Expected] = &[
             (
                 "node_bcache_average_key_size_sectors",
                 &u,
