@@ -5,6 +5,8 @@
 //! the collector, only the per-device files. Every line but `xpc` must hold unsigned
 //! 32-bit numbers or the whole file fails (procfs parses them all as `uint32`), and the
 //! lines node_exporter exports must have exactly their documented number of fields.
+//! The `rw` line is `<write calls> <read calls>` (the kernel's `xs_write_calls`,
+//! `xs_read_calls`), as procfs reads it since prometheus/procfs#343 (node_exporter 1.1).
 //! No `fs/xfs` directory (no XFS mounted) is success with nothing, as in node_exporter.
 
 use std::path::{Path, PathBuf};
@@ -87,8 +89,8 @@ const COUNTERS: &[Counter] = counters![
     ("inode_operation_duplicates_total", "ig", 4, "Number of times the OS tried to add a missing XFS inode to the inode cache, but found it had already been added by another process."),
     ("inode_operation_reclaims_total", "ig", 5, "Number of times the OS reclaimed an XFS inode from the inode cache to free memory for another purpose."),
     ("inode_operation_attribute_changes_total", "ig", 6, "Number of times the OS explicitly changed the attributes of an XFS inode."),
-    ("read_calls_total", "rw", 0, "Number of read(2) system calls made to files in a filesystem."),
-    ("write_calls_total", "rw", 1, "Number of write(2) system calls made to files in a filesystem."),
+    ("read_calls_total", "rw", 1, "Number of read(2) system calls made to files in a filesystem."),
+    ("write_calls_total", "rw", 0, "Number of write(2) system calls made to files in a filesystem."),
     ("vnode_active_total", "vnodes", 0, "Number of vnodes not on free lists for a filesystem."),
     ("vnode_allocate_total", "vnodes", 1, "Number of times vn_alloc called for a filesystem."),
     ("vnode_get_total", "vnodes", 2, "Number of times vn_get called for a filesystem."),
@@ -241,8 +243,8 @@ mod tests {
             ("inode_operation_duplicates_total", 3.0),
             ("inode_operation_reclaims_total", 22104.0),
             ("inode_operation_attribute_changes_total", 6713.0),
-            ("read_calls_total", 1288311.0),
-            ("write_calls_total", 744190.0),
+            ("read_calls_total", 744190.0),
+            ("write_calls_total", 1288311.0),
             ("vnode_active_total", 3431.0),
             ("vnode_allocate_total", 5.0),
             ("vnode_get_total", 12.0),
