@@ -7,9 +7,10 @@
 //! A path is active when its state is `running` (SCSI) or `live` (NVMe); any other
 //! state, including one never seen before, counts as failed, and
 //! `node_dmmultipath_path_state` carries the raw state as a label with value 1. A
-//! `dm-*` without `dm/uuid` is not a device-mapper device and is skipped; any other
-//! unreadable file of a multipath device fails the collector, naming it. No readable
-//! `block/` is ErrNoData; no multipath device is success with nothing.
+//! `dm-*` without `dm/uuid` is not a device-mapper device and is skipped. A file of a
+//! multipath device that is missing or not readable (or no readable `block/`) is
+//! ErrNoData, as node_exporter matches the wrapped error; a value that does not parse
+//! fails the collector, naming the file. No multipath device is success with nothing.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -193,7 +194,22 @@ pub fn record(devices: &[MultipathDevice], out: &mut MetricSet) {
 
 impl Collector for DmMultipath {
     fn update(&mut self, _: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
-        let devices = self.devices()?;
+        // node_exporter tests the wrapped error: a file that is missing or not readable
+        // anywhere in the walk is ErrNoData, not a failure.
+        let devices = match self.devices() {
+            Err(CollectError::Read { path, source })
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                return Err(CollectError::NoData(format!(
+                    "{}: {source}",
+                    path.display()
+                )));
+            }
+            other => other?,
+        };
         record(&devices, out);
         Ok(())
     }
@@ -304,6 +320,7 @@ mod tests {
         std::fs::write(dm.join("dm/suspended"), "1\n").unwrap();
         std::fs::write(dm.join("size"), "8\n").unwrap();
         let err = scrape(&paths).unwrap_err();
+        assert!(matches!(err, CollectError::NoData(_)), "{err}");
         assert!(err.to_string().contains("block/sdz/device/state"), "{err}");
         std::fs::create_dir_all(paths.sys("block/sdz/device")).unwrap();
         std::fs::write(paths.sys("block/sdz/device/state"), "live\n").unwrap();
@@ -322,5 +339,12 @@ mod tests {
             Some(4096.0)
         );
         assert!(is_path_active("running") && !is_path_active("transport-offline"));
+        std::fs::write(dm.join("dm/suspended"), "yes\n").unwrap();
+        let err = scrape(&paths).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("dm/suspended:1: not an unsigned integer: \"yes\""),
+            "{err}"
+        );
     }
 }
