@@ -3,13 +3,17 @@
 //! Each module holds one collector, its flags and a `SPEC` describing both.
 
 pub mod arp;
+pub mod bcache;
+pub mod bcachefs;
 pub mod bonding;
+pub mod btrfs;
 pub mod cgroups;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
 pub mod dmi;
+pub mod dmmultipath;
 pub mod edac;
 pub mod entropy;
 pub mod fibrechannel;
@@ -22,6 +26,7 @@ pub mod ipvs;
 pub mod kernel_hung;
 pub mod ksmd;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod meminfo_numa;
 pub mod netclass;
@@ -48,6 +53,8 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
+pub mod xfs;
+mod sysfs_dir;
 
 use clap::Arg;
 
@@ -56,13 +63,17 @@ use crate::collector::CollectorSpec;
 /// Every collector, in the order they run.
 pub const ALL: &[CollectorSpec] = &[
     arp::SPEC,
+    bcache::SPEC,
+    bcachefs::SPEC,
     bonding::SPEC,
+    btrfs::SPEC,
     cgroups::SPEC,
     conntrack::SPEC,
     cpu::SPEC,
     cpufreq::SPEC,
     diskstats::SPEC,
     dmi::SPEC,
+    dmmultipath::SPEC,
     edac::SPEC,
     entropy::SPEC,
     fibrechannel::SPEC,
@@ -75,6 +86,7 @@ pub const ALL: &[CollectorSpec] = &[
     kernel_hung::SPEC,
     ksmd::SPEC,
     loadavg::SPEC,
+    mdadm::SPEC,
     meminfo::SPEC,
     meminfo_numa::SPEC,
     netclass::SPEC,
@@ -100,6 +112,7 @@ pub const ALL: &[CollectorSpec] = &[
     uname::SPEC,
     vmstat::SPEC,
     watchdog::SPEC,
+    xfs::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
     // built-in one kept (node_exporter's registry does the same).
     textfile::SPEC,
