@@ -11,6 +11,8 @@ pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
+pub mod nfs;
+pub mod nfsd;
 pub mod os;
 pub mod processes;
 pub mod stat;
@@ -34,6 +36,8 @@ pub const ALL: &[CollectorSpec] = &[
     meminfo::SPEC,
     netclass::SPEC,
     netdev::SPEC,
+    nfs::SPEC,
+    nfsd::SPEC,
     os::SPEC,
     stat::SPEC,
     thermal_zone::SPEC,
