@@ -13,6 +13,7 @@ pub mod netclass;
 pub mod netdev;
 pub mod nfs;
 pub mod nfsd;
+pub mod nvme;
 pub mod os;
 pub mod processes;
 pub mod stat;
@@ -38,6 +39,7 @@ pub const ALL: &[CollectorSpec] = &[
     netdev::SPEC,
     nfs::SPEC,
     nfsd::SPEC,
+    nvme::SPEC,
     os::SPEC,
     stat::SPEC,
     thermal_zone::SPEC,
