@@ -17,6 +17,7 @@ pub mod nvme;
 pub mod os;
 pub mod processes;
 pub mod stat;
+pub mod tapestats;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -42,6 +43,7 @@ pub const ALL: &[CollectorSpec] = &[
     nvme::SPEC,
     os::SPEC,
     stat::SPEC,
+    tapestats::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
     uname::SPEC,
