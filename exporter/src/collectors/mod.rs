@@ -22,6 +22,7 @@ pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
 pub mod uname;
+pub mod zfs;
 
 use clap::Arg;
 
@@ -47,6 +48,7 @@ pub const ALL: &[CollectorSpec] = &[
     thermal_zone::SPEC,
     time::SPEC,
     uname::SPEC,
+    zfs::SPEC,
     processes::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
     // built-in one kept (node_exporter's registry does the same).
