@@ -9,6 +9,7 @@ pub mod filesystem;
 pub mod hwmon;
 pub mod loadavg;
 pub mod meminfo;
+pub mod mountstats;
 pub mod netclass;
 pub mod netdev;
 pub mod nfs;
@@ -37,6 +38,7 @@ pub const ALL: &[CollectorSpec] = &[
     hwmon::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
+    mountstats::SPEC,
     netclass::SPEC,
     netdev::SPEC,
     nfs::SPEC,
