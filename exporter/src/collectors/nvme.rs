@@ -3,7 +3,8 @@
 //! `NVMeClass`).
 //!
 //! Per controller: `firmware_rev`, `model`, `serial`, `state` and `cntlid`, trimmed;
-//! any of them unreadable fails the collector, as in node_exporter. Per namespace —
+//! any of them unreadable fails the collector, as in node_exporter (a missing one is
+//! reported as no data, as there). Per namespace —
 //! an entry of the controller directory whose name contains `nvme<N>c<N>n<ID>`, the
 //! per-path device a kernel with native NVMe multipathing (most distributions) puts
 //! there; a kernel without it has `nvme0n1` there, which node_exporter does not count
@@ -94,10 +95,10 @@ impl Nvme {
 
     fn read_controller(&self, name: String) -> Result<Controller, CollectError> {
         let path = self.class.join(&name);
-        let dir = AttributeDir::open(&path).map_err(|e| CollectError::read(&path, e))?;
+        let dir = AttributeDir::open(&path).map_err(|e| unreadable(&path, e))?;
         let attribute = |file: &str| {
             dir.read(file)
-                .map_err(|e| CollectError::read(&dir.path_of(file), e))
+                .map_err(|e| unreadable(&dir.path_of(file), e))
         };
         let firmware_revision = attribute("firmware_rev")?;
         let model = attribute("model")?;
@@ -131,6 +132,17 @@ impl Nvme {
     }
 }
 
+/// procfs wraps the error of a file it cannot read, and node_exporter's
+/// `errors.Is(err, os.ErrNotExist)` then sees through it: a missing file is ErrNoData,
+/// not a failure (both report `success 0`; only the log level differs).
+fn unreadable(path: &Path, e: io::Error) -> CollectError {
+    if e.kind() == io::ErrorKind::NotFound {
+        CollectError::NoData(format!("{} does not exist", path.display()))
+    } else {
+        CollectError::read(path, e)
+    }
+}
+
 fn entry_names(entries: std::fs::ReadDir, path: &Path) -> Result<Vec<String>, CollectError> {
     let mut names = Vec::new();
     for entry in entries {
@@ -141,12 +153,12 @@ fn entry_names(entries: std::fs::ReadDir, path: &Path) -> Result<Vec<String>, Co
 }
 
 fn read_namespace(path: &Path, id: String) -> Result<Namespace, CollectError> {
-    let dir = AttributeDir::open(path).map_err(|e| CollectError::read(path, e))?;
+    let dir = AttributeDir::open(path).map_err(|e| unreadable(path, e))?;
     // Like procfs: the file must be readable, but a value that is not a number is 0.
     let number = |file: &str| -> Result<u64, CollectError> {
         let text = dir
             .read(file)
-            .map_err(|e| CollectError::read(&dir.path_of(file), e))?;
+            .map_err(|e| unreadable(&dir.path_of(file), e))?;
         Ok(text.parse().unwrap_or(0))
     };
     let used_blocks = number("nuse")?;
@@ -384,9 +396,10 @@ mod tests {
         let dir = controller(root.path(), "nvme0");
         std::fs::remove_file(dir.join("cntlid")).unwrap();
         let err = scrape(&Paths::under(root.path())).unwrap_err();
+        assert!(matches!(err, CollectError::NoData(_)), "{err}");
         assert!(
             err.to_string()
-                .starts_with(&format!("reading {}", dir.join("cntlid").display())),
+                .contains(&dir.join("cntlid").display().to_string()),
             "{err}"
         );
         std::fs::write(dir.join("cntlid"), "1\n").unwrap();

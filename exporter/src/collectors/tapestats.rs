@@ -130,7 +130,15 @@ impl TapeStats {
 
     fn read_counters(&self, name: &str) -> Result<TapeCounters, CollectError> {
         let stats = self.class.join(name).join("stats");
-        let entries = std::fs::read_dir(&stats).map_err(|e| CollectError::read(&stats, e))?;
+        // A tape without `stats/` is no data in node_exporter (procfs passes the
+        // ReadDir error up unwrapped), not a failure; both report `success 0`.
+        let entries = std::fs::read_dir(&stats).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                CollectError::NoData(format!("{} does not exist", stats.display()))
+            } else {
+                CollectError::read(&stats, e)
+            }
+        })?;
         let mut counters = TapeCounters::default();
         for entry in entries {
             let entry = entry.map_err(|e| CollectError::read(&stats, e))?;
