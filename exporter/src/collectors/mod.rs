@@ -29,9 +29,13 @@ pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
 pub mod meminfo_numa;
+pub mod mountstats;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nfs;
+pub mod nfsd;
+pub mod nvme;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
@@ -43,6 +47,7 @@ pub mod sockstat;
 pub mod softnet;
 pub mod stat;
 pub mod systemd;
+pub mod tapestats;
 pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
@@ -54,6 +59,7 @@ pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
 pub mod xfs;
+pub mod zfs;
 mod sysfs_dir;
 
 use clap::Arg;
@@ -89,9 +95,13 @@ pub const ALL: &[CollectorSpec] = &[
     mdadm::SPEC,
     meminfo::SPEC,
     meminfo_numa::SPEC,
+    mountstats::SPEC,
     netclass::SPEC,
     netdev::SPEC,
     netstat::SPEC,
+    nfs::SPEC,
+    nfsd::SPEC,
+    nvme::SPEC,
     os::SPEC,
     powersupplyclass::SPEC,
     pressure::SPEC,
@@ -103,6 +113,7 @@ pub const ALL: &[CollectorSpec] = &[
     softnet::SPEC,
     stat::SPEC,
     systemd::SPEC,
+    tapestats::SPEC,
     tcpstat::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
@@ -113,6 +124,7 @@ pub const ALL: &[CollectorSpec] = &[
     vmstat::SPEC,
     watchdog::SPEC,
     xfs::SPEC,
+    zfs::SPEC,
     // Last: a textfile family that clashes with a built-in one is dropped, the
     // built-in one kept (node_exporter's registry does the same).
     textfile::SPEC,
