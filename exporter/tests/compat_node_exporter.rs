@@ -19,6 +19,10 @@ use common::*;
 
 const UPSTREAM_MOUNT_EXCLUDE: &str =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+/// 1.12's default: erofs joined it in 1.10 (1.5 would report an erofs mount).
+const FS_TYPES_EXCLUDE_1_12: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$";
+/// 1.12's default: zram devices joined it in 1.8 (#2898; 1.5 would report zram0).
+const DISKSTATS_EXCLUDE_1_12: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 
 /// node_exporter restricted to edge-exporter's default collector set, with the flags
 /// whose defaults Debian patched set to upstream's (which edge-exporter uses).
@@ -51,6 +55,8 @@ fn node_exporter_args(extra: &[String]) -> Vec<String> {
 fn shared_args(extra: &[String]) -> Vec<String> {
     let mut list = vec![
         format!("--collector.filesystem.mount-points-exclude={UPSTREAM_MOUNT_EXCLUDE}"),
+        format!("--collector.filesystem.fs-types-exclude={FS_TYPES_EXCLUDE_1_12}"),
+        format!("--collector.diskstats.device-exclude={DISKSTATS_EXCLUDE_1_12}"),
         "--collector.netdev.device-exclude=^$".to_string(),
     ];
     list.extend_from_slice(extra);
@@ -145,6 +151,13 @@ const CHANGES_SINCE_1_5: &[Difference] = &[
         change: Added::Family,
         release: "1.9",
         what: "node_filesystem_mount_info{device,major,minor,mountpoint} (#2970)",
+    },
+    // diskstats
+    Difference {
+        family: "node_disk_info",
+        change: Added::Label("rotational"),
+        release: "1.9",
+        what: "rotational label from sysfs queue/rotational (#3022)",
     },
     // netclass
     Difference {
