@@ -152,6 +152,19 @@ const CHANGES_SINCE_1_5: &[Difference] = &[
         release: "1.9",
         what: "node_filesystem_mount_info{device,major,minor,mountpoint} (#2970)",
     },
+    // cpufreq
+    Difference {
+        family: "node_cpu_scaling_governor",
+        change: Added::Family,
+        release: "1.6",
+        what: "node_cpu_scaling_governor{cpu,governor}: 1 for the current governor (#2569)",
+    },
+    Difference {
+        family: "node_cpu_frequency_avg_hertz",
+        change: Added::Family,
+        release: "1.12",
+        what: "node_cpu_frequency_avg_hertz{cpu} from cpuinfo_avg_freq (kernel 6.13+)",
+    },
     // diskstats
     Difference {
         family: "node_disk_info",

@@ -390,9 +390,14 @@ impl Filesystem {
                 usage,
             });
         }
-        // node_exporter's samples are sorted by label values: device, fstype, mountpoint.
+        // node_exporter's samples are sorted by label values: device, device_error,
+        // fstype, mountpoint.
         stats.sort_by(|a, b| {
-            (&a.device, &a.fs_type, &a.mount_point).cmp(&(&b.device, &b.fs_type, &b.mount_point))
+            fn key(s: &FilesystemStats) -> (&str, &str, &str, &str) {
+                let error = s.usage.as_ref().err().map_or("", String::as_str);
+                (&s.device, error, &s.fs_type, &s.mount_point)
+            }
+            key(a).cmp(&key(b))
         });
         Ok(stats)
     }
@@ -486,7 +491,17 @@ fn record(stats: &[FilesystemStats], out: &mut MetricSet) {
             }
         }
     }
-    for s in stats.iter().filter(|s| s.usage.is_ok()) {
+    // Sorted by its own labels: device, major, minor, mountpoint.
+    let mut mounted: Vec<&FilesystemStats> = stats.iter().filter(|s| s.usage.is_ok()).collect();
+    mounted.sort_by(|a, b| {
+        (&a.device, &a.major, &a.minor, &a.mount_point).cmp(&(
+            &b.device,
+            &b.major,
+            &b.minor,
+            &b.mount_point,
+        ))
+    });
+    for s in mounted {
         out.family(
             "node_filesystem_mount_info",
             "Filesystem mount information.",
@@ -1044,8 +1059,7 @@ node_filesystem_readonly{device="tmpfs",device_error="",fstype="tmpfs",mountpoin
     fn matches_node_exporter_1_12_on_the_fixture_tree() {
         let paths = fixture_paths();
         let runner = StatFsRunner::new(Arc::new(SystemStatFs), Duration::from_secs(5));
-        let mut set = scrape(&mut Filesystem::new(&paths, default_filter(), runner));
-        set.sort_series();
+        let set = scrape(&mut Filesystem::new(&paths, default_filter(), runner));
         let from_mount_table = |name: &str| {
             name.ends_with("device_error")
                 || name.ends_with("readonly")
