@@ -78,7 +78,7 @@ fn is_own(name: &str) -> bool {
 }
 
 /// What node_exporter 1.12 reports differently from 1.5 in one family.
-enum Added {
+enum Change {
     /// A family 1.5 does not have: left out of the comparison.
     Family,
     /// A label 1.12 puts on every series of the family: dropped from ours before comparing.
@@ -86,125 +86,167 @@ enum Added {
     /// Series 1.12 adds to the family: those whose `label` the predicate accepts are
     /// left out (before any `Label` of the same family is dropped).
     Series(&'static str, fn(&str) -> bool),
+    /// A label value 1.12 writes differently: 1.5's series whose `label` the first
+    /// predicate accepts and ours that the second accepts are both left out.
+    Renamed(&'static str, fn(&str) -> bool, fn(&str) -> bool),
 }
 
-/// One named difference: family, what differs, the release that changed it, and why.
+/// One named difference: family (or a `prefix*` of families), what differs, the
+/// release that changed it, and why.
 struct Difference {
     family: &'static str,
-    change: Added,
+    change: Change,
     release: &'static str,
     what: &'static str,
+}
+
+impl Difference {
+    fn applies_to(&self, family: &str) -> bool {
+        match self.family.strip_suffix('*') {
+            Some(prefix) => family.starts_with(prefix),
+            None => family == self.family,
+        }
+    }
 }
 
 const CHANGES_SINCE_1_5: &[Difference] = &[
     // filesystem
     Difference {
         family: "node_filesystem_device_error",
-        change: Added::Label("device_error"),
+        change: Change::Label("device_error"),
         release: "1.8",
         what: "device_error label: empty, or the statfs error text (#2923)",
     },
     Difference {
         family: "node_filesystem_readonly",
-        change: Added::Series("device_error", |v| !v.is_empty()),
+        change: Change::Series("device_error", |v| !v.is_empty()),
         release: "1.7",
         what: "readonly also for a mount whose statfs failed (#2807)",
     },
     Difference {
         family: "node_filesystem_readonly",
-        change: Added::Label("device_error"),
+        change: Change::Label("device_error"),
         release: "1.8",
         what: "device_error label (#2923)",
     },
     Difference {
         family: "node_filesystem_size_bytes",
-        change: Added::Label("device_error"),
+        change: Change::Label("device_error"),
         release: "1.8",
         what: "device_error label (#2923)",
     },
     Difference {
         family: "node_filesystem_free_bytes",
-        change: Added::Label("device_error"),
+        change: Change::Label("device_error"),
         release: "1.8",
         what: "device_error label (#2923)",
     },
     Difference {
         family: "node_filesystem_avail_bytes",
-        change: Added::Label("device_error"),
+        change: Change::Label("device_error"),
         release: "1.8",
         what: "device_error label (#2923)",
     },
     Difference {
         family: "node_filesystem_files",
-        change: Added::Label("device_error"),
+        change: Change::Label("device_error"),
         release: "1.8",
         what: "device_error label (#2923)",
     },
     Difference {
         family: "node_filesystem_files_free",
-        change: Added::Label("device_error"),
+        change: Change::Label("device_error"),
         release: "1.8",
         what: "device_error label (#2923)",
     },
     Difference {
         family: "node_filesystem_mount_info",
-        change: Added::Family,
+        change: Change::Family,
         release: "1.9",
         what: "node_filesystem_mount_info{device,major,minor,mountpoint} (#2970)",
     },
     // cpufreq
     Difference {
         family: "node_cpu_scaling_governor",
-        change: Added::Family,
+        change: Change::Family,
         release: "1.6",
         what: "node_cpu_scaling_governor{cpu,governor}: 1 for the current governor (#2569)",
     },
     Difference {
         family: "node_cpu_frequency_avg_hertz",
-        change: Added::Family,
+        change: Change::Family,
         release: "1.12",
         what: "node_cpu_frequency_avg_hertz{cpu} from cpuinfo_avg_freq (kernel 6.13+)",
     },
     // diskstats
     Difference {
         family: "node_disk_info",
-        change: Added::Label("rotational"),
+        change: Change::Label("rotational"),
         release: "1.9",
         what: "rotational label from sysfs queue/rotational (#3022)",
+    },
+    // hwmon
+    Difference {
+        family: "node_hwmon_freq_freq_mhz",
+        change: Change::Family,
+        release: "1.9",
+        what: "GPU clocks: freqN_input of a labelled sensor, in MHz, sensor = the label (#3093)",
+    },
+    Difference {
+        family: "node_hwmon_sensor_label",
+        change: Change::Series("sensor", |v| v.starts_with("freq")),
+        release: "1.9",
+        what: "freq sensors are read (#3093), so their labels are exported too",
+    },
+    Difference {
+        family: "node_hwmon_*",
+        change: Change::Renamed(
+            "chip",
+            |v| v == "ieee80211_phy0",
+            |v| v.starts_with("ieee80211_phy0_"),
+        ),
+        release: "1.12",
+        what: "chips sharing one device get chip=<base>_<name> (#3646); 1.5 served one of \
+               them as chip=\"ieee80211_phy0\" and logged \"collected before\"",
     },
     // netclass
     Difference {
         family: "node_network_info",
-        change: Added::Label("adminstate"),
+        change: Change::Label("adminstate"),
         release: "1.6",
         what: "adminstate label: up/down from IFF_UP in flags (#2515)",
     },
 ];
 
-/// Brings our (1.12) output to what 1.5 would say, one named difference at a time.
-fn undo_changes_since_1_5(ours: &mut ByFamily) {
+/// Brings our (1.12) output and node_exporter 1.5's to what both should say alike,
+/// one named difference at a time.
+fn undo_changes_since_1_5(ours: &mut ByFamily, theirs: &mut [&mut ByFamily]) {
+    let drop_series = |set: &mut ByFamily, d: &Difference, label: &str, pick: fn(&str) -> bool| {
+        for (_, series) in set.iter_mut().filter(|(name, _)| d.applies_to(name)) {
+            series.retain(|labels, _| !labels.get(label).is_some_and(|v| pick(v)));
+        }
+    };
     for difference in CHANGES_SINCE_1_5 {
         assert!(
             !difference.release.is_empty() && !difference.what.is_empty(),
             "every difference is named"
         );
         match difference.change {
-            Added::Family => {
-                ours.remove(difference.family);
-            }
-            Added::Series(label, added) => {
-                if let Some(series) = ours.get_mut(difference.family) {
-                    series.retain(|labels, _| !labels.get(label).is_some_and(|v| added(v)));
+            Change::Family => ours.retain(|name, _| !difference.applies_to(name)),
+            Change::Series(label, added) => drop_series(ours, difference, label, added),
+            Change::Renamed(label, old, new) => {
+                drop_series(ours, difference, label, new);
+                for set in theirs.iter_mut() {
+                    drop_series(set, difference, label, old);
                 }
             }
-            Added::Label(label) => {
-                if let Some(series) = ours.get_mut(difference.family) {
+            Change::Label(label) => {
+                for (name, series) in ours.iter_mut().filter(|(n, _)| difference.applies_to(n)) {
                     let old = std::mem::take(series);
                     for (mut labels, value) in old {
                         assert!(
                             labels.remove(label).is_some(),
-                            "{}: no {label} label on {labels:?}",
-                            difference.family
+                            "{name}: no {label} label on {labels:?}"
                         );
                         series.insert(labels, value);
                     }
@@ -337,15 +379,15 @@ fn run(extra: &[String], rule: fn(&str) -> Rule) -> (Vec<String>, usize, String,
     let before_text = ne.get("/metrics").body;
     let ours_text = edge.get("/metrics").body;
     let after_text = ne.get("/metrics").body;
-    let before = by_family(&parse_exposition(&before_text));
+    let mut before = by_family(&parse_exposition(&before_text));
     let mut ours = by_family(&parse_exposition(&ours_text));
     if let Some(success) = ours.get_mut("node_scrape_collector_success") {
         success.retain(|labels, _| {
             !EDGE_ONLY_COLLECTORS.contains(&labels.get("collector").map_or("", String::as_str))
         });
     }
-    undo_changes_since_1_5(&mut ours);
-    let after = by_family(&parse_exposition(&after_text));
+    let mut after = by_family(&parse_exposition(&after_text));
+    undo_changes_since_1_5(&mut ours, &mut [&mut before, &mut after]);
     let compared = ours.keys().filter(|n| !is_own(n)).count();
     (
         compare(&before, &ours, &after, rule),
