@@ -209,6 +209,13 @@ const CHANGES_SINCE_1_5: &[Difference] = &[
         what: "chips sharing one device get chip=<base>_<name> (#3646); 1.5 served one of \
                them as chip=\"ieee80211_phy0\" and logged \"collected before\"",
     },
+    // os
+    Difference {
+        family: "node_os_support_end_timestamp_seconds",
+        change: Change::Family,
+        release: "1.8",
+        what: "SUPPORT_END of os-release as a timestamp (#2982), where the file has one",
+    },
     // netclass
     Difference {
         family: "node_network_info",
