@@ -432,6 +432,14 @@ fn fixture_tree_matches_node_exporter() {
         "node_hwmon_temp_celsius{chip=\"platform_coretemp_0\"",
         "node_thermal_zone_temp{",
         "node_textfile_mtime_seconds{",
+        // 1.12's label sets and families on the fixture.
+        "node_network_info{address=\"3c:7c:3f:1a:2b:3c\",adminstate=\"up\",",
+        "node_disk_info{device=\"sda\",major=\"8\",minor=\"0\",model=\"\",path=\"\",revision=\"\",rotational=\"1\",",
+        "node_cpu_scaling_governor{cpu=\"0\",governor=\"schedutil\"} 1",
+        "node_hwmon_temp_celsius{chip=\"ieee80211_phy0_mt7996_phy0_0\",sensor=\"temp1\"} 55",
+        "node_hwmon_temp_celsius{chip=\"ieee80211_phy0_mt7996_phy0_1\",sensor=\"temp1\"} 56",
+        "node_hwmon_temp_celsius{chip=\"ieee80211_phy0_mt7996_phy0_2\",sensor=\"temp1\"} 57",
+        "node_hwmon_freq_freq_mhz{chip=\"0000:00:01_0_0000:01:00_0\",sensor=\"sclk\"} 1350",
     ] {
         assert!(ours.contains(needle), "no {needle} in our output");
     }
