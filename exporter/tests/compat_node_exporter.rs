@@ -86,6 +86,8 @@ enum Change {
     /// Series 1.12 adds to the family: those whose `label` the predicate accepts are
     /// left out (before any `Label` of the same family is dropped).
     Series(&'static str, fn(&str) -> bool),
+    /// A family 1.12 no longer has: left out of node_exporter 1.5's output.
+    Gone,
     /// A label value 1.12 writes differently: 1.5's series whose `label` the first
     /// predicate accepts and ours that the second accepts are both left out.
     Renamed(&'static str, fn(&str) -> bool, fn(&str) -> bool),
@@ -209,6 +211,50 @@ const CHANGES_SINCE_1_5: &[Difference] = &[
         what: "chips sharing one device get chip=<base>_<name> (#3646); 1.5 served one of \
                them as chip=\"ieee80211_phy0\" and logged \"collected before\"",
     },
+    // meminfo: read through procfs's Meminfo since 1.9 (#3049), which has no field for
+    // these lines: node_exporter 1.5 exported every line of /proc/meminfo.
+    Difference {
+        family: "node_memory_FileHugePages_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "FileHugePages is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_FilePmdMapped_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "FilePmdMapped is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_Hugetlb_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "Hugetlb is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_KReclaimable_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "KReclaimable is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_SecPageTables_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "SecPageTables (kernel 6.3+) is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_Balloon_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "Balloon (kernel 6.12+) is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_Unaccepted_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "Unaccepted (kernel 6.5+, TDX/SEV guests) is not a field of procfs's Meminfo (#3049)",
+    },
     // os
     Difference {
         family: "node_os_support_end_timestamp_seconds",
@@ -240,6 +286,11 @@ fn undo_changes_since_1_5(ours: &mut ByFamily, theirs: &mut [&mut ByFamily]) {
         );
         match difference.change {
             Change::Family => ours.retain(|name, _| !difference.applies_to(name)),
+            Change::Gone => {
+                for set in theirs.iter_mut() {
+                    set.retain(|name, _| !difference.applies_to(name));
+                }
+            }
             Change::Series(label, added) => drop_series(ours, difference, label, added),
             Change::Renamed(label, old, new) => {
                 drop_series(ours, difference, label, new);
