@@ -864,4 +864,43 @@ mod tests {
         std::fs::remove_file(cpu_dir.join("cpu0/online")).unwrap();
         assert!(online_states(cpu_dir).is_empty());
     }
+
+    #[test]
+    fn a_cpu_taken_offline_is_no_longer_reported() {
+        // node_exporter 1.6 (#2605): the CPU's cached times are dropped, not repeated.
+        let dir = tempfile::tempdir().unwrap();
+        let stat = dir.path().join("stat");
+        std::fs::write(
+            &stat,
+            "cpu 4 0 0 0\ncpu0 1 0 0 0\ncpu1 1 0 0 0\ncpu2 1 0 0 0\n",
+        )
+        .unwrap();
+        let paths = Paths {
+            procfs: dir.path().to_path_buf(),
+            sysfs: dir.path().join("sys"),
+            ..Paths::default()
+        };
+        let options = CpuOptions {
+            guest: true,
+            ..CpuOptions::default()
+        };
+        let mut cpu = Cpu::new(&paths, options).unwrap();
+        let idle = |out: &MetricSet, id| {
+            out.value("node_cpu_seconds_total", &[("cpu", id), ("mode", "user")])
+        };
+        let mut out = MetricSet::new();
+        cpu.update(&mut Sources::default(), &mut out).unwrap();
+        assert_eq!(idle(&out, "1"), Some(0.01));
+        std::fs::write(&stat, "cpu 4 0 0 0\ncpu0 2 0 0 0\ncpu2 2 0 0 0\n").unwrap();
+        let mut out = MetricSet::new();
+        cpu.update(&mut Sources::default(), &mut out).unwrap();
+        assert_eq!(idle(&out, "1"), None);
+        assert_eq!(idle(&out, "2"), Some(0.02));
+        assert!(out
+            .value(
+                "node_cpu_guest_seconds_total",
+                &[("cpu", "1"), ("mode", "user")]
+            )
+            .is_none());
+    }
 }
