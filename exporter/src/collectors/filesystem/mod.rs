@@ -5,8 +5,9 @@
 //! As in node_exporter 1.12, every `node_filesystem_*` series except `mount_info` carries a
 //! `device_error` label: empty when statfs answered, otherwise the error as Go writes it
 //! (`no such file or directory`, or `mountpoint timeout` for a stuck mount). A broken
-//! mount still gets `device_error` (1) and `readonly` (from its mount options); the
-//! usage families and `mount_info{device,major,minor,mountpoint}` only a working one.
+//! mount still gets `device_error` (1) and `readonly` (from its mount options; 0 for a
+//! stuck one, whose options node_exporter does not look at); the usage families and
+//! `mount_info{device,major,minor,mountpoint}` only a working one.
 //!
 //! The mount table is the host's, `<procfs>/1/mountinfo` (or this process's when PID 1
 //! is hidden); each mount point is statfs'd through `--path.rootfs`. A statfs that does
@@ -473,15 +474,17 @@ fn record(stats: &[FilesystemStats], out: &mut MetricSet) {
     for s in stats {
         family.push(&fs_labels(s), if s.usage.is_ok() { 0.0 } else { 1.0 });
     }
-    // node_exporter 1.12 reports read-only status (from the mount options) for a broken
-    // mount too.
+    // node_exporter 1.12 reports read-only status (from the mount options) for a mount
+    // whose statfs failed too; for one marked stuck it reports 0, as it never looks at
+    // that mount's options.
     let family = out.family(
         "node_filesystem_readonly",
         "Filesystem read-only status.",
         MetricKind::Gauge,
     );
     for s in stats {
-        family.push(&fs_labels(s), if s.read_only { 1.0 } else { 0.0 });
+        let stuck = matches!(&s.usage, Err(error) if error == STUCK_ERROR);
+        family.push(&fs_labels(s), if s.read_only && !stuck { 1.0 } else { 0.0 });
     }
     for (name, help, field) in USAGE_FAMILIES {
         for s in stats {
@@ -887,6 +890,7 @@ mod tests {
             Some(0.0)
         );
         assert_eq!(value(&set, "node_filesystem_readonly", &after), Some(1.0));
+        assert_eq!(value(&set, "node_filesystem_readonly", &hang), Some(0.0));
         assert_eq!(
             (fs.runner.workers_started(), fs.runner.live_workers()),
             (2, 2)
@@ -1113,7 +1117,8 @@ node_filesystem_readonly{device="tmpfs",device_error="",fstype="tmpfs",mountpoin
             value(&set, "node_filesystem_device_error", &data),
             Some(1.0)
         );
-        assert_eq!(value(&set, "node_filesystem_readonly", &data), Some(1.0));
+        // Stuck: node_exporter reports readonly 0 without looking at the options.
+        assert_eq!(value(&set, "node_filesystem_readonly", &data), Some(0.0));
         let root = labels("/dev/nvme0n1p2", "ext4", "/");
         assert_eq!(
             value(&set, "node_filesystem_size_bytes", &root),
