@@ -7,7 +7,8 @@
 //! error opening or reading them — is skipped and the other zones are kept (1.5 failed
 //! the whole collector for anything but ENODATA); a value that is not a decimal
 //! integer fails the collector with the file named. No `class/thermal` (most VMs) is
-//! nothing to report.
+//! nothing to report. A cooling device whose files answer ENOENT, EACCES, EOPNOTSUPP
+//! or EINVAL is skipped too (procfs's `canIgnoreError`); other errors fail.
 //!
 //! A zone's and a cooling device's `type` never change while it exists: it is read
 //! when the entry appears (or is re-created, with a new inode). Then `policy`, `mode`
@@ -100,6 +101,15 @@ fn classify(result: io::Result<String>, path: impl FnOnce() -> PathBuf) -> Read 
             Read::Skip
         }
     }
+}
+
+/// procfs's `canIgnoreError` for cooling devices: missing, not permitted, not
+/// supported or invalid.
+fn ignorable(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied | io::ErrorKind::InvalidInput
+    ) || matches!(error.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL))
 }
 
 /// Go's `strconv.ParseInt(text, 10, 64)`, failing with the file named.
@@ -205,20 +215,26 @@ impl ThermalZone {
         }))
     }
 
-    /// Opens a new cooling device and reads its type.
-    fn open_cooling_device(&self, entry: &str, inode: u64) -> Result<Entry, CollectError> {
+    /// Opens a new cooling device and reads its type; `None` to skip it this scrape.
+    fn open_cooling_device(&self, entry: &str, inode: u64) -> Result<Option<Entry>, CollectError> {
         let path = self.class_dir.join(entry);
-        let dir = AttributeDir::open(&path).map_err(|e| CollectError::read(&path, e))?;
-        let kind = dir
-            .read("type")
-            .map_err(|e| CollectError::read(&dir.path_of("type"), e))?;
-        Ok(Entry {
+        let dir = match AttributeDir::open(&path) {
+            Ok(dir) => dir,
+            Err(e) if ignorable(&e) => return Ok(None),
+            Err(e) => return Err(CollectError::read(&path, e)),
+        };
+        let kind = match dir.read("type") {
+            Ok(kind) => kind,
+            Err(e) if ignorable(&e) => return Ok(None),
+            Err(e) => return Err(CollectError::read(&dir.path_of("type"), e)),
+        };
+        Ok(Some(Entry {
             entry: entry.to_string(),
             inode,
             dir,
             label: entry[COOLING_PREFIX.len()..].to_string(),
             kind,
-        })
+        }))
     }
 
     /// Every zone that has a temperature now, in entry name order.
@@ -263,20 +279,23 @@ impl ThermalZone {
         let mut states = Vec::with_capacity(listed.len());
         for (entry, inode) in listed {
             let Some(device) = cached_or(&mut cache, &entry, inode, || {
-                self.open_cooling_device(&entry, inode).map(Some)
+                self.open_cooling_device(&entry, inode)
             })?
             else {
                 continue;
             };
-            let state = |file| -> Result<i64, CollectError> {
-                let text = device
-                    .dir
-                    .read(file)
-                    .map_err(|e| CollectError::read(&device.dir.path_of(file), e))?;
-                parse_i64(&text, &device.dir, file)
+            // Ok(None): an error procfs ignores, which skips the device this scrape.
+            let state = |file| -> Result<Option<i64>, CollectError> {
+                match device.dir.read(file) {
+                    Ok(text) => parse_i64(&text, &device.dir, file).map(Some),
+                    Err(e) if ignorable(&e) => Ok(None),
+                    Err(e) => Err(CollectError::read(&device.dir.path_of(file), e)),
+                }
             };
-            let max = state("max_state")?;
-            let cur = state("cur_state")?;
+            let (Some(max), Some(cur)) = (state("max_state")?, state("cur_state")?) else {
+                self.cooling_devices.push(device);
+                continue;
+            };
             states.push(CoolingState {
                 name: device.label.clone(),
                 kind: device.kind.clone(),
@@ -528,9 +547,13 @@ mod tests {
             &|dir| std::fs::write(device(dir).join("cur_state"), "x\n").unwrap(),
             "cooling_device0/cur_state:1: not an integer: \"x\"",
         );
+        // A cooling device read error other than those procfs ignores (EISDIR here).
         failing(
-            &|dir| std::fs::remove_file(device(dir).join("max_state")).unwrap(),
-            "cooling_device0/max_state: No such file",
+            &|dir| {
+                std::fs::remove_file(device(dir).join("max_state")).unwrap();
+                std::fs::create_dir(device(dir).join("max_state")).unwrap();
+            },
+            "cooling_device0/max_state: Is a directory",
         );
     }
 
@@ -594,6 +617,34 @@ mod tests {
                 ("type=\"soc-thermal\",zone=\"5\"".to_string(), 56.5)
             ]
         );
+    }
+
+    #[test]
+    fn a_cooling_device_with_a_missing_file_is_skipped() {
+        let root = tempfile::tempdir().unwrap();
+        entry(
+            root.path(),
+            "cooling_device0",
+            &[("type", "Fan"), ("cur_state", "1"), ("max_state", "2")],
+        );
+        entry(
+            root.path(),
+            "cooling_device1",
+            &[("type", "Processor"), ("cur_state", "0")],
+        );
+        let set = scrape(&mut ThermalZone::new(&sys_paths(&root))).unwrap();
+        let family = set.get("node_cooling_device_max_state").unwrap();
+        assert_eq!(family.len(), 1);
+        assert_eq!(
+            set.value(
+                "node_cooling_device_max_state",
+                &[("name", "0"), ("type", "Fan")]
+            ),
+            Some(2.0)
+        );
+        let einval = io::Error::from_raw_os_error(libc::EINVAL);
+        let eio = io::Error::from_raw_os_error(libc::EIO);
+        assert!(ignorable(&einval) && !ignorable(&eio));
     }
 
     #[test]
