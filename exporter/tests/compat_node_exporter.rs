@@ -5,6 +5,10 @@
 //! scraped before and after edge-exporter; our counter must lie between the two).
 //! `promtool check metrics` must report nothing for us that it does not also report
 //! for node_exporter.
+//!
+//! edge-exporter follows node_exporter 1.12, whose label sets differ from 1.5's: every
+//! difference is one row of [`CHANGES_SINCE_1_5`], applied to our output exactly (that
+//! family, that label or those series) before comparing; nothing else is ignored.
 
 mod common;
 
@@ -15,6 +19,10 @@ use common::*;
 
 const UPSTREAM_MOUNT_EXCLUDE: &str =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+/// 1.12's default: erofs joined it in 1.10 (1.5 would report an erofs mount).
+const FS_TYPES_EXCLUDE_1_12: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$";
+/// 1.12's default: zram devices joined it in 1.8 (#2898; 1.5 would report zram0).
+const DISKSTATS_EXCLUDE_1_12: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 
 /// node_exporter restricted to edge-exporter's default collector set, with the flags
 /// whose defaults Debian patched set to upstream's (which edge-exporter uses).
@@ -47,6 +55,8 @@ fn node_exporter_args(extra: &[String]) -> Vec<String> {
 fn shared_args(extra: &[String]) -> Vec<String> {
     let mut list = vec![
         format!("--collector.filesystem.mount-points-exclude={UPSTREAM_MOUNT_EXCLUDE}"),
+        format!("--collector.filesystem.fs-types-exclude={FS_TYPES_EXCLUDE_1_12}"),
+        format!("--collector.diskstats.device-exclude={DISKSTATS_EXCLUDE_1_12}"),
         "--collector.netdev.device-exclude=^$".to_string(),
     ];
     list.extend_from_slice(extra);
@@ -65,6 +75,243 @@ fn is_own(name: &str) -> bool {
         || name.starts_with("edge_")
         || name == "node_exporter_build_info"
         || name == "node_scrape_collector_duration_seconds"
+}
+
+/// What node_exporter 1.12 reports differently from 1.5 in one family.
+enum Change {
+    /// A family 1.5 does not have: left out of the comparison.
+    Family,
+    /// A label 1.12 puts on every series of the family: dropped from ours before comparing.
+    Label(&'static str),
+    /// Series 1.12 adds to the family: those whose `label` the predicate accepts are
+    /// left out (before any `Label` of the same family is dropped).
+    Series(&'static str, fn(&str) -> bool),
+    /// A family 1.12 no longer has: left out of node_exporter 1.5's output.
+    Gone,
+    /// A label value 1.12 writes differently: 1.5's series whose `label` the first
+    /// predicate accepts and ours that the second accepts are both left out.
+    Renamed(&'static str, fn(&str) -> bool, fn(&str) -> bool),
+}
+
+/// One named difference: family (or a `prefix*` of families), what differs, the
+/// release that changed it, and why.
+struct Difference {
+    family: &'static str,
+    change: Change,
+    release: &'static str,
+    what: &'static str,
+}
+
+impl Difference {
+    fn applies_to(&self, family: &str) -> bool {
+        match self.family.strip_suffix('*') {
+            Some(prefix) => family.starts_with(prefix),
+            None => family == self.family,
+        }
+    }
+}
+
+const CHANGES_SINCE_1_5: &[Difference] = &[
+    // filesystem
+    Difference {
+        family: "node_filesystem_device_error",
+        change: Change::Label("device_error"),
+        release: "1.8",
+        what: "device_error label: empty, or the statfs error text (#2923)",
+    },
+    Difference {
+        family: "node_filesystem_readonly",
+        change: Change::Series("device_error", |v| !v.is_empty()),
+        release: "1.7",
+        what: "readonly also for a mount whose statfs failed (#2807)",
+    },
+    Difference {
+        family: "node_filesystem_readonly",
+        change: Change::Label("device_error"),
+        release: "1.8",
+        what: "device_error label (#2923)",
+    },
+    Difference {
+        family: "node_filesystem_size_bytes",
+        change: Change::Label("device_error"),
+        release: "1.8",
+        what: "device_error label (#2923)",
+    },
+    Difference {
+        family: "node_filesystem_free_bytes",
+        change: Change::Label("device_error"),
+        release: "1.8",
+        what: "device_error label (#2923)",
+    },
+    Difference {
+        family: "node_filesystem_avail_bytes",
+        change: Change::Label("device_error"),
+        release: "1.8",
+        what: "device_error label (#2923)",
+    },
+    Difference {
+        family: "node_filesystem_files",
+        change: Change::Label("device_error"),
+        release: "1.8",
+        what: "device_error label (#2923)",
+    },
+    Difference {
+        family: "node_filesystem_files_free",
+        change: Change::Label("device_error"),
+        release: "1.8",
+        what: "device_error label (#2923)",
+    },
+    Difference {
+        family: "node_filesystem_mount_info",
+        change: Change::Family,
+        release: "1.9",
+        what: "node_filesystem_mount_info{device,major,minor,mountpoint} (#2970)",
+    },
+    // cpufreq
+    Difference {
+        family: "node_cpu_scaling_governor",
+        change: Change::Family,
+        release: "1.6",
+        what: "node_cpu_scaling_governor{cpu,governor}: 1 for the current governor (#2569)",
+    },
+    Difference {
+        family: "node_cpu_frequency_avg_hertz",
+        change: Change::Family,
+        release: "1.12",
+        what: "node_cpu_frequency_avg_hertz{cpu} from cpuinfo_avg_freq (kernel 6.13+)",
+    },
+    // diskstats
+    Difference {
+        family: "node_disk_info",
+        change: Change::Label("rotational"),
+        release: "1.9",
+        what: "rotational label from sysfs queue/rotational (#3022)",
+    },
+    // hwmon
+    Difference {
+        family: "node_hwmon_freq_freq_mhz",
+        change: Change::Family,
+        release: "1.9",
+        what: "GPU clocks: freqN_input of a labelled sensor, in MHz, sensor = the label (#3093)",
+    },
+    Difference {
+        family: "node_hwmon_sensor_label",
+        change: Change::Series("sensor", |v| v.starts_with("freq")),
+        release: "1.9",
+        what: "freq sensors are read (#3093), so their labels are exported too",
+    },
+    Difference {
+        family: "node_hwmon_*",
+        change: Change::Renamed(
+            "chip",
+            |v| v == "ieee80211_phy0",
+            |v| v.starts_with("ieee80211_phy0_"),
+        ),
+        release: "1.12",
+        what: "chips sharing one device get chip=<base>_<name> (#3646); 1.5 served one of \
+               them as chip=\"ieee80211_phy0\" and logged \"collected before\"",
+    },
+    // meminfo: read through procfs's Meminfo since 1.9 (#3049), which has no field for
+    // these lines: node_exporter 1.5 exported every line of /proc/meminfo.
+    Difference {
+        family: "node_memory_FileHugePages_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "FileHugePages is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_FilePmdMapped_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "FilePmdMapped is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_Hugetlb_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "Hugetlb is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_KReclaimable_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "KReclaimable is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_SecPageTables_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "SecPageTables (kernel 6.3+) is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_Balloon_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "Balloon (kernel 6.12+) is not a field of procfs's Meminfo (#3049)",
+    },
+    Difference {
+        family: "node_memory_Unaccepted_bytes",
+        change: Change::Gone,
+        release: "1.9",
+        what: "Unaccepted (kernel 6.5+, TDX/SEV guests) is not a field of procfs's Meminfo (#3049)",
+    },
+    // os
+    Difference {
+        family: "node_os_support_end_timestamp_seconds",
+        change: Change::Family,
+        release: "1.8",
+        what: "SUPPORT_END of os-release as a timestamp (#2982), where the file has one",
+    },
+    // netclass
+    Difference {
+        family: "node_network_info",
+        change: Change::Label("adminstate"),
+        release: "1.6",
+        what: "adminstate label: up/down from IFF_UP in flags (#2515)",
+    },
+];
+
+/// Brings our (1.12) output and node_exporter 1.5's to what both should say alike,
+/// one named difference at a time.
+fn undo_changes_since_1_5(ours: &mut ByFamily, theirs: &mut [&mut ByFamily]) {
+    let drop_series = |set: &mut ByFamily, d: &Difference, label: &str, pick: fn(&str) -> bool| {
+        for (_, series) in set.iter_mut().filter(|(name, _)| d.applies_to(name)) {
+            series.retain(|labels, _| !labels.get(label).is_some_and(|v| pick(v)));
+        }
+    };
+    for difference in CHANGES_SINCE_1_5 {
+        assert!(
+            !difference.release.is_empty() && !difference.what.is_empty(),
+            "every difference is named"
+        );
+        match difference.change {
+            Change::Family => ours.retain(|name, _| !difference.applies_to(name)),
+            Change::Gone => {
+                for set in theirs.iter_mut() {
+                    set.retain(|name, _| !difference.applies_to(name));
+                }
+            }
+            Change::Series(label, added) => drop_series(ours, difference, label, added),
+            Change::Renamed(label, old, new) => {
+                drop_series(ours, difference, label, new);
+                for set in theirs.iter_mut() {
+                    drop_series(set, difference, label, old);
+                }
+            }
+            Change::Label(label) => {
+                for (name, series) in ours.iter_mut().filter(|(n, _)| difference.applies_to(n)) {
+                    let old = std::mem::take(series);
+                    for (mut labels, value) in old {
+                        assert!(
+                            labels.remove(label).is_some(),
+                            "{name}: no {label} label on {labels:?}"
+                        );
+                        series.insert(labels, value);
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -190,14 +437,15 @@ fn run(extra: &[String], rule: fn(&str) -> Rule) -> (Vec<String>, usize, String,
     let before_text = ne.get("/metrics").body;
     let ours_text = edge.get("/metrics").body;
     let after_text = ne.get("/metrics").body;
-    let before = by_family(&parse_exposition(&before_text));
+    let mut before = by_family(&parse_exposition(&before_text));
     let mut ours = by_family(&parse_exposition(&ours_text));
     if let Some(success) = ours.get_mut("node_scrape_collector_success") {
         success.retain(|labels, _| {
             !EDGE_ONLY_COLLECTORS.contains(&labels.get("collector").map_or("", String::as_str))
         });
     }
-    let after = by_family(&parse_exposition(&after_text));
+    let mut after = by_family(&parse_exposition(&after_text));
+    undo_changes_since_1_5(&mut ours, &mut [&mut before, &mut after]);
     let compared = ours.keys().filter(|n| !is_own(n)).count();
     (
         compare(&before, &ours, &after, rule),
@@ -227,13 +475,22 @@ fn fixture_tree_matches_node_exporter() {
     for needle in [
         "node_disk_read_bytes_total{device=\"nvme0n1\"}",
         "node_disk_device_mapper_info{device=\"dm-0\"",
-        "node_filesystem_device_error{device=\"10.0.0.9:/export\"",
+        "node_filesystem_device_error{device=\"10.0.0.9:/export\",device_error=\"no such file or directory\"",
+        "node_filesystem_mount_info{device=\"/dev/sda1\",major=\"8\",minor=\"1\",mountpoint=\"/mnt/my disk\"} 1",
         "node_network_receive_bytes_total{device=\"wlan0\"}",
         "node_cpu_info{",
         "node_cpu_scaling_frequency_hertz{cpu=\"3\"}",
         "node_hwmon_temp_celsius{chip=\"platform_coretemp_0\"",
         "node_thermal_zone_temp{",
         "node_textfile_mtime_seconds{",
+        // 1.12's label sets and families on the fixture.
+        "node_network_info{address=\"3c:7c:3f:1a:2b:3c\",adminstate=\"up\",",
+        "node_disk_info{device=\"sda\",major=\"8\",minor=\"0\",model=\"\",path=\"\",revision=\"\",rotational=\"1\",",
+        "node_cpu_scaling_governor{cpu=\"0\",governor=\"schedutil\"} 1",
+        "node_hwmon_temp_celsius{chip=\"ieee80211_phy0_mt7996_phy0_0\",sensor=\"temp1\"} 55",
+        "node_hwmon_temp_celsius{chip=\"ieee80211_phy0_mt7996_phy0_1\",sensor=\"temp1\"} 56",
+        "node_hwmon_temp_celsius{chip=\"ieee80211_phy0_mt7996_phy0_2\",sensor=\"temp1\"} 57",
+        "node_hwmon_freq_freq_mhz{chip=\"0000:00:01_0_0000:01:00_0\",sensor=\"sclk\"} 1350",
     ] {
         assert!(ours.contains(needle), "no {needle} in our output");
     }

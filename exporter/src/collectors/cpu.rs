@@ -1,6 +1,13 @@
 //! `node_cpu_seconds_total{cpu,mode}`, `node_cpu_guest_seconds_total{cpu,mode}` from
 //! `/proc/stat`, `node_cpu_info` from `/proc/cpuinfo`, the thermal throttle counters
 //! from `<sysfs>/devices/system/cpu/cpuN/thermal_throttle/`, and `node_cpu_isolated`.
+//! As node_exporter 1.12: `node_cpu_online{cpu}` (1.9) from `cpuN/online`, for every
+//! CPU directory, unless `cpu0/online` does not exist (x86 cannot take cpu0 offline:
+//! then node_exporter reports nothing); CPUs that are offline are not in `/proc/stat`
+//! and so get no `node_cpu_seconds_total` (1.6); `node_cpu_flag_info{flag}` and
+//! `node_cpu_bug_info{bug}` list the first CPU's flags and bugs that
+//! `--collector.cpu.info.flags-include` / `bugs-include` match (either flag turns the
+//! info on).
 //! With the info: `edge_cpu_clock_hertz{cpu}`, the `cpu MHz` of `/proc/cpuinfo`
 //! (node_exporter has no family for it): the clock of machines without cpufreq (most
 //! VMs), which edge-master falls back to.
@@ -35,6 +42,8 @@ pub const SPEC: CollectorSpec = CollectorSpec {
             CpuOptions {
                 guest: ctx.switch("collector.cpu.guest", true),
                 info: ctx.switch("collector.cpu.info", true),
+                flags_include: ctx.regex(FLAGS_INCLUDE)?,
+                bugs_include: ctx.regex(BUGS_INCLUDE)?,
             },
         )?))
     },
@@ -50,16 +59,30 @@ fn cpu_args() -> Vec<Arg> {
         "collector.cpu.info",
         "Enables metric node_cpu_info (default: enabled; node_exporter's default is disabled).",
     ));
+    args.push(Arg::new(FLAGS_INCLUDE).long(FLAGS_INCLUDE).help(
+        "Filter the `flags` field in cpuInfo with a value that must be a regular expression",
+    ));
+    args.push(
+        Arg::new(BUGS_INCLUDE).long(BUGS_INCLUDE).help(
+            "Filter the `bugs` field in cpuInfo with a value that must be a regular expression",
+        ),
+    );
     args
 }
+
+const FLAGS_INCLUDE: &str = "collector.cpu.info.flags-include";
+const BUGS_INCLUDE: &str = "collector.cpu.info.bugs-include";
 
 /// An idle counter falling this far means the CPU was replaced (hotplug).
 const JUMP_BACK_SECONDS: f64 = 3.0;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct CpuOptions {
     pub guest: bool,
     pub info: bool,
+    /// The first CPU's flags and bugs to report as `node_cpu_{flag,bug}_info`.
+    pub flags_include: Option<regex_lite::Regex>,
+    pub bugs_include: Option<regex_lite::Regex>,
 }
 
 pub struct Cpu {
@@ -86,7 +109,10 @@ struct ThrottleSources {
 }
 
 impl Cpu {
-    pub fn new(paths: &Paths, options: CpuOptions) -> Result<Self, ConfigError> {
+    pub fn new(paths: &Paths, mut options: CpuOptions) -> Result<Self, ConfigError> {
+        if options.flags_include.is_some() || options.bugs_include.is_some() {
+            options.info = true;
+        }
         let isolated_path = paths.sys("devices/system/cpu/isolated");
         let isolated = match read_attribute(&isolated_path) {
             Ok(text) => parse_cpu_list(&text).map_err(|message| {
@@ -234,8 +260,43 @@ impl Collector for Cpu {
                 1.0,
             );
         }
+        record_online(&online_states(&self.sys_cpu_dir), out);
         if self.options.info {
-            let info = self.cpu_info(&ids)?;
+            self.cpu_info(&ids)?;
+            let info = self
+                .info
+                .as_ref()
+                .map_or(&[][..], |(_, info)| info.as_slice());
+            let (flags_include, bugs_include) =
+                (&self.options.flags_include, &self.options.bugs_include);
+            if let Some(first) = info.first() {
+                for (filter, list, name, label, help) in [
+                    (
+                        flags_include,
+                        &first.flags,
+                        "node_cpu_flag_info",
+                        "flag",
+                        "The `flags` field of CPU information from /proc/cpuinfo taken from the first core.",
+                    ),
+                    (
+                        bugs_include,
+                        &first.bugs,
+                        "node_cpu_bug_info",
+                        "bug",
+                        "The `bugs` field of CPU information from /proc/cpuinfo taken from the first core.",
+                    ),
+                ] {
+                    let Some(filter) = filter else { continue };
+                    let mut values: Vec<&str> =
+                        list.split_whitespace().filter(|v| filter.is_match(v)).collect();
+                    // node_exporter's order: by label value.
+                    values.sort_unstable();
+                    values.dedup();
+                    for value in values {
+                        out.gauge(name, help, &[(label, value)], 1.0);
+                    }
+                }
+            }
             let family = out.family(
                 "node_cpu_info",
                 "CPU information from /proc/cpuinfo.",
@@ -274,6 +335,45 @@ impl Collector for Cpu {
             }
         }
         Ok(())
+    }
+}
+
+/// `cpuN/online` of every CPU directory, as (N, online); empty when `cpu0/online` does
+/// not exist (node_exporter then reports no `node_cpu_online` at all).
+fn online_states(cpu_dir: &Path) -> Vec<(String, bool)> {
+    if matches!(
+        std::fs::metadata(cpu_dir.join("cpu0/online")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    ) {
+        return Vec::new();
+    }
+    let Ok(entries) = std::fs::read_dir(cpu_dir) else {
+        return Vec::new();
+    };
+    let mut states: Vec<(String, bool)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let number = name.to_str()?.strip_prefix("cpu")?;
+            if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let online = read_attribute(&entry.path().join("online")).is_ok_and(|v| v == "1");
+            Some((number.to_string(), online))
+        })
+        .collect();
+    states.sort();
+    states
+}
+
+fn record_online(states: &[(String, bool)], out: &mut MetricSet) {
+    for (cpu, online) in states {
+        out.gauge(
+            "node_cpu_online",
+            "CPUs that are online and being scheduled.",
+            &[("cpu", cpu)],
+            if *online { 1.0 } else { 0.0 },
+        );
     }
 }
 
@@ -375,6 +475,9 @@ pub struct CpuInfo {
     pub core_id: String,
     /// `cpu MHz`, where the kernel gives one (x86; not ARM).
     pub mhz: Option<f64>,
+    /// The `flags` and `bugs` lines, space separated (x86).
+    pub flags: String,
+    pub bugs: String,
 }
 
 /// Parses `/proc/cpuinfo` as node_exporter's procfs does. x86 keys map one to one.
@@ -421,6 +524,8 @@ pub fn parse_cpuinfo(text: &str, path: &Path) -> Result<Vec<CpuInfo>, CollectErr
             "cache size" => cpu.cache_size = value,
             "physical id" => cpu.physical_id = value,
             "core id" => cpu.core_id = value,
+            "flags" => cpu.flags = value,
+            "bugs" => cpu.bugs = value,
             "cpu MHz" => {
                 let mhz = value
                     .parse::<f64>()
@@ -491,6 +596,7 @@ mod tests {
                 physical_id: "0".into(),
                 core_id: "3".into(),
                 mhz: Some(800.0),
+                ..CpuInfo::default()
             }
         );
         assert_eq!(cpus[1].core_id, "4");
@@ -525,9 +631,10 @@ mod tests {
         let options = CpuOptions {
             guest: false,
             info: true,
+            ..CpuOptions::default()
         };
         let mut out = MetricSet::new();
-        Cpu::new(&paths, options)
+        Cpu::new(&paths, options.clone())
             .unwrap()
             .update(&mut Sources::default(), &mut out)
             .unwrap();
@@ -623,6 +730,7 @@ mod tests {
             CpuOptions {
                 guest: false,
                 info: false,
+                ..CpuOptions::default()
             },
         )
         .unwrap();
@@ -657,6 +765,7 @@ mod tests {
             CpuOptions {
                 guest: false,
                 info: false,
+                ..CpuOptions::default()
             },
         )
         .err()
@@ -676,5 +785,122 @@ mod tests {
         );
         let err = parse_cpuinfo("garbage\n", Path::new("cpuinfo")).unwrap_err();
         assert_eq!(err.to_string(), "cpuinfo:0: no `processor` lines");
+    }
+
+    #[test]
+    fn flag_and_bug_info_on_the_fixture_tree() {
+        let options = CpuOptions {
+            guest: true,
+            info: false,
+            flags_include: regex_lite::Regex::new("^(aes|avx.?|constant_tsc)$").ok(),
+            bugs_include: regex_lite::Regex::new("^(cpu_meltdown|spectre_.*|mds)$").ok(),
+        };
+        let mut cpu = Cpu::new(&crate::test_support::fixture_paths(), options).unwrap();
+        let mut out = MetricSet::new();
+        cpu.update(&mut Sources::default(), &mut out).unwrap();
+        let values = |name: &str| -> Vec<String> {
+            out.get(name)
+                .map(|f| f.samples().iter().map(|s| s.labels[0].1.clone()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            values("node_cpu_flag_info"),
+            ["aes", "avx", "avx2", "constant_tsc"]
+        );
+        assert_eq!(
+            values("node_cpu_bug_info"),
+            ["cpu_meltdown", "mds", "spectre_v1", "spectre_v2"]
+        );
+        assert_eq!(
+            out.get("node_cpu_bug_info").unwrap().help,
+            "The `bugs` field of CPU information from /proc/cpuinfo taken from the first core."
+        );
+        // Either include flag turns node_cpu_info on.
+        assert_eq!(out.get("node_cpu_info").unwrap().samples().len(), 4);
+        // x86: cpu0 has no online file, so no node_cpu_online (as node_exporter).
+        assert!(out.get("node_cpu_online").is_none());
+        // Without the include flags, no flag or bug families.
+        let options = CpuOptions {
+            guest: true,
+            info: true,
+            ..CpuOptions::default()
+        };
+        let mut cpu = Cpu::new(&crate::test_support::fixture_paths(), options).unwrap();
+        let mut out = MetricSet::new();
+        cpu.update(&mut Sources::default(), &mut out).unwrap();
+        assert!(out.get("node_cpu_flag_info").is_none() && out.get("node_cpu_bug_info").is_none());
+    }
+
+    #[test]
+    fn online_state_of_every_cpu_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let cpu_dir = dir.path();
+        for (cpu, online) in [
+            ("cpu0", Some("1")),
+            ("cpu1", Some("0")),
+            ("cpu2", Some("1")),
+            ("cpu10", None),
+        ] {
+            std::fs::create_dir_all(cpu_dir.join(cpu)).unwrap();
+            if let Some(online) = online {
+                std::fs::write(cpu_dir.join(cpu).join("online"), format!("{online}\n")).unwrap();
+            }
+        }
+        std::fs::create_dir_all(cpu_dir.join("cpufreq")).unwrap();
+        std::fs::create_dir_all(cpu_dir.join("cpuidle")).unwrap();
+        let mut out = MetricSet::new();
+        record_online(&online_states(cpu_dir), &mut out);
+        let state = |cpu| out.value("node_cpu_online", &[("cpu", cpu)]);
+        assert_eq!(state("0"), Some(1.0));
+        assert_eq!(state("1"), Some(0.0));
+        assert_eq!(state("2"), Some(1.0));
+        assert_eq!(state("10"), Some(0.0), "unreadable counts as offline");
+        assert_eq!(out.get("node_cpu_online").unwrap().samples().len(), 4);
+        assert_eq!(
+            out.get("node_cpu_online").unwrap().help,
+            "CPUs that are online and being scheduled."
+        );
+        // Without cpu0/online (x86), nothing at all.
+        std::fs::remove_file(cpu_dir.join("cpu0/online")).unwrap();
+        assert!(online_states(cpu_dir).is_empty());
+    }
+
+    #[test]
+    fn a_cpu_taken_offline_is_no_longer_reported() {
+        // node_exporter 1.6 (#2605): the CPU's cached times are dropped, not repeated.
+        let dir = tempfile::tempdir().unwrap();
+        let stat = dir.path().join("stat");
+        std::fs::write(
+            &stat,
+            "cpu 4 0 0 0\ncpu0 1 0 0 0\ncpu1 1 0 0 0\ncpu2 1 0 0 0\n",
+        )
+        .unwrap();
+        let paths = Paths {
+            procfs: dir.path().to_path_buf(),
+            sysfs: dir.path().join("sys"),
+            ..Paths::default()
+        };
+        let options = CpuOptions {
+            guest: true,
+            ..CpuOptions::default()
+        };
+        let mut cpu = Cpu::new(&paths, options).unwrap();
+        let idle = |out: &MetricSet, id| {
+            out.value("node_cpu_seconds_total", &[("cpu", id), ("mode", "user")])
+        };
+        let mut out = MetricSet::new();
+        cpu.update(&mut Sources::default(), &mut out).unwrap();
+        assert_eq!(idle(&out, "1"), Some(0.01));
+        std::fs::write(&stat, "cpu 4 0 0 0\ncpu0 2 0 0 0\ncpu2 2 0 0 0\n").unwrap();
+        let mut out = MetricSet::new();
+        cpu.update(&mut Sources::default(), &mut out).unwrap();
+        assert_eq!(idle(&out, "1"), None);
+        assert_eq!(idle(&out, "2"), Some(0.02));
+        assert!(out
+            .value(
+                "node_cpu_guest_seconds_total",
+                &[("cpu", "1"), ("mode", "user")]
+            )
+            .is_none());
     }
 }

@@ -1,9 +1,14 @@
 //! CPU frequencies from `<sysfs>/devices/system/cpu/cpuN/cpufreq/`, in hertz (sysfs
 //! gives kHz). A machine without cpufreq (most VMs) reports nothing, successfully.
 //!
-//! The hardware limits (`cpuinfo_min_freq`, `cpuinfo_max_freq`) are read once per CPU;
-//! current frequencies and the scaling limits (which governors and thermal daemons
-//! change) every scrape.
+//! The hardware limits (`cpuinfo_min_freq`, `cpuinfo_max_freq`) and the available
+//! governors are read once per CPU; current frequencies, the scaling limits (which
+//! governors and thermal daemons change) and the governor every scrape.
+//!
+//! As node_exporter 1.12: `node_cpu_scaling_governor{cpu,governor}` (1.6) is 1 for the
+//! current governor and 0 for each other available one; `node_cpu_frequency_avg_hertz`
+//! comes from `cpuinfo_avg_freq` (kernel 6.13+) where the kernel has it; HELP texts say
+//! "CPU" (1.5 said "cpu").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
 use crate::paths::Paths;
-use crate::read::read_u64_attribute;
+use crate::read::{read_attribute, read_u64_attribute};
 use crate::sources::Sources;
 use edge_common::exposition::MetricSet;
 
@@ -24,8 +29,16 @@ pub const SPEC: CollectorSpec = CollectorSpec {
 
 pub struct CpuFreq {
     cpu_dir: PathBuf,
-    /// Per CPU number: its cpufreq directory and hardware limits in kHz.
-    limits: BTreeMap<u32, (PathBuf, Option<u64>, Option<u64>)>,
+    /// Per CPU number: its cpufreq directory, hardware limits in kHz and available governors.
+    limits: BTreeMap<u32, Fixed>,
+}
+
+/// What the kernel does not change while a CPU's cpufreq policy exists.
+struct Fixed {
+    dir: PathBuf,
+    min: Option<u64>,
+    max: Option<u64>,
+    governors: Vec<String>,
 }
 
 impl CpuFreq {
@@ -69,29 +82,47 @@ impl Collector for CpuFreq {
     fn update(&mut self, _: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
         let cpus = self.cpus()?;
         self.limits
-            .retain(|n, (dir, _, _)| cpus.iter().any(|(m, d)| m == n && d == dir));
+            .retain(|n, fixed| cpus.iter().any(|(m, d)| m == n && *d == fixed.dir));
+        let mut governors = Vec::new();
         for (number, dir) in cpus {
-            let (_, min, max) = self.limits.entry(number).or_insert_with(|| {
-                let min = khz(&dir, "cpuinfo_min_freq");
-                let max = khz(&dir, "cpuinfo_max_freq");
-                (dir.clone(), min, max)
+            let fixed = self.limits.entry(number).or_insert_with(|| Fixed {
+                min: khz(&dir, "cpuinfo_min_freq"),
+                max: khz(&dir, "cpuinfo_max_freq"),
+                // Go splits the trimmed text on single spaces.
+                governors: read_attribute(&dir.join("scaling_available_governors"))
+                    .map(|text| text.split(' ').map(str::to_string).collect())
+                    .unwrap_or_default(),
+                dir: dir.clone(),
             });
-            let (min, max) = (*min, *max);
+            let (min, max) = (fixed.min, fixed.max);
             let cpu = number.to_string();
+            if let Ok(current) = read_attribute(&dir.join("scaling_governor")) {
+                if !current.is_empty() {
+                    for governor in &fixed.governors {
+                        let state = if *governor == current { 1.0 } else { 0.0 };
+                        governors.push((cpu.clone(), governor.clone(), state));
+                    }
+                }
+            }
             let values = [
                 (
                     "node_cpu_frequency_hertz",
-                    "Current cpu thread frequency in hertz.",
+                    "Current CPU thread frequency in hertz.",
                     khz(&dir, "cpuinfo_cur_freq"),
                 ),
                 (
+                    "node_cpu_frequency_avg_hertz",
+                    "Average CPU thread frequency in hertz.",
+                    khz(&dir, "cpuinfo_avg_freq"),
+                ),
+                (
                     "node_cpu_frequency_max_hertz",
-                    "Maximum cpu thread frequency in hertz.",
+                    "Maximum CPU thread frequency in hertz.",
                     max,
                 ),
                 (
                     "node_cpu_frequency_min_hertz",
-                    "Minimum cpu thread frequency in hertz.",
+                    "Minimum CPU thread frequency in hertz.",
                     min,
                 ),
                 (
@@ -115,6 +146,16 @@ impl Collector for CpuFreq {
                     out.gauge(name, help, &[("cpu", &cpu)], value as f64 * 1000.0);
                 }
             }
+        }
+        // node_exporter's order: by label values (cpu as text, then governor).
+        governors.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        for (cpu, governor, state) in &governors {
+            out.gauge(
+                "node_cpu_scaling_governor",
+                "Current enabled CPU frequency governor.",
+                &[("cpu", cpu), ("governor", governor)],
+                *state,
+            );
         }
         Ok(())
     }
@@ -147,6 +188,10 @@ mod tests {
         let mut out = MetricSet::new();
         collector.update(&mut Sources::default(), &mut out).unwrap();
         let get = |out: &MetricSet, name| out.value(name, &[("cpu", "1")]);
+        assert!(
+            out.get("node_cpu_scaling_governor").is_none(),
+            "no governor files"
+        );
         assert_eq!(get(&out, "node_cpu_scaling_frequency_hertz"), Some(1.2e9));
         assert_eq!(get(&out, "node_cpu_frequency_max_hertz"), Some(1.5e9));
         assert_eq!(get(&out, "node_cpu_frequency_min_hertz"), Some(6e8));
@@ -163,5 +208,39 @@ mod tests {
         collector.update(&mut Sources::default(), &mut out).unwrap();
         assert_eq!(get(&out, "node_cpu_scaling_frequency_hertz"), Some(6e8));
         assert_eq!(get(&out, "node_cpu_frequency_max_hertz"), Some(1.5e9));
+    }
+
+    #[test]
+    fn governors_and_average_on_the_fixture_tree() {
+        let paths = crate::test_support::fixture_paths();
+        let mut collector = CpuFreq::new(&paths);
+        let mut out = MetricSet::new();
+        collector.update(&mut Sources::default(), &mut out).unwrap();
+        let family = out.get("node_cpu_scaling_governor").unwrap();
+        assert_eq!(family.help, "Current enabled CPU frequency governor.");
+        // 4 CPUs × 6 available governors, schedutil current on each.
+        assert_eq!(family.samples().len(), 24);
+        for cpu in ["0", "3"] {
+            let state = |g| {
+                out.value(
+                    "node_cpu_scaling_governor",
+                    &[("cpu", cpu), ("governor", g)],
+                )
+            };
+            assert_eq!(state("schedutil"), Some(1.0));
+            assert_eq!(state("performance"), Some(0.0));
+            assert_eq!(state("conservative"), Some(0.0));
+        }
+        assert_eq!(
+            out.get("node_cpu_frequency_max_hertz").unwrap().help,
+            "Maximum CPU thread frequency in hertz."
+        );
+        // cpuinfo_avg_freq (kernel 6.13+), distinct per CPU.
+        let avg = out.get("node_cpu_frequency_avg_hertz").unwrap().samples();
+        assert_eq!(avg.len(), 4);
+        assert_eq!(
+            out.value("node_cpu_frequency_avg_hertz", &[("cpu", "2")]),
+            Some(2_209_876_000.0)
+        );
     }
 }

@@ -1,6 +1,8 @@
-//! `node_disk_*` from `<procfs>/diskstats`, with the udev properties node_exporter 1.5
+//! `node_disk_*` from `<procfs>/diskstats`, with the udev properties node_exporter 1.12
 //! adds (`node_disk_info`, `node_disk_filesystem_info`, `node_disk_device_mapper_info`,
-//! `node_disk_ata_*`).
+//! `node_disk_ata_*`). `node_disk_info` carries `rotational` (1.9): "1" when
+//! `<sysfs>/block/<device>/queue/rotational` says 1, "0" otherwise (also when sysfs has no
+//! queue for the device, as node_exporter's zero value).
 //!
 //! What a device *is* (its udev properties, its device-mapper name) cannot change while
 //! it keeps its name and major:minor, so it is read once and cached: a steady-state
@@ -40,8 +42,9 @@ const INCLUDE_FLAG: &str = "collector.diskstats.device-include";
 /// node_exporter's hidden, deprecated name of `device-exclude`, still accepted.
 const OLD_EXCLUDE_FLAG: &str = "collector.diskstats.ignored-devices";
 
-/// node_exporter 1.5's default: partitions, ram disks, loop and floppy devices.
-pub const DEFAULT_DEVICE_EXCLUDE: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+/// node_exporter 1.12's default: partitions, ram and zram disks (zram since 1.8), loop and
+/// floppy devices.
+pub const DEFAULT_DEVICE_EXCLUDE: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 
 fn args() -> Vec<Arg> {
     vec![
@@ -317,8 +320,13 @@ impl DeviceInfo {
             path: get("ID_PATH"),
             wwn: get("ID_WWN"),
             model: get("ID_MODEL"),
-            // 1.5 reads only ID_SERIAL_SHORT (not SCSI_IDENT_SERIAL or ID_SERIAL).
-            serial: get("ID_SERIAL_SHORT"),
+            // The serial on the disk's label first (1.6), then the short serial, then
+            // ID_SERIAL (virtio disks have only that).
+            serial: ["SCSI_IDENT_SERIAL", "ID_SERIAL_SHORT", "ID_SERIAL"]
+                .iter()
+                .map(|key| get(key))
+                .find(|serial| !serial.is_empty())
+                .unwrap_or_default(),
             revision: get("ID_REVISION"),
             ..DeviceInfo::default()
         };
@@ -411,6 +419,8 @@ struct CachedDevice {
     major: u32,
     minor: u32,
     info: DeviceInfo,
+    /// `node_disk_info`'s `rotational` label.
+    rotational: &'static str,
     /// Set while the udev file is missing and the device is young: read it again.
     retry_until: Option<Instant>,
     /// The scrape that last listed this device; older entries are dropped.
@@ -489,16 +499,28 @@ impl DiskStats {
         if info.device_mapper.is_none() && device.name.starts_with("dm-") {
             info.device_mapper = self.read_device_mapper(device.name);
         }
+        let rotational = self.read_rotational(device.name);
         self.cache.insert(
             device.name.to_string(),
             CachedDevice {
                 major: device.major,
                 minor: device.minor,
                 info,
+                rotational,
                 retry_until,
                 seen: scrape,
             },
         );
+    }
+
+    /// "1" for a rotating disk; "0" for any other answer, as node_exporter formats its
+    /// queue statistics' zero value when they cannot be read.
+    fn read_rotational(&self, device: &str) -> &'static str {
+        let path = self.sysfs_block.join(device).join("queue/rotational");
+        match crate::read::read_attribute(&path).as_deref() {
+            Ok("1") => "1",
+            _ => "0",
+        }
     }
 
     fn read_device_mapper(&self, device: &str) -> Option<DeviceMapperInfo> {
@@ -519,9 +541,10 @@ impl DiskStats {
             MetricKind::Gauge,
         );
         for device in devices {
-            let Some(info) = info_of(device) else {
+            let Some(entry) = self.cache.get(device.name) else {
                 continue;
             };
+            let info = &entry.info;
             family.push(
                 &[
                     ("device", device.name),
@@ -530,6 +553,7 @@ impl DiskStats {
                     ("model", &info.model),
                     ("path", &info.path),
                     ("revision", &info.revision),
+                    ("rotational", entry.rotational),
                     ("serial", &info.serial),
                     ("wwn", &info.wwn),
                 ],
@@ -655,7 +679,7 @@ impl Collector for DiskStats {
 mod tests {
     use super::*;
 
-    use crate::test_support::{fixtures, reference, rendered};
+    use crate::test_support::{fixtures, reference, rendered, Line};
 
     fn default_filter() -> DeviceFilter {
         DeviceFilter::Exclude(regex_lite::Regex::new(DEFAULT_DEVICE_EXCLUDE).unwrap())
@@ -671,9 +695,28 @@ mod tests {
     fn matches_node_exporter_on_the_fixture_tree() {
         let paths = Paths::under(&fixtures());
         let set = scrape(&mut DiskStats::new(&paths, default_filter()));
-        // Same families, HELP, TYPE, series, values and order.
+        // Same families, HELP, TYPE, series, values and order as 1.5, apart from 1.9's
+        // rotational label on node_disk_info.
         let disk = |name: &str| name.starts_with("node_disk_");
-        assert_eq!(rendered(&set, disk), reference(disk));
+        let mut rotational = Vec::new();
+        let ours: Vec<Line> = rendered(&set, disk)
+            .into_iter()
+            .map(|line| match line {
+                Line::Sample(name, mut labels, value) if name == "node_disk_info" => {
+                    let at = labels.iter().position(|(k, _)| k == "rotational").unwrap();
+                    rotational.push((labels[0].1.clone(), labels.remove(at).1));
+                    Line::Sample(name, labels, value)
+                }
+                other => other,
+            })
+            .collect();
+        assert_eq!(ours, reference(disk));
+        // sys/block/*/queue/rotational: only the SATA disk sda spins.
+        let rotational: Vec<(&str, &str)> = rotational
+            .iter()
+            .map(|(d, r)| (d.as_str(), r.as_str()))
+            .collect();
+        assert_eq!(rotational, [("dm-0", "0"), ("nvme0n1", "0"), ("sda", "1")]);
         assert_eq!(
             set.value("node_disk_read_bytes_total", &[("device", "nvme0n1")]),
             Some(20000002.0 * 512.0)
@@ -769,6 +812,7 @@ mod tests {
                 ("model", ""),
                 ("path", ""),
                 ("revision", ""),
+                ("rotational", "0"),
                 ("serial", ""),
                 ("wwn", ""),
             ]
@@ -806,7 +850,18 @@ mod tests {
     }
 
     #[test]
-    fn udev_properties_as_node_exporter_1_5_reads_them() {
+    fn the_default_exclude_drops_partitions_and_zram() {
+        let filter = default_filter();
+        for dropped in ["zram0", "ram1", "loop7", "sda1", "nvme0n1p2", "xvda3"] {
+            assert!(!filter.accepts(dropped), "{dropped}");
+        }
+        for kept in ["sda", "nvme0n1", "dm-0", "mmcblk0", "zram"] {
+            assert!(filter.accepts(kept), "{kept}");
+        }
+    }
+
+    #[test]
+    fn udev_properties_as_node_exporter_1_12_reads_them() {
         let text = "S:disk/by-id/ata-X\nE:ID_MODEL=Samsung_SSD\nE:ID_SERIAL=Samsung_SSD_S1\n\
                     E:SCSI_IDENT_SERIAL=S1-scsi\nE:ID_SERIAL_SHORT=S1\nE:ID_ATA=1\n\
                     E:ID_ATA_WRITE_CACHE=1\nE:ID_ATA_ROTATION_RATE_RPM=fast\n\
@@ -814,7 +869,12 @@ mod tests {
         let properties = parse_udev_properties(text);
         assert_eq!(properties.get("ID_PATH"), Some(&"pci-0:1=2"));
         let info = DeviceInfo::from_udev(&properties, "sda");
-        assert_eq!(info.serial, "S1");
+        // SCSI_IDENT_SERIAL first (1.6), then ID_SERIAL_SHORT, then ID_SERIAL.
+        assert_eq!(info.serial, "S1-scsi");
+        let serial = |text| DeviceInfo::from_udev(&parse_udev_properties(text), "vda").serial;
+        assert_eq!(serial("E:ID_SERIAL=V1\nE:ID_SERIAL_SHORT=S1\n"), "S1");
+        assert_eq!(serial("E:ID_SERIAL=V1\n"), "V1");
+        assert_eq!(serial("E:SCSI_IDENT_SERIAL=\nE:ID_SERIAL=V1\n"), "V1");
         assert_eq!(info.model, "Samsung_SSD");
         assert_eq!(info.wwn, "");
         assert_eq!(info.ata, [Some(1.0), None, None]);
@@ -920,6 +980,7 @@ mod tests {
                 ("model", "Disk"),
                 ("path", "pci-1"),
                 ("revision", "R1"),
+                ("rotational", "0"),
                 ("serial", "S1"),
                 ("wwn", "0x50"),
             ])
@@ -998,6 +1059,7 @@ mod tests {
                 ("model", ""),
                 ("path", ""),
                 ("revision", ""),
+                ("rotational", "0"),
                 ("serial", ""),
                 ("wwn", ""),
             ])

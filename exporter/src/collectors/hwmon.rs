@@ -1,13 +1,24 @@
 //! Hardware sensors from `<sysfs>/class/hwmon/hwmonN/` (and the `device/` directory
 //! behind each chip, where older drivers put their attributes), named, labelled and
-//! scaled as node_exporter 1.5's hwmon collector does it: `temp*` in °C, `in*` and
+//! scaled as node_exporter 1.12's hwmon collector does it: `temp*` in °C, `in*` and
 //! `cpu*` in volts, `curr*` in amperes, `power*` in watts, `energy*` in joules,
 //! `humidity*` as node_exporter's "ratio" (milli-percent / 10⁶, so 45 % is 0.045),
-//! `fan*` in rpm, and everything else as read.
+//! `fan*` in rpm, `freqN_input` of a labelled sensor (GPU clocks, 1.9) in MHz as
+//! `node_hwmon_freq_freq_mhz{sensor="<cleaned label>"}`, and everything else as read.
+//!
+//! `--collector.hwmon.chip-include/-exclude` match the `chip` label;
+//! `--collector.hwmon.sensor-include/-exclude` match `<chip>;<sensor>` (so
+//! `platform_coretemp_0;temp3` names one sensor of one chip). Each pair may be given
+//! together: a chip or sensor is dropped when it matches the exclude or misses the
+//! include.
 //!
 //! `hwmonN` numbers follow the order drivers load in, so the `chip` label comes from
 //! the device path instead (`platform_coretemp_0`, `i2c_1_1_0044`,
-//! `pci0000:00_0000:00:18_3`), then from the chip's `name` file, then `hwmonN`.
+//! `pci0000:00_0000:00:18_3`), then from the chip's `name` file, then `hwmonN`. When
+//! several chips get the same label (one parent device registering several hwmon
+//! chips: a wifi card's radios, an ASUS WMI device), node_exporter 1.12 (#3646)
+//! suffixes each with `_<name>` where the cleaned `name` file tells them apart, and
+//! with `_<hwmonN>` otherwise; a label no other chip has is left alone.
 //!
 //! The chip label, chip name, sensor labels and the list of sensor files never change
 //! while a chip exists: they are read when a chip appears, and again only when its
@@ -23,8 +34,9 @@
 //!   marks the whole collector failed;
 //! - values are read trimmed of white space, so ` 42` counts (1.5 skips it; no driver
 //!   pads numbers), and a value must be decimal (Go also takes hex floats);
-//! - when two chips derive the same `chip` label, the series of the first `hwmonN` (in
-//!   name order) are kept and the others dropped: what 1.5 serves too, after logging a
+//! - should two chips still end up with the same `chip` label after the suffixes
+//!   (`<base>_<name>` equal to another chip's base), the series of the first `hwmonN`
+//!   (in name order) are kept and the others dropped, where node_exporter logs a
 //!   "collected before" gathering error;
 //! - if two files give one family name with different help texts (a bare `in0` next
 //!   to another chip's `in0_input`), both samples are kept under the first help; 1.5
@@ -37,8 +49,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirEntryExt;
 use std::path::{Path, PathBuf};
 
-use crate::collector::{Collector, CollectorSpec};
-use crate::error::CollectError;
+use clap::Arg;
+use regex_lite::Regex;
+
+use crate::collector::{BuildContext, Collector, CollectorSpec};
+use crate::error::{CollectError, ConfigError};
 use crate::paths::Paths;
 use crate::read::AttributeDir;
 use crate::sources::Sources;
@@ -47,13 +62,61 @@ use edge_common::exposition::{MetricKind, MetricSet};
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "hwmon",
     enabled_by_default: true,
-    args: super::no_args,
-    build: |ctx| Ok(Box::new(Hwmon::new(ctx.paths))),
+    args,
+    build: |ctx| Ok(Box::new(Hwmon::build(ctx)?)),
 };
+
+const CHIP_INCLUDE: &str = "collector.hwmon.chip-include";
+const CHIP_EXCLUDE: &str = "collector.hwmon.chip-exclude";
+const SENSOR_INCLUDE: &str = "collector.hwmon.sensor-include";
+const SENSOR_EXCLUDE: &str = "collector.hwmon.sensor-exclude";
+
+fn args() -> Vec<Arg> {
+    // node_exporter's help texts, "device-" typos included.
+    [
+        (
+            CHIP_INCLUDE,
+            "Regexp of hwmon chip to include (mutually exclusive to device-exclude).",
+        ),
+        (
+            CHIP_EXCLUDE,
+            "Regexp of hwmon chip to exclude (mutually exclusive to device-include).",
+        ),
+        (
+            SENSOR_INCLUDE,
+            "Regexp of hwmon sensor to include (mutually exclusive to sensor-exclude).",
+        ),
+        (
+            SENSOR_EXCLUDE,
+            "Regexp of hwmon sensor to exclude (mutually exclusive to sensor-include).",
+        ),
+    ]
+    .into_iter()
+    .map(|(flag, help)| Arg::new(flag).long(flag).help(help))
+    .collect()
+}
+
+/// node_exporter's `deviceFilter`: both patterns apply when both are given.
+#[derive(Debug, Clone, Default)]
+pub struct NameFilter {
+    pub include: Option<Regex>,
+    pub exclude: Option<Regex>,
+}
+
+impl NameFilter {
+    pub fn ignores(&self, name: &str) -> bool {
+        self.exclude.as_ref().is_some_and(|re| re.is_match(name))
+            || self.include.as_ref().is_some_and(|re| !re.is_match(name))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.include.is_none() && self.exclude.is_none()
+    }
+}
 
 /// The sensor types node_exporter reads; files of other types (`name`, `uevent`,
 /// `shunt_resistor`, …) are ignored.
-const SENSOR_TYPES: [&str; 13] = [
+const SENSOR_TYPES: [&str; 14] = [
     "vrm",
     "beep_enable",
     "update_interval",
@@ -67,6 +130,7 @@ const SENSOR_TYPES: [&str; 13] = [
     "energy",
     "humidity",
     "intrusion",
+    "freq",
 ];
 
 /// node_exporter reads 128 bytes of a sensor file; a longer label is cut there.
@@ -184,6 +248,12 @@ pub fn family_for(sensor_type: &str, element: &str, bare_read: bool) -> Option<F
             name + "_rpm",
             format!("Hardware monitor for fan revolutions per minute ({element})"),
             Scale::One,
+        ),
+        // Only for a sensor with a label, which becomes its `sensor` label.
+        ("freq", "input") => spec(
+            name + "_freq_mhz",
+            "Hardware monitor for GPU frequency in MHz".to_string(),
+            Scale::Micro,
         ),
         _ => spec(
             name,
@@ -371,6 +441,9 @@ struct Element {
     /// For `input` while the element-less file reads: `<type>_input` families.
     family_if_bare: Option<usize>,
     scale: Scale,
+    /// `freqN_input`: exported only for a labelled sensor, with the cleaned label as
+    /// its `sensor` label.
+    sensor_from_label: bool,
 }
 
 #[derive(Debug)]
@@ -379,6 +452,8 @@ struct Sensor {
     name: String,
     special: Option<Special>,
     label: Option<String>,
+    /// The label cleaned like a metric name (`freq` sensors' `sensor` label).
+    clean_label: Option<String>,
     elements: Vec<Element>,
     /// The index in `elements` of the file without an element (`temp1`).
     bare: Option<usize>,
@@ -389,7 +464,10 @@ struct Chip {
     /// The `class/hwmon` entry and its inode: a re-registered chip is a new entry.
     entry: String,
     inode: u64,
+    /// The label derived from the chip alone (device path, name or `hwmonN`).
     label: String,
+    /// The label shown when another chip derives the same one (see the module doc).
+    shown: Option<String>,
     name: Option<String>,
     dir: AttributeDir,
     device: Option<AttributeDir>,
@@ -399,6 +477,11 @@ struct Chip {
 }
 
 impl Chip {
+    /// The `chip` label.
+    fn chip_label(&self) -> &str {
+        self.shown.as_deref().unwrap_or(&self.label)
+    }
+
     fn attributes(&self, place: Place) -> Option<&AttributeDir> {
         match place {
             Place::Chip => Some(&self.dir),
@@ -513,6 +596,8 @@ struct Row {
     /// The sensor; `None` for `node_hwmon_chip_names`.
     sensor: Option<usize>,
     value: f64,
+    /// The `sensor` label is the sensor's cleaned label (`node_hwmon_freq_freq_mhz`).
+    sensor_from_label: bool,
 }
 
 /// The hwmon collector: the chips seen so far and the families they feed.
@@ -521,6 +606,8 @@ pub struct Hwmon {
     chips: Vec<Chip>,
     families: Families,
     fixed: FixedFamilies,
+    chip_filter: NameFilter,
+    sensor_filter: NameFilter,
 }
 
 impl Hwmon {
@@ -532,6 +619,58 @@ impl Hwmon {
             chips: Vec::new(),
             families,
             fixed,
+            chip_filter: NameFilter::default(),
+            sensor_filter: NameFilter::default(),
+        }
+    }
+
+    pub fn build(ctx: &BuildContext) -> Result<Self, ConfigError> {
+        let mut hwmon = Hwmon::new(ctx.paths);
+        hwmon.chip_filter = NameFilter {
+            include: ctx.regex(CHIP_INCLUDE)?,
+            exclude: ctx.regex(CHIP_EXCLUDE)?,
+        };
+        hwmon.sensor_filter = NameFilter {
+            include: ctx.regex(SENSOR_INCLUDE)?,
+            exclude: ctx.regex(SENSOR_EXCLUDE)?,
+        };
+        Ok(hwmon)
+    }
+
+    /// node_exporter 1.12's labels for chips that derive the same one: `<label>_<name>`
+    /// when the cleaned name tells the chip apart from the others with that label,
+    /// `<label>_<hwmonN>` otherwise. Cheap when nothing collides (the usual case).
+    fn disambiguate(&mut self) {
+        let mut count: HashMap<&str, usize> = HashMap::new();
+        for chip in &self.chips {
+            *count.entry(chip.label.as_str()).or_default() += 1;
+        }
+        let shared: Vec<bool> = self
+            .chips
+            .iter()
+            .map(|chip| count.get(chip.label.as_str()).is_some_and(|n| *n > 1))
+            .collect();
+        let mut shown = Vec::with_capacity(self.chips.len());
+        for (index, chip) in self.chips.iter().enumerate() {
+            if !shared[index] {
+                shown.push(None);
+                continue;
+            }
+            let name_is_unique = chip.name.as_ref().is_some_and(|name| {
+                self.chips.iter().enumerate().all(|(other_index, other)| {
+                    other_index == index
+                        || other.label != chip.label
+                        || other.name.as_ref() != Some(name)
+                })
+            });
+            let suffix = match &chip.name {
+                Some(name) if name_is_unique => name.clone(),
+                _ => clean_metric_name(chip.entry.as_bytes()),
+            };
+            shown.push(Some(format!("{}_{suffix}", chip.label)));
+        }
+        for (chip, shown) in self.chips.iter_mut().zip(shown) {
+            chip.shown = shown;
         }
     }
 
@@ -588,18 +727,32 @@ impl Hwmon {
     /// Reads every value file of every chip into rows.
     fn read_rows(&mut self) -> Vec<Row> {
         let mut rows = Vec::new();
+        let mut filter_key = String::new();
         for (chip_index, chip) in self.chips.iter_mut().enumerate() {
+            if self.chip_filter.ignores(chip.chip_label()) {
+                continue;
+            }
             let row = |family, sensor, value| Row {
                 family,
                 chip: chip_index,
                 sensor,
                 value,
+                sensor_from_label: false,
             };
             if chip.name.is_some() {
                 rows.push(row(self.fixed.chip_names, None, 1.0));
             }
             for sensor_index in 0..chip.sensors.len() {
                 let sensor = &chip.sensors[sensor_index];
+                if !self.sensor_filter.is_empty() {
+                    filter_key.clear();
+                    filter_key.push_str(chip.chip_label());
+                    filter_key.push(';');
+                    filter_key.push_str(&sensor.name);
+                    if self.sensor_filter.ignores(&filter_key) {
+                        continue;
+                    }
+                }
                 let has_label = sensor.label.is_some();
                 let (special, bare) = (sensor.special, sensor.bare);
                 let readings: Vec<Option<String>> = (0..sensor.elements.len())
@@ -624,11 +777,17 @@ impl Hwmon {
                     let Some(value) = text.as_deref().and_then(parse_go_float) else {
                         continue;
                     };
+                    if element.sensor_from_label && sensor.clean_label.is_none() {
+                        continue;
+                    }
                     let family = match element.family_if_bare {
                         Some(family) if bare_text.is_some() => family,
                         _ => element.family,
                     };
-                    rows.push(sensor_row(family, element.scale.apply(value)));
+                    rows.push(Row {
+                        sensor_from_label: element.sensor_from_label,
+                        ..sensor_row(family, element.scale.apply(value))
+                    });
                 }
             }
         }
@@ -638,18 +797,17 @@ impl Hwmon {
     /// A row's label values, in the order of its label names (sorted, as Go writes them).
     fn label_values(&self, row: &Row) -> [&str; 3] {
         let chip = &self.chips[row.chip];
+        let label = chip.chip_label();
         match row.sensor {
-            None => [&chip.label, chip.name.as_deref().unwrap_or(""), ""],
+            None => [label, chip.name.as_deref().unwrap_or(""), ""],
             Some(sensor) => {
                 let sensor = &chip.sensors[sensor];
                 if row.family == self.fixed.sensor_label {
-                    [
-                        &chip.label,
-                        sensor.label.as_deref().unwrap_or(""),
-                        &sensor.name,
-                    ]
+                    [label, sensor.label.as_deref().unwrap_or(""), &sensor.name]
+                } else if row.sensor_from_label {
+                    [label, sensor.clean_label.as_deref().unwrap_or(""), ""]
                 } else {
-                    [&chip.label, &sensor.name, ""]
+                    [label, &sensor.name, ""]
                 }
             }
         }
@@ -755,6 +913,9 @@ fn scan_chip(path: &Path, families: &mut Families, fixed: &FixedFamilies) -> io:
             }),
             None => None,
         };
+        let clean_label = (sensor_type == "freq")
+            .then(|| label.as_deref().map(|l| clean_metric_name(l.as_bytes())))
+            .flatten();
         let special = Special::of(&sensor_type);
         if special.is_some() {
             // Only the element-less file counts for these.
@@ -765,6 +926,7 @@ fn scan_chip(path: &Path, families: &mut Families, fixed: &FixedFamilies) -> io:
             name: sensor_name,
             special,
             label,
+            clean_label,
             elements: Vec::with_capacity(elements.len()),
             bare: None,
         };
@@ -788,6 +950,7 @@ fn scan_chip(path: &Path, families: &mut Families, fixed: &FixedFamilies) -> io:
                 family: families.intern(spec),
                 family_if_bare,
                 files,
+                sensor_from_label: sensor_type == "freq" && element == "input",
             });
         }
         sensors.push(sensor);
@@ -796,6 +959,7 @@ fn scan_chip(path: &Path, families: &mut Families, fixed: &FixedFamilies) -> io:
         entry: String::new(),
         inode: 0,
         label,
+        shown: None,
         name,
         dir,
         device,
@@ -813,6 +977,7 @@ impl Collector for Hwmon {
                 self.class_dir.display()
             )));
         }
+        self.disambiguate();
         let rows = self.read_rows();
         self.record(rows, out);
         Ok(())
@@ -822,7 +987,7 @@ impl Collector for Hwmon {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{fixture_paths, reference, rendered};
+    use crate::test_support::{fixture_paths, reference, rendered, Line};
     use std::os::unix::fs::symlink;
 
     fn scrape(hwmon: &mut Hwmon) -> MetricSet {
@@ -835,13 +1000,29 @@ mod tests {
         name.starts_with("node_hwmon_")
     }
 
+    /// The chips added to the fixture for 1.12's behaviour (three radios of one wifi
+    /// card, a GPU with clocks), which the 1.5 reference scrape predates.
+    fn added_for_1_12(labels: &[(String, String)]) -> bool {
+        labels
+            .iter()
+            .any(|(k, v)| k == "chip" && (v.starts_with("ieee80211_phy0") || v == GPU_CHIP))
+    }
+
+    const GPU_CHIP: &str = "0000:00:01_0_0000:01:00_0";
+
     #[test]
     fn the_fixture_matches_node_exporter() {
         let set = scrape(&mut Hwmon::new(&fixture_paths()));
         let expected = reference(is_hwmon_family);
         // 52 families (HELP and TYPE each) and their 101 series.
         assert_eq!(expected.len(), 52 * 2 + 101);
-        assert_eq!(rendered(&set, is_hwmon_family), expected);
+        let mut ours: Vec<Line> = rendered(&set, is_hwmon_family)
+            .into_iter()
+            .filter(|line| !matches!(line, Line::Sample(_, labels, _) if added_for_1_12(labels)))
+            .collect();
+        // node_hwmon_freq_freq_mhz has only the GPU's series: drop its HELP and TYPE too.
+        ours.retain(|line| line.family() != "node_hwmon_freq_freq_mhz");
+        assert_eq!(ours, expected);
 
         // Spot checks, with exact values from tests/fixtures/sys.
         let value = |name, chip, sensor| set.value(name, &[("chip", chip), ("sensor", sensor)]);
@@ -902,7 +1083,8 @@ mod tests {
         );
         assert_eq!(set.value("node_hwmon_chip_names", &[("chip", meter)]), None);
         let names = set.get("node_hwmon_chip_names").unwrap();
-        assert_eq!(names.len(), 7);
+        // 7 chips of 1.5's reference, 3 radios and the GPU.
+        assert_eq!(names.len(), 11);
     }
 
     /// `devices/<device>/hwmon/<hwmon>` with `files`, a `device` link when `device` is
@@ -1047,8 +1229,126 @@ mod tests {
     }
 
     #[test]
-    fn the_first_of_two_chips_with_one_name_wins() {
+    fn chips_sharing_a_device_and_gpu_clocks_on_the_fixture_tree() {
+        let set = scrape(&mut Hwmon::new(&fixture_paths()));
+        // hwmon8..10 all have device -> ieee80211/phy0: 1.5 served one of them (and
+        // logged "collected before"); 1.12 suffixes each chip with its name.
+        let temps: Vec<(String, f64)> = set
+            .get("node_hwmon_temp_celsius")
+            .unwrap()
+            .samples()
+            .into_iter()
+            .filter(|s| s.labels[0].1.starts_with("ieee80211_phy0"))
+            .map(|s| (s.labels[0].1.clone(), s.value))
+            .collect();
+        assert_eq!(
+            temps,
+            [
+                ("ieee80211_phy0_mt7996_phy0_0".to_string(), 55.0),
+                ("ieee80211_phy0_mt7996_phy0_1".to_string(), 56.0),
+                ("ieee80211_phy0_mt7996_phy0_2".to_string(), 57.0),
+            ]
+        );
+        let name = [
+            ("chip", "ieee80211_phy0_mt7996_phy0_1"),
+            ("chip_name", "mt7996_phy0_1"),
+        ];
+        assert_eq!(set.value("node_hwmon_chip_names", &name), Some(1.0));
+        // The GPU: freq1 is labelled (sclk), freq2 is not and gives nothing.
+        let clocks = set.get("node_hwmon_freq_freq_mhz").unwrap();
+        assert_eq!(clocks.help, "Hardware monitor for GPU frequency in MHz");
+        assert_eq!(clocks.len(), 1);
+        assert_eq!(
+            set.value(
+                "node_hwmon_freq_freq_mhz",
+                &[("chip", GPU_CHIP), ("sensor", "sclk")]
+            ),
+            Some(1350.0)
+        );
+        let label = [("chip", GPU_CHIP), ("label", "sclk"), ("sensor", "freq1")];
+        assert_eq!(set.value("node_hwmon_sensor_label", &label), Some(1.0));
+    }
+
+    fn filtered(root: &tempfile::TempDir, flags: &[&str]) -> MetricSet {
+        let matches = clap::Command::new("t")
+            .args(args())
+            .try_get_matches_from(std::iter::once("t").chain(flags.iter().copied()))
+            .unwrap();
+        let paths = sys_paths(root);
+        let mut hwmon = Hwmon::build(&BuildContext {
+            paths: &paths,
+            matches: &matches,
+        })
+        .unwrap();
+        scrape(&mut hwmon)
+    }
+
+    #[test]
+    fn chip_and_sensor_filters() {
         let root = tempfile::tempdir().unwrap();
+        chip(
+            root.path(),
+            "hwmon0",
+            "platform/coretemp.0",
+            &[
+                ("name", "coretemp"),
+                ("temp1_input", "40000"),
+                ("temp2_input", "41000"),
+            ],
+        );
+        chip(
+            root.path(),
+            "hwmon1",
+            "",
+            &[("name", "cpu_thermal"), ("temp1_input", "50000")],
+        );
+        let chips = |set: &MetricSet| -> Vec<(String, String)> {
+            set.get("node_hwmon_temp_celsius")
+                .map(|f| {
+                    f.samples()
+                        .into_iter()
+                        .map(|s| (s.labels[0].1.clone(), s.labels[1].1.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let pair = |c: &str, s: &str| (c.to_string(), s.to_string());
+        assert_eq!(chips(&filtered(&root, &[])).len(), 3);
+        let set = filtered(&root, &["--collector.hwmon.chip-exclude=^platform_"]);
+        assert_eq!(chips(&set), [pair("cpu_thermal", "temp1")]);
+        assert!(set.get("node_hwmon_chip_names").unwrap().len() == 1);
+        let set = filtered(&root, &["--collector.hwmon.chip-include=coretemp"]);
+        assert_eq!(chips(&set).len(), 2);
+        // Sensors match as <chip>;<sensor>.
+        let set = filtered(
+            &root,
+            &["--collector.hwmon.sensor-exclude=^platform_coretemp_0;temp2$"],
+        );
+        assert_eq!(
+            chips(&set),
+            [
+                pair("cpu_thermal", "temp1"),
+                pair("platform_coretemp_0", "temp1")
+            ]
+        );
+        let set = filtered(&root, &["--collector.hwmon.sensor-include=;temp2$"]);
+        assert_eq!(chips(&set), [pair("platform_coretemp_0", "temp2")]);
+        // Both given: both apply, as node_exporter's deviceFilter does.
+        let set = filtered(
+            &root,
+            &[
+                "--collector.hwmon.sensor-include=temp1",
+                "--collector.hwmon.sensor-exclude=^cpu_thermal",
+            ],
+        );
+        assert_eq!(chips(&set), [pair("platform_coretemp_0", "temp1")]);
+    }
+
+    #[test]
+    fn colliding_chips_get_their_name_or_entry_as_suffix() {
+        let root = tempfile::tempdir().unwrap();
+        // No device link: the base is the name file; all three say cpu_thermal, so
+        // the name does not tell them apart and the entry name does.
         chip(
             root.path(),
             "hwmon1",
@@ -1067,11 +1367,88 @@ mod tests {
             "",
             &[("name", "cpu_thermal"), ("temp1_input", "4000")],
         );
+        // Two chips of one device with different names, and one chip of another
+        // device that is alone with its label: left alone.
+        chip(
+            root.path(),
+            "hwmon3",
+            "platform/asus-nb-wmi",
+            &[("name", "asus"), ("pwm1_enable", "2")],
+        );
+        chip(
+            root.path(),
+            "hwmon4",
+            "platform/asus-nb-wmi",
+            &[("name", "asus_custom_fan_curve"), ("pwm1_enable", "1")],
+        );
         let set = scrape(&mut Hwmon::new(&sys_paths(&root)));
-        let temps = set.get("node_hwmon_temp_celsius").unwrap().samples();
-        assert_eq!(temps.len(), 1);
-        assert_eq!(temps[0].value, 2.0);
-        assert_eq!(set.get("node_hwmon_chip_names").unwrap().len(), 1);
+        let values = |family: &str| -> Vec<(String, f64)> {
+            set.get(family)
+                .unwrap()
+                .samples()
+                .into_iter()
+                .map(|s| (s.labels[0].1.clone(), s.value))
+                .collect()
+        };
+        assert_eq!(
+            values("node_hwmon_temp_celsius"),
+            [
+                ("cpu_thermal_hwmon1".to_string(), 2.0),
+                ("cpu_thermal_hwmon10".to_string(), 3.0),
+                ("cpu_thermal_hwmon2".to_string(), 4.0),
+            ]
+        );
+        assert_eq!(
+            values("node_hwmon_pwm_enable"),
+            [
+                ("platform_asus_nb_wmi_asus".to_string(), 2.0),
+                (
+                    "platform_asus_nb_wmi_asus_custom_fan_curve".to_string(),
+                    1.0
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_label_that_still_collides_keeps_the_first_chip() {
+        let root = tempfile::tempdir().unwrap();
+        // hwmon1 and hwmon2 share the device platform/soc and become
+        // platform_soc_thermal and platform_soc_fan; hwmon0 (no device link) is alone
+        // with its base "platform_soc_thermal" and keeps it: one label, two chips.
+        chip(
+            root.path(),
+            "hwmon0",
+            "",
+            &[("name", "platform_soc_thermal"), ("temp1_input", "1000")],
+        );
+        chip(
+            root.path(),
+            "hwmon1",
+            "platform/soc",
+            &[("name", "thermal"), ("temp1_input", "2000")],
+        );
+        chip(
+            root.path(),
+            "hwmon2",
+            "platform/soc",
+            &[("name", "fan"), ("temp1_input", "3000")],
+        );
+        let set = scrape(&mut Hwmon::new(&sys_paths(&root)));
+        let listed: Vec<(String, f64)> = set
+            .get("node_hwmon_temp_celsius")
+            .unwrap()
+            .samples()
+            .into_iter()
+            .map(|s| (s.labels[0].1.clone(), s.value))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("platform_soc_fan".to_string(), 3.0),
+                ("platform_soc_thermal".to_string(), 1.0),
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,11 @@
-//! Every `/proc/meminfo` field as `node_memory_<Field>[_bytes]`, named as node_exporter
-//! names them: `(anon)`/`(file)` become `_anon`/`_file`, fields in kB are scaled to
-//! bytes and get `_bytes`, unit-less counts (HugePages_*) keep their bare name.
+//! The `/proc/meminfo` fields node_exporter 1.12 exports, as `node_memory_<Field>[_bytes]`:
+//! `(anon)`/`(file)` become `_anon`/`_file`, fields in kB are scaled to bytes and get
+//! `_bytes`, unit-less counts (HugePages_*) keep their bare name.
+//!
+//! Since 1.9 (#3049) node_exporter reads meminfo through procfs's `Meminfo` struct and
+//! exports only the 51 fields it maps ([`EXPORTED`]), each only when the kernel
+//! reports it; 1.5 exported every line. So `FileHugePages`, `FilePmdMapped`,
+//! `Hugetlb`, `KReclaimable`, `SecPageTables`, `Balloon`, … are no longer exported.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +33,61 @@ impl MemInfo {
         }
     }
 }
+
+/// The metric name suffixes node_exporter 1.12 maps from procfs's `Meminfo`, sorted.
+pub const EXPORTED: [&str; 51] = [
+    "Active_anon_bytes",
+    "Active_bytes",
+    "Active_file_bytes",
+    "AnonHugePages_bytes",
+    "AnonPages_bytes",
+    "Bounce_bytes",
+    "Buffers_bytes",
+    "Cached_bytes",
+    "CmaFree_bytes",
+    "CmaTotal_bytes",
+    "CommitLimit_bytes",
+    "Committed_AS_bytes",
+    "DirectMap1G_bytes",
+    "DirectMap2M_bytes",
+    "DirectMap4k_bytes",
+    "Dirty_bytes",
+    "HardwareCorrupted_bytes",
+    "HugePages_Free",
+    "HugePages_Rsvd",
+    "HugePages_Surp",
+    "HugePages_Total",
+    "Hugepagesize_bytes",
+    "Inactive_anon_bytes",
+    "Inactive_bytes",
+    "Inactive_file_bytes",
+    "KernelStack_bytes",
+    "Mapped_bytes",
+    "MemAvailable_bytes",
+    "MemFree_bytes",
+    "MemTotal_bytes",
+    "Mlocked_bytes",
+    "NFS_Unstable_bytes",
+    "PageTables_bytes",
+    "Percpu_bytes",
+    "SReclaimable_bytes",
+    "SUnreclaim_bytes",
+    "ShmemHugePages_bytes",
+    "ShmemPmdMapped_bytes",
+    "Shmem_bytes",
+    "Slab_bytes",
+    "SwapCached_bytes",
+    "SwapFree_bytes",
+    "SwapTotal_bytes",
+    "Unevictable_bytes",
+    "VmallocChunk_bytes",
+    "VmallocTotal_bytes",
+    "VmallocUsed_bytes",
+    "WritebackTmp_bytes",
+    "Writeback_bytes",
+    "Zswap_bytes",
+    "Zswapped_bytes",
+];
 
 /// One parsed meminfo line: the metric name suffix (`MemTotal_bytes`) and its value.
 #[derive(Debug, PartialEq)]
@@ -88,6 +148,9 @@ impl Collector for MemInfo {
     fn update(&mut self, sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
         let text = sources.table(&self.path)?;
         for field in parse_meminfo(text, &self.path)? {
+            if EXPORTED.binary_search(&field.name.as_str()).is_err() {
+                continue;
+            }
             let help = format!("Memory information field {}.", field.name);
             out.family(
                 format!("node_memory_{}", field.name),
@@ -128,6 +191,40 @@ mod tests {
                     value: 2097152.0
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn exports_only_the_fields_node_exporter_1_12_maps() {
+        let mut sorted = EXPORTED;
+        sorted.sort_unstable();
+        assert_eq!(sorted, EXPORTED, "sorted, for binary_search");
+        let mut out = MetricSet::new();
+        MemInfo::new(&crate::test_support::fixture_paths())
+            .update(&mut Sources::default(), &mut out)
+            .unwrap();
+        let names: Vec<&str> = out.families().iter().map(|f| &*f.name).collect();
+        for gone in [
+            "node_memory_FileHugePages_bytes",
+            "node_memory_FilePmdMapped_bytes",
+            "node_memory_Hugetlb_bytes",
+            "node_memory_KReclaimable_bytes",
+        ] {
+            assert!(!names.contains(&gone), "{gone}");
+        }
+        for kept in [
+            "node_memory_MemTotal_bytes",
+            "node_memory_Zswap_bytes",
+            "node_memory_HugePages_Total",
+            "node_memory_Active_anon_bytes",
+        ] {
+            assert!(names.contains(&kept), "{kept}");
+        }
+        // Every family is one of the 51, and the fixture has 49 of them (no Cma*).
+        assert_eq!(names.len(), 49, "{names:?}");
+        assert_eq!(
+            out.get("node_memory_Zswap_bytes").unwrap().help,
+            "Memory information field Zswap_bytes."
         );
     }
 

@@ -1,6 +1,8 @@
 //! `node_network_info`, `node_network_up` and one `node_network_<property>` family per
-//! numeric attribute of `<sysfs>/class/net/<iface>/`, as node_exporter 1.5's netclass
-//! collector (sysfs mode) emits them.
+//! numeric attribute of `<sysfs>/class/net/<iface>/`, as node_exporter 1.12's netclass
+//! collector (sysfs mode) emits them. `node_network_info` carries `adminstate` (1.6):
+//! "up" when `flags` has IFF_UP, "down" when not, "unknown" without `flags`.
+//! (`node_network_altnames_info`, 1.11, belongs to the rtnetlink mode only.)
 //!
 //! An attribute that cannot be read (ENOENT, EACCES, EOPNOTSUPP, EINVAL — the carrier,
 //! speed and duplex of a down link) is left out, as node_exporter leaves it out.
@@ -530,7 +532,7 @@ pub fn record(interfaces: &[NetClassIface], ignore_invalid_speed: bool, out: &mu
     );
     for iface in by_labels {
         let values = info_labels(iface);
-        let labels: [(&'static str, &str); 6] =
+        let labels: [(&'static str, &str); 7] =
             std::array::from_fn(|i| (INFO_LABELS[i], values[i]));
         info.push(&labels, 1.0);
     }
@@ -568,8 +570,9 @@ pub fn record(interfaces: &[NetClassIface], ignore_invalid_speed: bool, out: &mu
     }
 }
 
-const INFO_LABELS: [&str; 6] = [
+const INFO_LABELS: [&str; 7] = [
     "address",
+    "adminstate",
     "broadcast",
     "device",
     "duplex",
@@ -577,11 +580,25 @@ const INFO_LABELS: [&str; 6] = [
     "operstate",
 ];
 
+/// node_exporter's `adminstate`: from IFF_UP in `flags`, "unknown" when flags is unread.
+fn admin_state(iface: &NetClassIface) -> &'static str {
+    let flags = NUMERIC
+        .iter()
+        .position(|n| n.file == "flags")
+        .and_then(|index| iface.numbers[index]);
+    match flags {
+        None => "unknown",
+        Some(flags) if flags & i64::from(IFF_UP) != 0 => "up",
+        Some(_) => "down",
+    }
+}
+
 /// The label values of `node_network_info`, in [`INFO_LABELS`] order.
-fn info_labels(iface: &NetClassIface) -> [&str; 6] {
+fn info_labels(iface: &NetClassIface) -> [&str; 7] {
     let s = &iface.strings;
     [
         &s[ADDRESS],
+        admin_state(iface),
         &s[BROADCAST],
         &iface.name,
         &s[DUPLEX],
@@ -603,7 +620,7 @@ mod tests {
     use super::*;
     use crate::paths::Paths;
 
-    use crate::test_support::fixture_paths;
+    use crate::test_support::{fixture_paths, Line};
 
     fn build(paths: &Paths, flags: &[&str]) -> Result<NetClass, ConfigError> {
         let matches = clap::Command::new("test")
@@ -636,9 +653,31 @@ mod tests {
         let expected = crate::test_support::reference(is_netclass_family);
         // 19 families; bond0 (the bonding fixture) has a sample in each of them.
         assert_eq!(expected.len(), 19 * 2 + 53 + 19);
+        // 1.5's reference, apart from 1.6's adminstate label on node_network_info.
+        let mut admin_states = Vec::new();
+        let ours: Vec<Line> = crate::test_support::rendered(&set, is_netclass_family)
+            .into_iter()
+            .map(|line| match line {
+                Line::Sample(name, mut labels, value) if name == "node_network_info" => {
+                    let at = labels.iter().position(|(k, _)| k == "adminstate").unwrap();
+                    let (_, state) = labels.remove(at);
+                    let device = labels.iter().find(|(k, _)| k == "device").unwrap();
+                    admin_states.push((device.1.clone(), state));
+                    Line::Sample(name, labels, value)
+                }
+                other => other,
+            })
+            .collect();
+        assert_eq!(ours, expected);
+        admin_states.sort();
+        let states: Vec<(&str, &str)> = admin_states
+            .iter()
+            .map(|(d, s)| (d.as_str(), s.as_str()))
+            .collect();
+        // flags: bond0 0x1403, eth0 0x1003, lo 0x9, wlan0 0x1002.
         assert_eq!(
-            crate::test_support::rendered(&set, is_netclass_family),
-            expected
+            states,
+            [("bond0", "up"), ("eth0", "up"), ("lo", "up"), ("wlan0", "down")]
         );
         // Spot checks, with exact values from tests/fixtures/sys/class/net.
         let value = |name, device| set.value(name, &[("device", device)]);
@@ -716,6 +755,7 @@ mod tests {
             labels,
             [
                 ("address", ""),
+                ("adminstate", "up"),
                 ("broadcast", ""),
                 ("device", "eth9"),
                 ("duplex", ""),

@@ -1,5 +1,7 @@
-//! `node_os_info` and `node_os_version` from the host's os-release
-//! (`<rootfs>/etc/os-release`, else `<rootfs>/usr/lib/os-release`).
+//! `node_os_info`, `node_os_version` and (node_exporter 1.8) the end of the release's
+//! support, `node_os_support_end_timestamp_seconds` from `SUPPORT_END=YYYY-MM-DD`
+//! (midnight UTC; a date Go's `time.DateOnly` refuses fails the collector), from the
+//! host's os-release (`<rootfs>/etc/os-release`, else `<rootfs>/usr/lib/os-release`).
 //!
 //! The file is parsed again only when its modification time changes (an upgrade),
 //! so a steady-state scrape costs one stat.
@@ -123,7 +125,14 @@ impl Os {
 
 impl Collector for Os {
     fn update(&mut self, _: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
-        let release = self.release()?;
+        self.release()?;
+        let Some((path, _, release)) = &self.cached else {
+            return Err(CollectError::parse(
+                &self.candidates[0],
+                0,
+                "no os-release file",
+            ));
+        };
         let labels: Vec<(&'static str, &str)> = INFO_LABELS
             .iter()
             .map(|(label, key)| (*label, release.get(key)))
@@ -136,21 +145,72 @@ impl Collector for Os {
         );
         // Like node_exporter, no version series when VERSION_ID has no number.
         let version = release.version();
-        if version <= 0.0 {
-            return Ok(());
+        if version > 0.0 {
+            out.gauge(
+                "node_os_version",
+                "Metric containing the major.minor part of the OS version.",
+                &[
+                    ("id", release.get("ID")),
+                    ("id_like", release.get("ID_LIKE")),
+                    ("name", release.get("NAME")),
+                ],
+                version,
+            );
         }
-        out.gauge(
-            "node_os_version",
-            "Metric containing the major.minor part of the OS version.",
-            &[
-                ("id", release.get("ID")),
-                ("id_like", release.get("ID_LIKE")),
-                ("name", release.get("NAME")),
-            ],
-            version,
-        );
+        let support_end = release.get("SUPPORT_END");
+        if !support_end.is_empty() {
+            let seconds = date_only_seconds(support_end).ok_or_else(|| {
+                CollectError::parse(
+                    path,
+                    0,
+                    format!("SUPPORT_END: not a YYYY-MM-DD date: {support_end:?}"),
+                )
+            })?;
+            out.gauge(
+                "node_os_support_end_timestamp_seconds",
+                "Metric containing the end-of-life date timestamp of the OS.",
+                &[],
+                seconds as f64,
+            );
+        }
         Ok(())
     }
+}
+
+/// Go's `time.Parse(time.DateOnly, text)` as Unix seconds (midnight UTC): exactly
+/// `YYYY-MM-DD`, a real day of that month.
+pub fn date_only_seconds(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = &text[range];
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > days_in_month {
+        return None;
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (era arithmetic).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let shifted_month = (month + 9) % 12;
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some((era * 146_097 + day_of_era - 719_468) * 86_400)
 }
 
 /// Parses os-release's shell-like `KEY=value` lines as node_exporter's go-envparse
@@ -229,6 +289,72 @@ mod tests {
         assert_eq!(version("3.18.4"), 3.18);
         assert_eq!(version("rolling"), 0.0);
         assert_eq!(version(""), 0.0);
+    }
+
+    #[test]
+    fn support_end_dates_like_gos_date_only() {
+        assert_eq!(date_only_seconds("1970-01-01"), Some(0));
+        assert_eq!(date_only_seconds("2028-03-15"), Some(1_836_691_200));
+        assert_eq!(date_only_seconds("2024-02-29"), Some(1_709_164_800));
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "24-01-01",
+            "2024-01-01x",
+            "2024/01/01",
+            "",
+        ] {
+            assert_eq!(date_only_seconds(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn support_end_is_exported_and_a_bad_one_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        let file = dir.path().join("etc/os-release");
+        std::fs::write(&file, "ID=fedora\nVERSION_ID=40\nSUPPORT_END=2025-05-13\n").unwrap();
+        let paths = Paths {
+            rootfs: dir.path().to_path_buf(),
+            ..Paths::default()
+        };
+        let mut os = Os::new(&paths);
+        let mut out = MetricSet::new();
+        os.update(&mut Sources::default(), &mut out).unwrap();
+        let family = out.get("node_os_support_end_timestamp_seconds").unwrap();
+        assert_eq!(
+            family.help,
+            "Metric containing the end-of-life date timestamp of the OS."
+        );
+        assert_eq!(
+            out.value("node_os_support_end_timestamp_seconds", &[]),
+            Some(1_747_094_400.0)
+        );
+        assert_eq!(
+            out.value("node_os_version", &[("id", "fedora")]),
+            Some(40.0)
+        );
+        // Rewritten with a date Go refuses: the collector fails, naming the file.
+        std::fs::write(&file, "ID=fedora\nSUPPORT_END=2025-5-13\n").unwrap();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        let err = os
+            .update(&mut Sources::default(), &mut MetricSet::new())
+            .unwrap_err();
+        assert!(err.to_string().contains("etc/os-release"), "{err}");
+        assert!(err.to_string().contains("SUPPORT_END"), "{err}");
+        // The fixture's Raspbian 12 has no SUPPORT_END: no series.
+        let mut out = MetricSet::new();
+        Os::new(&crate::test_support::fixture_paths())
+            .update(&mut Sources::default(), &mut out)
+            .unwrap();
+        assert!(out.get("node_os_support_end_timestamp_seconds").is_none());
     }
 
     #[test]

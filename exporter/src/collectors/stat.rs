@@ -1,9 +1,12 @@
 //! `/proc/stat`: the parser shared with the `cpu` collector, and the `stat` collector
-//! (boot time, context switches, forks, interrupts, running and blocked processes).
+//! (boot time, context switches, forks, interrupts, running and blocked processes, and
+//! with `--collector.stat.softirq` `node_softirqs_total{vector}` from the `softirq` line).
 
 use std::path::{Path, PathBuf};
 
-use crate::collector::{Collector, CollectorSpec};
+use clap::Arg;
+
+use crate::collector::{switch_args, Collector, CollectorSpec};
 use crate::error::CollectError;
 use crate::paths::Paths;
 use crate::read::parse_field;
@@ -13,9 +16,52 @@ use edge_common::exposition::MetricSet;
 pub const SPEC: CollectorSpec = CollectorSpec {
     name: "stat",
     enabled_by_default: true,
-    args: super::no_args,
-    build: |ctx| Ok(Box::new(Stat::new(ctx.paths))),
+    args,
+    build: |ctx| {
+        let mut stat = Stat::new(ctx.paths);
+        stat.softirqs = ctx.switch(SOFTIRQ_FLAG, false);
+        Ok(Box::new(stat))
+    },
 };
+
+const SOFTIRQ_FLAG: &str = "collector.stat.softirq";
+
+fn args() -> Vec<Arg> {
+    switch_args(SOFTIRQ_FLAG, "Export softirq calls per vector").into()
+}
+
+/// The vectors of the `softirq` line after its total, in the kernel's order.
+pub const SOFTIRQ_VECTORS: [&str; 10] = [
+    "hi",
+    "timer",
+    "net_tx",
+    "net_rx",
+    "block",
+    "block_iopoll",
+    "tasklet",
+    "sched",
+    "hrtimer",
+    "rcu",
+];
+
+/// The per-vector counts of `/proc/stat`'s `softirq` line (None without one). Fewer
+/// than the ten vectors node_exporter reads is an error naming the line.
+pub fn parse_softirqs(text: &str, path: &Path) -> Result<Option<[f64; 10]>, CollectError> {
+    let Some((index, line)) = text
+        .lines()
+        .enumerate()
+        .find(|(_, line)| line.starts_with("softirq "))
+    else {
+        return Ok(None);
+    };
+    let mut fields = line.split_whitespace().skip(1);
+    parse_field::<f64>(fields.next(), path, index + 1, "softirq total")?;
+    let mut counts = [0.0; 10];
+    for (count, vector) in counts.iter_mut().zip(SOFTIRQ_VECTORS) {
+        *count = parse_field(fields.next(), path, index + 1, vector)?;
+    }
+    Ok(Some(counts))
+}
 
 /// Kernel ticks per second of `/proc/stat` (USER_HZ, fixed at 100 by the kernel ABI).
 pub const USER_HZ: f64 = 100.0;
@@ -124,19 +170,28 @@ fn parse_cpu_times<'a>(
 
 pub struct Stat {
     path: PathBuf,
+    /// `--collector.stat.softirq`.
+    softirqs: bool,
 }
 
 impl Stat {
     pub fn new(paths: &Paths) -> Self {
         Stat {
             path: paths.proc("stat"),
+            softirqs: false,
         }
     }
 }
 
 impl Collector for Stat {
     fn update(&mut self, sources: &mut Sources, out: &mut MetricSet) -> Result<(), CollectError> {
-        let stat = parse_proc_stat(sources.table(&self.path)?, &self.path)?;
+        let text = sources.table(&self.path)?;
+        let stat = parse_proc_stat(text, &self.path)?;
+        let softirqs = if self.softirqs {
+            parse_softirqs(text, &self.path)?
+        } else {
+            None
+        };
         let missing = |what: &str| CollectError::parse(&self.path, 0, format!("no {what} line"));
         out.counter(
             "node_intr_total",
@@ -174,6 +229,19 @@ impl Collector for Stat {
             &[],
             stat.procs_blocked.ok_or_else(|| missing("procs_blocked"))?,
         );
+        if let Some(counts) = softirqs {
+            // node_exporter's order: by vector name.
+            let mut vectors: Vec<(&str, f64)> = SOFTIRQ_VECTORS.into_iter().zip(counts).collect();
+            vectors.sort_by(|a, b| a.0.cmp(b.0));
+            let family = out.family(
+                "node_softirqs_total",
+                "Number of softirq calls.",
+                edge_common::exposition::MetricKind::Counter,
+            );
+            for (vector, count) in vectors {
+                family.push(&[("vector", vector)], count);
+            }
+        }
         Ok(())
     }
 }
@@ -216,6 +284,47 @@ softirq 5 1 1 1\n";
         assert_eq!(err.to_string(), "stat:2: bad CPU line \"cpux\"");
         let err = parse_proc_stat("cpu0 1 2\n", Path::new("stat")).unwrap_err();
         assert_eq!(err.to_string(), "stat:1: missing system");
+    }
+
+    #[test]
+    fn softirqs_per_vector_with_the_flag() {
+        let paths = crate::test_support::fixture_paths();
+        let scrape = |stat: &mut Stat| {
+            let mut out = MetricSet::new();
+            stat.update(&mut Sources::default(), &mut out).unwrap();
+            out
+        };
+        let mut stat = Stat::new(&paths);
+        assert!(
+            scrape(&mut stat).get("node_softirqs_total").is_none(),
+            "off by default"
+        );
+        stat.softirqs = true;
+        let out = scrape(&mut stat);
+        let family = out.get("node_softirqs_total").unwrap();
+        assert_eq!(family.help, "Number of softirq calls.");
+        let listed: Vec<(String, f64)> = family
+            .samples()
+            .into_iter()
+            .map(|s| (s.labels[0].1.clone(), s.value))
+            .collect();
+        // proc/stat: softirq 12496 11 2222 33 444 55 0 66 777 0 8888, sorted by vector.
+        let expected = [
+            ("block", 55.0),
+            ("block_iopoll", 0.0),
+            ("hi", 11.0),
+            ("hrtimer", 0.0),
+            ("net_rx", 444.0),
+            ("net_tx", 33.0),
+            ("rcu", 8888.0),
+            ("sched", 777.0),
+            ("tasklet", 66.0),
+            ("timer", 2222.0),
+        ];
+        assert_eq!(listed, expected.map(|(v, n)| (v.to_string(), n)).to_vec());
+        let err = parse_softirqs(TEXT, Path::new("stat")).unwrap_err();
+        assert_eq!(err.to_string(), "stat:10: missing net_rx");
+        assert_eq!(parse_softirqs("cpu 1\n", Path::new("stat")).unwrap(), None);
     }
 
     #[test]

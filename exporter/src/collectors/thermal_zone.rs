@@ -1,10 +1,14 @@
 //! `node_thermal_zone_temp` from `<sysfs>/class/thermal/thermal_zoneN/{type,temp}` and
 //! `node_cooling_device_{cur,max}_state` from `class/thermal/cooling_deviceN/`, with
-//! node_exporter 1.5's rules (procfs 0.8.0): the `zone` and `name` labels are what
+//! node_exporter 1.12's rules (its procfs): the `zone` and `name` labels are what
 //! follows `thermal_zone` and `cooling_device` in the entry name; a zone whose files
-//! answer ENODATA (a wireless card's sensor while the card is down) is skipped; any
-//! other error, or a value that is not a decimal integer, fails the collector with the
-//! file named. No `class/thermal` (most VMs) is nothing to report.
+//! cannot be read — ENODATA (a wireless card's sensor while the card is down), EINVAL
+//! and EAGAIN (sensors that are asleep or not ready, issues #2980/#3071), or any other
+//! error opening or reading them — is skipped and the other zones are kept (1.5 failed
+//! the whole collector for anything but ENODATA); a value that is not a decimal
+//! integer fails the collector with the file named. No `class/thermal` (most VMs) is
+//! nothing to report. A cooling device whose files answer ENOENT, EACCES, EOPNOTSUPP
+//! or EINVAL is skipped too (procfs's `canIgnoreError`); other errors fail.
 //!
 //! A zone's and a cooling device's `type` never change while it exists: it is read
 //! when the entry appears (or is re-created, with a new inode). Then `policy`, `mode`
@@ -79,28 +83,33 @@ pub struct ThermalZone {
 /// What an attribute read gave: its text, or that the zone is to be skipped.
 enum Read {
     Text(String),
-    NoData,
+    Skip,
 }
 
-fn is_no_data(error: &io::Error) -> bool {
-    error.raw_os_error() == Some(libc::ENODATA)
-}
-
-/// Reads attribute `file` of `dir`: ENODATA skips the zone (`NoData`), other errors
-/// fail the collector.
-fn read(dir: &AttributeDir, file: &str) -> Result<Read, CollectError> {
+/// Reads attribute `file` of a zone: any error opening or reading it skips the zone
+/// this scrape (node_exporter 1.12: procfs skips a zone on ENODATA, EAGAIN, EINVAL and
+/// every path error).
+fn read(dir: &AttributeDir, file: &str) -> Read {
     classify(dir.read(file), || dir.path_of(file))
 }
 
-fn classify(
-    result: io::Result<String>,
-    path: impl FnOnce() -> PathBuf,
-) -> Result<Read, CollectError> {
+fn classify(result: io::Result<String>, path: impl FnOnce() -> PathBuf) -> Read {
     match result {
-        Ok(text) => Ok(Read::Text(text)),
-        Err(e) if is_no_data(&e) => Ok(Read::NoData),
-        Err(e) => Err(CollectError::read(&path(), e)),
+        Ok(text) => Read::Text(text),
+        Err(error) => {
+            tracing::debug!(path = %path().display(), %error, "thermal zone skipped");
+            Read::Skip
+        }
     }
+}
+
+/// procfs's `canIgnoreError` for cooling devices: missing, not permitted, not
+/// supported or invalid.
+fn ignorable(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied | io::ErrorKind::InvalidInput
+    ) || matches!(error.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL))
 }
 
 /// Go's `strconv.ParseInt(text, 10, 64)`, failing with the file named.
@@ -158,15 +167,21 @@ impl ThermalZone {
         }
     }
 
-    /// Opens a new zone and checks the attributes 1.5 requires; `None` to skip it
-    /// this scrape (ENODATA).
+    /// Opens a new zone and checks the attributes node_exporter requires; `None` to
+    /// skip it this scrape (an attribute that cannot be read).
     fn open_zone(&self, entry: &str, inode: u64) -> Result<Option<Entry>, CollectError> {
         let path = self.class_dir.join(entry);
-        let dir = AttributeDir::open(&path).map_err(|e| CollectError::read(&path, e))?;
-        let Read::Text(kind) = read(&dir, "type")? else {
+        let dir = match AttributeDir::open(&path) {
+            Ok(dir) => dir,
+            Err(error) => {
+                tracing::debug!(path = %path.display(), %error, "thermal zone skipped");
+                return Ok(None);
+            }
+        };
+        let Read::Text(kind) = read(&dir, "type") else {
             return Ok(None);
         };
-        if let Read::NoData = read(&dir, "policy")? {
+        if let Read::Skip = read(&dir, "policy") {
             return Ok(None);
         }
         // mode and passive are optional; unreadable for lack of permission is absent.
@@ -181,8 +196,7 @@ impl ThermalZone {
                 {
                     continue
                 }
-                Err(e) if is_no_data(&e) => return Ok(None),
-                Err(e) => return Err(CollectError::read(&dir.path_of(optional), e)),
+                Err(_) => return Ok(None),
             };
             if optional == "passive" && text.parse::<u64>().is_err() {
                 return Err(CollectError::parse(
@@ -201,20 +215,26 @@ impl ThermalZone {
         }))
     }
 
-    /// Opens a new cooling device and reads its type.
-    fn open_cooling_device(&self, entry: &str, inode: u64) -> Result<Entry, CollectError> {
+    /// Opens a new cooling device and reads its type; `None` to skip it this scrape.
+    fn open_cooling_device(&self, entry: &str, inode: u64) -> Result<Option<Entry>, CollectError> {
         let path = self.class_dir.join(entry);
-        let dir = AttributeDir::open(&path).map_err(|e| CollectError::read(&path, e))?;
-        let kind = dir
-            .read("type")
-            .map_err(|e| CollectError::read(&dir.path_of("type"), e))?;
-        Ok(Entry {
+        let dir = match AttributeDir::open(&path) {
+            Ok(dir) => dir,
+            Err(e) if ignorable(&e) => return Ok(None),
+            Err(e) => return Err(CollectError::read(&path, e)),
+        };
+        let kind = match dir.read("type") {
+            Ok(kind) => kind,
+            Err(e) if ignorable(&e) => return Ok(None),
+            Err(e) => return Err(CollectError::read(&dir.path_of("type"), e)),
+        };
+        Ok(Some(Entry {
             entry: entry.to_string(),
             inode,
             dir,
             label: entry[COOLING_PREFIX.len()..].to_string(),
             kind,
-        })
+        }))
     }
 
     /// Every zone that has a temperature now, in entry name order.
@@ -232,9 +252,9 @@ impl ThermalZone {
             else {
                 continue;
             };
-            let temp = match read(&zone.dir, "temp")? {
+            let temp = match read(&zone.dir, "temp") {
                 Read::Text(text) => Some(parse_i64(&text, &zone.dir, "temp")?),
-                Read::NoData => None,
+                Read::Skip => None,
             };
             if let Some(temp) = temp {
                 temps.push(ZoneTemp {
@@ -259,20 +279,23 @@ impl ThermalZone {
         let mut states = Vec::with_capacity(listed.len());
         for (entry, inode) in listed {
             let Some(device) = cached_or(&mut cache, &entry, inode, || {
-                self.open_cooling_device(&entry, inode).map(Some)
+                self.open_cooling_device(&entry, inode)
             })?
             else {
                 continue;
             };
-            let state = |file| -> Result<i64, CollectError> {
-                let text = device
-                    .dir
-                    .read(file)
-                    .map_err(|e| CollectError::read(&device.dir.path_of(file), e))?;
-                parse_i64(&text, &device.dir, file)
+            // Ok(None): an error procfs ignores, which skips the device this scrape.
+            let state = |file| -> Result<Option<i64>, CollectError> {
+                match device.dir.read(file) {
+                    Ok(text) => parse_i64(&text, &device.dir, file).map(Some),
+                    Err(e) if ignorable(&e) => Ok(None),
+                    Err(e) => Err(CollectError::read(&device.dir.path_of(file), e)),
+                }
             };
-            let max = state("max_state")?;
-            let cur = state("cur_state")?;
+            let (Some(max), Some(cur)) = (state("max_state")?, state("cur_state")?) else {
+                self.cooling_devices.push(device);
+                continue;
+            };
             states.push(CoolingState {
                 name: device.label.clone(),
                 kind: device.kind.clone(),
@@ -479,19 +502,19 @@ mod tests {
             set.value("node_cooling_device_max_state", &processor),
             Some(7.0)
         );
-        // A re-created entry is read afresh, and fails as node_exporter does without
-        // a policy file.
+        // A re-created entry is read afresh, and skipped as node_exporter 1.12 skips a
+        // zone without a policy file.
         let link = root.path().join("class/thermal/thermal_zone0");
         // Made beside the old link and renamed over it, so the new entry's inode is
         // allocated while the old one still exists and cannot be the same number.
         let fresh = link.with_extension("new");
         symlink(&dir, &fresh).unwrap();
         std::fs::rename(&fresh, &link).unwrap();
-        let err = scrape(&mut collector).unwrap_err();
-        assert!(
-            err.to_string()
-                .ends_with("thermal_zone0/policy: No such file or directory (os error 2)"),
-            "{err}"
+        let set = scrape(&mut collector).unwrap();
+        assert!(set.get("node_thermal_zone_temp").is_none());
+        assert_eq!(
+            set.value("node_cooling_device_max_state", &processor),
+            Some(7.0)
         );
     }
 
@@ -516,29 +539,21 @@ mod tests {
             "thermal_zone0/temp:1: not an integer: \"hot\"",
         );
         failing(
-            &|dir| std::fs::remove_file(dir.join("temp")).unwrap(),
-            "thermal_zone0/temp: No such file",
-        );
-        failing(
-            &|dir| std::fs::remove_file(dir.join("type")).unwrap(),
-            "thermal_zone0/type: No such file",
-        );
-        failing(
             &|dir| std::fs::write(dir.join("passive"), "-1\n").unwrap(),
             "thermal_zone0/passive:1: not an unsigned integer: \"-1\"",
-        );
-        failing(
-            &|dir| std::fs::create_dir(dir.join("mode")).unwrap(),
-            "thermal_zone0/mode: Is a directory",
         );
         let device = |dir: &Path| dir.parent().unwrap().join("cooling_device0");
         failing(
             &|dir| std::fs::write(device(dir).join("cur_state"), "x\n").unwrap(),
             "cooling_device0/cur_state:1: not an integer: \"x\"",
         );
+        // A cooling device read error other than those procfs ignores (EISDIR here).
         failing(
-            &|dir| std::fs::remove_file(device(dir).join("max_state")).unwrap(),
-            "cooling_device0/max_state: No such file",
+            &|dir| {
+                std::fs::remove_file(device(dir).join("max_state")).unwrap();
+                std::fs::create_dir(device(dir).join("max_state")).unwrap();
+            },
+            "cooling_device0/max_state: Is a directory",
         );
     }
 
@@ -555,18 +570,81 @@ mod tests {
     }
 
     #[test]
-    fn enodata_skips_and_other_errors_fail() {
+    fn read_errors_skip_the_zone() {
         let path = || PathBuf::from("/sys/class/thermal/thermal_zone3/temp");
-        let no_data = io::Error::from_raw_os_error(libc::ENODATA);
-        assert!(matches!(classify(Err(no_data), path), Ok(Read::NoData)));
-        let again = io::Error::from_raw_os_error(libc::EAGAIN);
-        let err = classify(Err(again), path).err().unwrap();
-        assert!(
-            err.to_string()
-                .starts_with("reading /sys/class/thermal/thermal_zone3/temp: "),
-            "{err}"
+        for errno in [
+            libc::ENODATA,
+            libc::EINVAL,
+            libc::EAGAIN,
+            libc::EIO,
+            libc::ENOENT,
+        ] {
+            let error = io::Error::from_raw_os_error(errno);
+            assert!(matches!(classify(Err(error), path), Read::Skip), "{errno}");
+        }
+        assert!(matches!(classify(Ok("1".into()), path), Read::Text(t) if t == "1"));
+    }
+
+    #[test]
+    fn an_unreadable_zone_is_skipped_and_the_others_kept() {
+        // Tegra/Jetson zones answer EINVAL while their sensor sleeps (#2980, #3071):
+        // node_exporter 1.12 drops that zone only. Here each broken zone fails
+        // differently: temp a directory (EISDIR), temp missing, type missing, mode
+        // unreadable (a directory).
+        let root = tempfile::tempdir().unwrap();
+        zone(root.path(), "thermal_zone0", "cpu-thermal", "55000");
+        let broken = zone(root.path(), "thermal_zone1", "gpu-thermal", "1");
+        std::fs::remove_file(broken.join("temp")).unwrap();
+        std::fs::create_dir(broken.join("temp")).unwrap();
+        let missing = zone(root.path(), "thermal_zone2", "pmic", "1");
+        std::fs::remove_file(missing.join("temp")).unwrap();
+        let no_type = zone(root.path(), "thermal_zone3", "x", "1");
+        std::fs::remove_file(no_type.join("type")).unwrap();
+        let bad_mode = zone(root.path(), "thermal_zone4", "y", "1");
+        std::fs::create_dir(bad_mode.join("mode")).unwrap();
+        zone(root.path(), "thermal_zone5", "soc-thermal", "56500");
+        let set = scrape(&mut ThermalZone::new(&sys_paths(&root))).unwrap();
+        let temps: Vec<_> = set
+            .get("node_thermal_zone_temp")
+            .unwrap()
+            .rendered()
+            .map(|(l, v)| (l.to_string(), v))
+            .collect();
+        assert_eq!(
+            temps,
+            [
+                ("type=\"cpu-thermal\",zone=\"0\"".to_string(), 55.0),
+                ("type=\"soc-thermal\",zone=\"5\"".to_string(), 56.5)
+            ]
         );
-        assert!(matches!(classify(Ok("1".into()), path), Ok(Read::Text(t)) if t == "1"));
+    }
+
+    #[test]
+    fn a_cooling_device_with_a_missing_file_is_skipped() {
+        let root = tempfile::tempdir().unwrap();
+        entry(
+            root.path(),
+            "cooling_device0",
+            &[("type", "Fan"), ("cur_state", "1"), ("max_state", "2")],
+        );
+        entry(
+            root.path(),
+            "cooling_device1",
+            &[("type", "Processor"), ("cur_state", "0")],
+        );
+        let set = scrape(&mut ThermalZone::new(&sys_paths(&root))).unwrap();
+        let family = set.get("node_cooling_device_max_state").unwrap();
+        assert_eq!(family.len(), 1);
+        assert_eq!(
+            set.value(
+                "node_cooling_device_max_state",
+                &[("name", "0"), ("type", "Fan")]
+            ),
+            Some(2.0)
+        );
+        let einval = io::Error::from_raw_os_error(libc::EINVAL);
+        let eio = io::Error::from_raw_os_error(libc::EIO);
+        assert!(ignorable(&einval) && !ignorable(&eio));
     }
 
     #[test]

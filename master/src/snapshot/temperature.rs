@@ -109,7 +109,9 @@ mod tests {
         // Both cpu_thermal (51.54) and coretemp (46, 44) are CPU chips; cpu_thermal
         // gives no limit.
         assert_eq!((metrics.cpu_temp, metrics.cpu_temp_max), (51.54, 100.0));
-        assert_eq!(metrics.sensors.len(), 10);
+        // 10, plus a GPU and three radios of one wifi card (chip labels of node_exporter
+        // 1.12: ieee80211_phy0_mt7996_phy0_N).
+        assert_eq!(metrics.sensors.len(), 14);
         let package = metrics
             .sensors
             .iter()
@@ -125,7 +127,7 @@ mod tests {
                 critical: 100.0,
             }
         );
-        let sht = &metrics.sensors[2];
+        let sht = metrics.sensors.iter().find(|s| s.name == "sht3x").unwrap();
         assert_eq!(
             (
                 sht.name.as_str(),

@@ -1,5 +1,10 @@
 //! `node_network_{receive,transmit}_*_total{device}` and `node_network_address_info`,
-//! as node_exporter 1.5's netdev collector emits them.
+//! as node_exporter 1.12's netdev collector emits them.
+//!
+//! `--collector.netdev.label-ifalias` (1.9, off by default) adds an `ifalias` label to the
+//! counters: `<sysfs>/class/net/<device>/ifalias`, empty when unreadable; a device without
+//! a sysfs directory gets no `ifalias` label, as node_exporter labels only the devices its
+//! sysfs netclass read lists.
 //!
 //! Counters come from an rtnetlink link dump (`rtnl_link_stats64`, the default) or,
 //! with `--no-collector.netdev.netlink`, from `<procfs>/net/dev`. Either way they are
@@ -42,6 +47,7 @@ const DEVICE_EXCLUDE: &str = "collector.netdev.device-exclude";
 const ADDRESS_INFO: &str = "collector.netdev.address-info";
 const DETAILED: &str = "collector.netdev.enable-detailed-metrics";
 const NETLINK: &str = "collector.netdev.netlink";
+const LABEL_IFALIAS: &str = "collector.netdev.label-ifalias";
 
 fn args() -> Vec<Arg> {
     let mut args = vec![
@@ -66,6 +72,7 @@ fn args() -> Vec<Arg> {
         NETLINK,
         "Use netlink to gather stats instead of /proc/net/dev (default: enabled).",
     ));
+    args.extend(switch_args(LABEL_IFALIAS, "Add ifAlias label"));
     args
 }
 
@@ -80,6 +87,8 @@ pub struct NetDev {
     filter: DeviceFilter,
     detailed: bool,
     address_info: bool,
+    /// `<sysfs>/class/net`, with `--collector.netdev.label-ifalias`.
+    ifalias_from: Option<PathBuf>,
 }
 
 impl NetDev {
@@ -94,6 +103,9 @@ impl NetDev {
             filter: ctx.device_filter(DEVICE_INCLUDE, DEVICE_EXCLUDE)?,
             detailed: ctx.switch(DETAILED, false),
             address_info: ctx.switch(ADDRESS_INFO, true),
+            ifalias_from: ctx
+                .switch(LABEL_IFALIAS, false)
+                .then(|| ctx.paths.sys("class/net")),
         })
     }
 }
@@ -128,18 +140,33 @@ pub struct CounterTable {
 }
 
 impl CounterTable {
-    pub fn record(&self, out: &mut MetricSet) {
+    /// `ifaliases`: per device (in `devices` order) its `ifalias` label, when the flag
+    /// asks for it; empty otherwise.
+    pub fn record(&self, ifaliases: &[Option<String>], out: &mut MetricSet) {
         for (column, key) in self.keys.iter().enumerate() {
             let family = out.family(
                 format!("node_network_{key}_total"),
                 format!("Network device statistic {key}."),
                 MetricKind::Counter,
             );
-            for (device, values) in &self.devices {
-                family.push(&[("device", device)], values[column] as f64);
+            for (index, (device, values)) in self.devices.iter().enumerate() {
+                let value = values[column] as f64;
+                match ifaliases.get(index).and_then(Option::as_deref) {
+                    Some(alias) => family.push(&[("device", device), ("ifalias", alias)], value),
+                    None => family.push(&[("device", device)], value),
+                }
             }
         }
     }
+}
+
+/// A device's `ifalias` label: None without a sysfs directory, "" when unreadable.
+fn ifalias(class_net: &std::path::Path, device: &str) -> Option<String> {
+    let dir = class_net.join(device);
+    if !dir.is_dir() {
+        return None;
+    }
+    Some(crate::read::read_attribute(&dir.join("ifalias")).unwrap_or_default())
 }
 
 /// `rtnl_link_stats64` under node_exporter's legacy keys: the names and sums of
@@ -295,7 +322,15 @@ impl Collector for NetDev {
         };
         // node_exporter's registry sorts samples by label value.
         table.devices.sort_by(|a, b| a.0.cmp(&b.0));
-        table.record(out);
+        let ifaliases: Vec<Option<String>> = match &self.ifalias_from {
+            Some(class_net) => table
+                .devices
+                .iter()
+                .map(|(device, _)| ifalias(class_net, device))
+                .collect(),
+            None => Vec::new(),
+        };
+        table.record(&ifaliases, out);
 
         if self.address_info {
             // node_exporter reports every device's addresses, ignoring the device filter.
@@ -426,7 +461,7 @@ mod tests {
             ],
         };
         let mut out = MetricSet::new();
-        table.record(&mut out);
+        table.record(&[], &mut out);
         let family = out.get("node_network_transmit_colls_total").unwrap();
         assert_eq!(family.help, "Network device statistic transmit_colls.");
         assert_eq!(family.kind, MetricKind::Counter);
@@ -497,6 +532,44 @@ mod tests {
             254.0
         );
         assert!(set.get("node_network_receive_nohandler_total").is_none());
+    }
+
+    #[test]
+    fn label_ifalias_adds_the_sysfs_alias() {
+        let paths = Paths::under(&crate::test_support::fixtures());
+        let flags = [
+            "--no-collector.netdev.netlink",
+            "--no-collector.netdev.address-info",
+            "--collector.netdev.label-ifalias",
+        ];
+        let set = scrape(&mut build(&paths, &flags).unwrap());
+        let bytes = |labels: &[(&str, &str)]| set.value("node_network_receive_bytes_total", labels);
+        assert_eq!(
+            bytes(&[("device", "eth0"), ("ifalias", "uplink to switch1")]),
+            Some(987654321.0)
+        );
+        assert!(bytes(&[("device", "wlan0"), ("ifalias", "")]).is_some());
+        let samples = set
+            .get("node_network_receive_bytes_total")
+            .unwrap()
+            .samples();
+        assert!(samples.iter().all(|s| s.labels.len() == 2), "{samples:?}");
+        // Off by default.
+        let flags = [
+            "--no-collector.netdev.netlink",
+            "--no-collector.netdev.address-info",
+        ];
+        let set = scrape(&mut build(&paths, &flags).unwrap());
+        let samples = set
+            .get("node_network_receive_bytes_total")
+            .unwrap()
+            .samples();
+        assert!(samples.iter().all(|s| s.labels.len() == 1), "{samples:?}");
+        // A device with no sysfs directory has no ifalias label.
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(ifalias(dir.path(), "eth0"), None);
+        std::fs::create_dir(dir.path().join("eth0")).unwrap();
+        assert_eq!(ifalias(dir.path(), "eth0").as_deref(), Some(""));
     }
 
     #[test]
