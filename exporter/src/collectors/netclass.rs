@@ -677,7 +677,12 @@ mod tests {
         // flags: bond0 0x1403, eth0 0x1003, lo 0x9, wlan0 0x1002.
         assert_eq!(
             states,
-            [("bond0", "up"), ("eth0", "up"), ("lo", "up"), ("wlan0", "down")]
+            [
+                ("bond0", "up"),
+                ("eth0", "up"),
+                ("lo", "up"),
+                ("wlan0", "down")
+            ]
         );
         // Spot checks, with exact values from tests/fixtures/sys/class/net.
         let value = |name, device| set.value(name, &[("device", device)]);
