@@ -128,7 +128,8 @@ fn node_exporter_flags_are_accepted_with_a_warning() {
             }
         }
     }
-    assert!(named.len() > 100, "{named:?}");
+    // ntp, perf, ethtool, qdisc, wifi, … and their flags: dozens still unsupported.
+    assert!(named.len() > 50, "{named:?}");
     for workers in ["1", "4"] {
         let stderr_file = tempfile::NamedTempFile::new().unwrap();
         let port = free_port();

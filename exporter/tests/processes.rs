@@ -159,7 +159,7 @@ fn busy_and_big_children_rank_first_and_output_is_bounded() {
         value(
             &series,
             "node_scrape_collector_success",
-            &[("collector", "processes")]
+            &[("collector", "top_processes")]
         ),
         Some(1.0)
     );

@@ -256,8 +256,10 @@ mod tests {
         assert_eq!(snapshot.memory.total, 16653041664);
         // The fixture output leaves out filesystem sizes (live values): no disks.
         assert!(snapshot.disks.is_empty());
-        assert_eq!(snapshot.networks.len(), 2);
-        assert_eq!(snapshot.networks[0].rx_rate, 125_000.0);
+        // bond0 (the bonding fixture: in sysfs, with no counters), eth0, wlan0.
+        assert_eq!(snapshot.networks.len(), 3);
+        assert_eq!(snapshot.networks[1].interface, "eth0");
+        assert_eq!(snapshot.networks[1].rx_rate, 125_000.0);
         assert_eq!(snapshot.temperature.cpu_temp, 51.54);
         // No NaN anywhere: serde_json would write it as null.
         let json = serde_json::to_string(&snapshot).unwrap();
@@ -291,9 +293,9 @@ mod tests {
             .iter()
             .map(|n| n.interface.as_str())
             .collect();
-        assert_eq!(interfaces, ["eth0", "wlan0"]);
+        assert_eq!(interfaces, ["bond0", "eth0", "wlan0"]);
         // node_exporter 1.5 leaves address-info off by default: no IP.
-        assert_eq!(snapshot.networks[0].ip_address, "");
+        assert_eq!(snapshot.networks[1].ip_address, "");
         assert_eq!(snapshot.temperature.cpu_temp, 51.54);
         assert_eq!(snapshot.temperature.sensors.len(), 10);
     }
@@ -306,8 +308,8 @@ mod tests {
         // Half a second: the increase over it is larger than an f64 holds.
         after.at = at(0) + chrono::Duration::milliseconds(500);
         let snapshot = build_snapshot("n1", &after, Some(&before));
-        assert_eq!(snapshot.networks[0].interface, "eth0");
-        assert_eq!(snapshot.networks[0].rx_rate, 0.0);
+        assert_eq!(snapshot.networks[1].interface, "eth0");
+        assert_eq!(snapshot.networks[1].rx_rate, 0.0);
         let json = serde_json::to_string(&snapshot).unwrap();
         assert!(!json.contains("null"), "{json}");
     }

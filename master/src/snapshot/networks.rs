@@ -106,9 +106,11 @@ node_network_address_info{address=\"192.168.1.20\",device=\"eth0\",netmask=\"24\
 node_network_address_info{address=\"192.168.1.21\",device=\"eth0\",netmask=\"24\",scope=\"global\"} 1
 ";
         let networks = networks(&scrape(&text, 10), Some(&before));
-        assert_eq!(networks.len(), 2, "lo is left out");
+        // bond0 (in sysfs only, no counters), eth0, wlan0; lo is left out.
+        assert_eq!(networks.len(), 3, "lo is left out");
+        assert_eq!(networks[0].interface, "bond0");
         assert_eq!(
-            networks[0],
+            networks[1],
             NetworkMetrics {
                 interface: "eth0".into(),
                 ip_address: "192.168.1.20".into(),
@@ -129,7 +131,7 @@ node_network_address_info{address=\"192.168.1.21\",device=\"eth0\",netmask=\"24\
             }
         );
         // wlan0 is down and has no speed.
-        let wlan = &networks[1];
+        let wlan = &networks[2];
         assert_eq!(
             (
                 wlan.interface.as_str(),
