@@ -57,6 +57,10 @@ pub fn parse_value(text: &str) -> Option<f64> {
 
 /// Text 0.0.4 HELP escapes backslash and newline only.
 pub fn escape_help(text: &str, out: &mut String) {
+    if !text.contains(['\\', '\n']) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

@@ -28,6 +28,7 @@ pub mod node_exporter_flags;
 pub mod own_process;
 pub mod paths;
 pub mod read;
+pub mod resident;
 pub mod rtnetlink;
 pub mod scrape_filter;
 pub mod server;

@@ -30,6 +30,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The parsed command line (several hundred flags) is not needed any more.
+    drop(matches);
 
     // By default one thread serves HTTP (node_exporter's GOMAXPROCS=1); scrapes run on
     // a small blocking pool (see server.rs). Keeps RSS small.
@@ -74,6 +76,8 @@ fn main() -> ExitCode {
             "started"
         );
         let app = server::router(config.scraper, &config.endpoint);
+        // Startup is over: what only it needed need not stay resident.
+        edge_exporter::resident::release_startup_pages();
         match server::serve(listeners, app, config.server).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
