@@ -9,7 +9,9 @@
 //! Behaviour, as node_exporter 1.12's:
 //! - Each value of the flag is a glob. If it matches nothing or is not a valid pattern,
 //!   it is used as a directory name. The flag may be repeated (1.9, #3135). An empty
-//!   value reads nothing. A directory that cannot be listed sets the error flag.
+//!   value reads nothing. A directory that cannot be listed sets the error flag. A
+//!   directory named twice (or matched by two globs) counts twice, as node_exporter
+//!   reads it twice; we read it once and repeat its files.
 //! - A file that fails to parse ([`parse`]) or has a client-side timestamp is skipped
 //!   whole. It sets `node_textfile_scrape_error 1` and is logged. Every other file
 //!   gets `node_textfile_mtime_seconds{file="<dir>/<name>"}` in whole seconds. A
@@ -29,22 +31,22 @@
 //!   textfile family of the same name ([`MetricSet::append`]).
 //!
 //! Differences from node_exporter 1.12:
-//! - Directories that clean to the same path are read once. node_exporter reads a
-//!   repeated directory again, which only shows as its files named twice in a
-//!   `Metric read from …` HELP.
 //! - A file over 16 MiB is refused, with an error.
 //! - A label name starting with `__` skips the file with an error. node_exporter
 //!   crashes on it. The same goes for `# TYPE x gauge_histogram` ([`parse`]), and
 //!   for a family without HELP after a HELP conflict on its name ([`HelpCheck`]).
 //! - Families of one file are registered in file order. node_exporter uses Go map
 //!   order, which only matters when a file has both summary `x` and a family `x_sum`.
+//! - Quoted names (`{"x",a="1"} 1`, `x{"a"="1"} 1`, `# HELP "x" …`) are parse errors
+//!   here, as in 1.5 ([`parse`]). 1.12's parser (prometheus/common v0.66 with legacy
+//!   validation, #3405) accepts them when the quoted name is a legacy one.
 //!
 //! Summaries and histograms are written as node_exporter writes them: one family of
 //! that type, each series' quantiles or buckets followed by its `_sum` and `_count`.
 
 pub mod glob;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
@@ -231,13 +233,21 @@ impl Textfile {
 fn read_directories(directories: &[String], limits: TextfileLimits) -> TextfileScrape {
     let mut scrape = TextfileScrape::default();
     let mut budget = Budget::new(limits);
-    let mut seen = HashSet::new();
+    // Each directory read so far: the range of `scrape.files` it gave.
+    let mut seen: HashMap<String, std::ops::Range<usize>> = HashMap::new();
     // An empty value reads nothing and is no error (node_exporter's default).
     for pattern in directories.iter().filter(|p| !p.is_empty()) {
         for dir in glob::expand(pattern) {
-            if !seen.insert(glob::clean(&dir)) {
+            let cleaned = glob::clean(&dir);
+            if let Some(read) = seen.get(&cleaned) {
+                // node_exporter reads a repeated directory again. Its families are
+                // then all duplicates, and only show as the file named twice in a
+                // `Metric read from …` HELP: repeat what was read, not the reads.
+                let again: Vec<PromFile> = scrape.files[read.clone()].to_vec();
+                scrape.files.extend(again);
                 continue;
             }
+            let first = scrape.files.len();
             let names = match prom_file_names(Path::new(&dir)) {
                 Ok(names) => names,
                 Err(error) => {
@@ -261,6 +271,7 @@ fn read_directories(directories: &[String], limits: TextfileLimits) -> TextfileS
                     }
                 }
             }
+            seen.insert(cleaned, first..scrape.files.len());
         }
     }
     scrape
@@ -326,7 +337,7 @@ pub struct TextfileScrape {
 }
 
 /// A `*.prom` file that was read and accepted.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PromFile {
     /// `Clean(dir/name)`: the `file` label and the name in `Metric read from …`.
     pub path: String,
@@ -1070,6 +1081,38 @@ help_other{{from=\"c\"}} 8
             vec![format!("{root}/x1/a.prom"), format!("{root}/x2/b.prom")]
         );
         assert_eq!(set.value("node_textfile_scrape_error", &[]), Some(0.0));
+    }
+
+    #[test]
+    fn a_directory_named_twice_counts_twice_as_node_exporter_reads_it_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap().to_string();
+        fs::write(dir.path().join("a.prom"), "no_help{x=\"1\"} 1\n").unwrap();
+        fs::write(
+            dir.path().join("b.prom"),
+            "# HELP with_help W.\nwith_help 2\n",
+        )
+        .unwrap();
+        let seconds = |name: &str| fs::metadata(dir.path().join(name)).unwrap().mtime();
+        let set = scrape(&[&root, &format!("{root}/"), &format!("{root}*")]);
+        assert_eq!(
+            text(&set),
+            format!(
+                "# HELP no_help Metric read from {root}/a.prom, {root}/a.prom, {root}/a.prom\n\
+                 # TYPE no_help untyped\n\
+                 no_help{{x=\"1\"}} 1\n\
+                 # HELP node_textfile_mtime_seconds {MTIME_HELP}\n\
+                 # TYPE node_textfile_mtime_seconds gauge\n\
+                 node_textfile_mtime_seconds{{file=\"{root}/a.prom\"}} {}\n\
+                 node_textfile_mtime_seconds{{file=\"{root}/b.prom\"}} {}\n\
+                 {}# HELP with_help W.\n\
+                 # TYPE with_help untyped\n\
+                 with_help 2\n",
+                seconds("a.prom"),
+                seconds("b.prom"),
+                scrape_error(0),
+            )
+        );
     }
 
     #[test]
