@@ -530,9 +530,10 @@ pub fn record(scrape: &TextfileScrape, out: &mut MetricSet) {
 /// inconsistent help-texts"), in file order. A family whose HELP differs from the
 /// first HELP seen for its name is dropped and sets `node_textfile_scrape_error 1`.
 /// From then on every later family of that name is dropped too, even one with the
-/// first HELP again, until a conflicting HELP that is empty (`# HELP x` with no
-/// text) clears the mark, as node_exporter's `[2]string` of first and newest text
-/// does. A family without HELP is kept while its name is unmarked; node_exporter
+/// first HELP again. node_exporter marks the name by keeping the newest conflicting
+/// text beside the first and testing it against "", so a conflicting HELP that is
+/// empty (`# HELP x` alone) is dropped but leaves no mark; we keep that quirk.
+/// A family without HELP is kept while its name is unmarked; node_exporter
 /// 1.12 dereferences a nil HELP once the name is marked and crashes, we drop it
 /// with the error instead. Dropped families are not named in `Metric read from …`.
 /// Files keep their `node_textfile_mtime_seconds`: the file itself was read.
