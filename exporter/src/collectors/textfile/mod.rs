@@ -1,21 +1,28 @@
 //! The families of the `*.prom` files in `--collector.textfile.directory`, with
 //! `node_textfile_mtime_seconds{file}` and `node_textfile_scrape_error`. These are
-//! node_exporter 1.5's textfile collector's families.
+//! node_exporter 1.12's textfile collector's families.
 //!
 //! This is how other programs on the node (our sidecar, cron jobs) publish metrics.
 //! They write `name.prom.<tmp>` and rename it, so a scrape sees a whole file or the
 //! previous one. Only names ending in `.prom` are read.
 //!
-//! Behaviour, as node_exporter 1.5's:
+//! Behaviour, as node_exporter 1.12's:
 //! - Each value of the flag is a glob. If it matches nothing or is not a valid pattern,
-//!   it is used as a directory name. An empty value reads nothing. A directory that
-//!   cannot be listed sets the error flag.
+//!   it is used as a directory name. The flag may be repeated (1.9, #3135). An empty
+//!   value reads nothing. A directory that cannot be listed sets the error flag. A
+//!   directory named twice (or matched by two globs) counts twice, as node_exporter
+//!   reads it twice; we read it once and repeat its files.
 //! - A file that fails to parse ([`parse`]) or has a client-side timestamp is skipped
 //!   whole. It sets `node_textfile_scrape_error 1` and is logged. Every other file
 //!   gets `node_textfile_mtime_seconds{file="<dir>/<name>"}` in whole seconds. A
 //!   directory named `x.prom` counts as an empty file.
-//! - A family without HELP gets `Metric read from <every file that has it>`. Samples
-//!   missing some of their family's label names (within one file) get them as "".
+//! - A family whose HELP differs from the HELP an earlier file gave its name is
+//!   dropped, and so is every later family of that name; this sets
+//!   `node_textfile_scrape_error 1` ([`HelpCheck`], 1.8, #2962). node_exporter 1.5
+//!   left this to the registry, which dropped the later family without an error.
+//! - A family without HELP gets `Metric read from <every file whose family of that
+//!   name was kept>`. Samples missing some of their family's label names (within
+//!   one file) get them as "".
 //! - Families then go through node_exporter's registry rules, edge-common's
 //!   [`MetricSet::append_deduplicated`]: the first family of a name wins, exact
 //!   duplicate series are dropped, and a summary or histogram must not clash with
@@ -23,21 +30,23 @@
 //!   errors. Built-in collectors run before this one, so a built-in family beats a
 //!   textfile family of the same name ([`MetricSet::append`]).
 //!
-//! Differences from node_exporter 1.5:
-//! - `--collector.textfile.directory` may be repeated. Directories that clean to the
-//!   same path are read once.
+//! Differences from node_exporter 1.12:
 //! - A file over 16 MiB is refused, with an error.
 //! - A label name starting with `__` skips the file with an error. node_exporter
-//!   crashes on it. The same goes for `# TYPE x gauge_histogram` ([`parse`]).
+//!   crashes on it. The same goes for `# TYPE x gauge_histogram` ([`parse`]), and
+//!   for a family without HELP after a HELP conflict on its name ([`HelpCheck`]).
 //! - Families of one file are registered in file order. node_exporter uses Go map
 //!   order, which only matters when a file has both summary `x` and a family `x_sum`.
+//! - Quoted names (`{"x",a="1"} 1`, `x{"a"="1"} 1`, `# HELP "x" …`) are parse errors
+//!   here, as in 1.5 ([`parse`]). 1.12's parser (prometheus/common v0.66 with legacy
+//!   validation, #3405) accepts them when the quoted name is a legacy one.
 //!
 //! Summaries and histograms are written as node_exporter writes them: one family of
 //! that type, each series' quantiles or buckets followed by its `_sum` and `_count`.
 
 pub mod glob;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
@@ -224,13 +233,21 @@ impl Textfile {
 fn read_directories(directories: &[String], limits: TextfileLimits) -> TextfileScrape {
     let mut scrape = TextfileScrape::default();
     let mut budget = Budget::new(limits);
-    let mut seen = HashSet::new();
+    // Each directory read so far: the range of `scrape.files` it gave.
+    let mut seen: HashMap<String, std::ops::Range<usize>> = HashMap::new();
     // An empty value reads nothing and is no error (node_exporter's default).
     for pattern in directories.iter().filter(|p| !p.is_empty()) {
         for dir in glob::expand(pattern) {
-            if !seen.insert(glob::clean(&dir)) {
+            let cleaned = glob::clean(&dir);
+            if let Some(read) = seen.get(&cleaned) {
+                // node_exporter reads a repeated directory again. Its families are
+                // then all duplicates, and only show as the file named twice in a
+                // `Metric read from …` HELP: repeat what was read, not the reads.
+                let again: Vec<PromFile> = scrape.files[read.clone()].to_vec();
+                scrape.files.extend(again);
                 continue;
             }
+            let first = scrape.files.len();
             let names = match prom_file_names(Path::new(&dir)) {
                 Ok(names) => names,
                 Err(error) => {
@@ -254,6 +271,7 @@ fn read_directories(directories: &[String], limits: TextfileLimits) -> TextfileS
                     }
                 }
             }
+            seen.insert(cleaned, first..scrape.files.len());
         }
     }
     scrape
@@ -319,7 +337,7 @@ pub struct TextfileScrape {
 }
 
 /// A `*.prom` file that was read and accepted.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PromFile {
     /// `Clean(dir/name)`: the `file` label and the name in `Metric read from …`.
     pub path: String,
@@ -445,26 +463,30 @@ fn check(families: &[MetricFamily], path: &Path) -> Result<(), CollectError> {
 }
 
 /// Turns what was read into families: node_exporter's `convertMetricFamily` for each
-/// family of each file, joined by the registry rule ([`MetricSet::append_deduplicated`]: the first
-/// family of a name wins, repeated series and summary/histogram name collisions are
-/// dropped), series in node_exporter's order, then its mtime and error gauges.
+/// family of each file that passes the help check ([`HelpCheck`]), joined by the
+/// registry rule ([`MetricSet::append_deduplicated`]: the first family of a name wins,
+/// repeated series and summary/histogram name collisions are dropped), series in
+/// node_exporter's order, then its mtime and error gauges.
 pub fn record(scrape: &TextfileScrape, out: &mut MetricSet) {
+    let mut help_check = HelpCheck::default();
+    let kept: Vec<(&PromFile, &MetricFamily)> = scrape
+        .files
+        .iter()
+        .flat_map(|file| file.families.iter().map(move |family| (file, family)))
+        .filter(|&(file, family)| help_check.keep(file, family))
+        .collect();
     let mut files_of: HashMap<&str, Vec<&str>> = HashMap::new();
-    for file in &scrape.files {
-        for family in &file.families {
-            files_of.entry(&family.name).or_default().push(&file.path);
-        }
+    for (file, family) in &kept {
+        files_of.entry(&family.name).or_default().push(&file.path);
     }
     let mut textfiles = MetricSet::new();
-    for file in &scrape.files {
+    for (file, family) in &kept {
         let _file = tracing::warn_span!("textfile", file = %file.path).entered();
-        for family in &file.families {
-            let help = family.help.clone().unwrap_or_else(|| {
-                let files = files_of.get(family.name.as_str()).map(Vec::as_slice);
-                format!("Metric read from {}", files.unwrap_or_default().join(", "))
-            });
-            textfiles.append_deduplicated(convert(family, help));
-        }
+        let help = family.help.clone().unwrap_or_else(|| {
+            let files = files_of.get(family.name.as_str()).map(Vec::as_slice);
+            format!("Metric read from {}", files.unwrap_or_default().join(", "))
+        });
+        textfiles.append_deduplicated(convert(family, help));
     }
     textfiles.sort_series();
     out.append(textfiles);
@@ -487,7 +509,11 @@ pub fn record(scrape: &TextfileScrape, out: &mut MetricSet) {
         "node_textfile_scrape_error",
         ERROR_HELP,
         &[],
-        if scrape.errored { 1.0 } else { 0.0 },
+        if scrape.errored || help_check.dropped {
+            1.0
+        } else {
+            0.0
+        },
     );
     for (file, limit) in &scrape.refused {
         own.gauge(
@@ -498,6 +524,52 @@ pub fn record(scrape: &TextfileScrape, out: &mut MetricSet) {
         );
     }
     out.append(own);
+}
+
+/// node_exporter 1.8's check of HELP texts across files (#2962, "textfile: Avoid
+/// inconsistent help-texts"), in file order. A family whose HELP differs from the
+/// first HELP seen for its name is dropped and sets `node_textfile_scrape_error 1`.
+/// From then on every later family of that name is dropped too, even one with the
+/// first HELP again. node_exporter marks the name by keeping the newest conflicting
+/// text beside the first and testing it against "", so a conflicting HELP that is
+/// empty (`# HELP x` alone) is dropped but leaves no mark; we keep that quirk.
+/// A family without HELP is kept while its name is unmarked; node_exporter
+/// 1.12 dereferences a nil HELP once the name is marked and crashes, we drop it
+/// with the error instead. Dropped families are not named in `Metric read from …`.
+/// Files keep their `node_textfile_mtime_seconds`: the file itself was read.
+#[derive(Default)]
+struct HelpCheck<'a> {
+    /// Per name: the first HELP kept, and the last conflicting one ("" for none).
+    texts: HashMap<&'a str, (&'a str, &'a str)>,
+    dropped: bool,
+}
+
+impl<'a> HelpCheck<'a> {
+    fn keep(&mut self, file: &PromFile, family: &'a MetricFamily) -> bool {
+        let name = family.name.as_str();
+        let help = family.help.as_deref();
+        if let Some(&(first, conflicting)) = self.texts.get(name) {
+            let differs = help.is_some_and(|h| h != first);
+            if differs || !conflicting.is_empty() {
+                // node_exporter 1.12 panics here when `help` is None.
+                let newest = help.unwrap_or(conflicting);
+                self.texts.insert(name, (first, newest));
+                self.dropped = true;
+                tracing::error!(
+                    metric = name,
+                    original_help_text = first,
+                    new_help_text = help.unwrap_or("(none)"),
+                    file = %file.path,
+                    "inconsistent metric help text: family dropped"
+                );
+                return false;
+            }
+        }
+        if let Some(help) = help {
+            self.texts.insert(name, (help, ""));
+        }
+        true
+    }
 }
 
 /// node_exporter's `convertMetricFamily`: every metric gets every label name the file
@@ -808,13 +880,14 @@ shared_same_help{{a=\"z\",file=\"b\"}} 2
     }
 
     #[test]
-    fn skips_bad_files_and_keeps_the_first_family_of_a_name() {
+    fn skips_bad_files_and_families_whose_help_conflicts() {
+        // e_help_second.prom's other HELP drops its edge_conflict and marks the name:
+        // f's and g's are dropped too, though their HELP is the first one again.
         let dir = fixture("mixed");
         let expected = format!(
             "# HELP edge_conflict First help.
 # TYPE edge_conflict gauge
 edge_conflict{{src=\"d\"}} 1
-edge_conflict{{src=\"g\"}} 4
 # HELP edge_dup Metric read from {dir}/g_same.prom
 # TYPE edge_dup untyped
 edge_dup{{a=\"1\",b=\"2\"}} 1
@@ -841,6 +914,139 @@ edge_x 1.5
             error = scrape_error(1),
         );
         assert_eq!(text(&scrape(&[&dir])), expected);
+    }
+
+    #[test]
+    fn reads_the_help_conflict_fixture_exactly() {
+        let dir = fixture("help_conflict");
+        let expected = format!(
+            "# HELP help_kept Kept in every file.
+# TYPE help_kept untyped
+help_kept{{from=\"b\"}} 7
+help_kept{{from=\"c\"}} 9
+# HELP help_mixed Metric read from {dir}/a_no_help.prom, {dir}/b_help_one.prom
+# TYPE help_mixed gauge
+help_mixed{{from=\"a\"}} 1
+# HELP help_other Metric read from {dir}/c_help_two.prom
+# TYPE help_other untyped
+help_other{{from=\"c\"}} 8
+{mtimes}{error}",
+            mtimes = mtimes(
+                &dir,
+                &[
+                    "a_no_help.prom",
+                    "b_help_one.prom",
+                    "c_help_two.prom",
+                    "d_help_one_again.prom",
+                ]
+            ),
+            error = scrape_error(1),
+        );
+        assert_eq!(text(&scrape(&[&dir])), expected);
+    }
+
+    /// `record` on files given as text, each with mtime 7.
+    fn recorded(files: &[(&str, &str)]) -> String {
+        let scrape = TextfileScrape {
+            files: files
+                .iter()
+                .map(|(path, body)| PromFile {
+                    path: path.to_string(),
+                    mtime: 7.0,
+                    families: parse::parse(body.as_bytes()).unwrap(),
+                })
+                .collect(),
+            ..TextfileScrape::default()
+        };
+        let mut set = MetricSet::new();
+        record(&scrape, &mut set);
+        text(&set)
+    }
+
+    fn mtime_lines(paths: &[&str]) -> String {
+        let mut out = String::from(
+            "# HELP node_textfile_mtime_seconds Unixtime mtime of textfiles successfully read.\n\
+             # TYPE node_textfile_mtime_seconds gauge\n",
+        );
+        for path in paths {
+            out.push_str(&format!(
+                "node_textfile_mtime_seconds{{file=\"{path}\"}} 7\n"
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn the_same_help_in_several_files_is_no_conflict() {
+        let out = recorded(&[
+            ("/t/a.prom", "# HELP x X.\nx{f=\"a\"} 1\n"),
+            ("/t/b.prom", "x{f=\"b\"} 2\n"),
+            ("/t/c.prom", "# HELP x X.\nx{f=\"c\"} 3\n"),
+        ]);
+        // b's family has no HELP: it gets "Metric read from …", which differs from
+        // "X.", so the registry rule drops its series, without an error.
+        assert_eq!(
+            out,
+            format!(
+                "{}{}# HELP x X.\n# TYPE x untyped\nx{{f=\"a\"}} 1\nx{{f=\"c\"}} 3\n",
+                mtime_lines(&["/t/a.prom", "/t/b.prom", "/t/c.prom"]),
+                scrape_error(0)
+            )
+        );
+    }
+
+    #[test]
+    fn a_family_without_help_after_a_conflict_is_dropped_where_node_exporter_crashes() {
+        let out = recorded(&[
+            ("/t/a.prom", "# HELP x One.\nx{f=\"a\"} 1\n"),
+            ("/t/b.prom", "# HELP x Two.\nx{f=\"b\"} 2\n"),
+            ("/t/c.prom", "x{f=\"c\"} 3\ny 4\n"),
+        ]);
+        assert_eq!(
+            out,
+            format!(
+                "{}{}# HELP x One.\n# TYPE x untyped\nx{{f=\"a\"}} 1\n\
+                 # HELP y Metric read from /t/c.prom\n# TYPE y untyped\ny 4\n",
+                mtime_lines(&["/t/a.prom", "/t/b.prom", "/t/c.prom"]),
+                scrape_error(1)
+            )
+        );
+    }
+
+    #[test]
+    fn an_empty_conflicting_help_clears_the_mark_as_node_exporter_does() {
+        // b's empty HELP conflicts (error 1) but leaves no mark: c, with the first
+        // HELP again, is kept; d's "Three." conflicts again.
+        let out = recorded(&[
+            ("/t/a.prom", "# HELP x One.\nx{f=\"a\"} 1\n"),
+            ("/t/b.prom", "# HELP x\nx{f=\"b\"} 2\n"),
+            ("/t/c.prom", "# HELP x One.\nx{f=\"c\"} 3\n"),
+            ("/t/d.prom", "# HELP x Three.\nx{f=\"d\"} 4\n"),
+        ]);
+        assert_eq!(
+            out,
+            format!(
+                "{}{}# HELP x One.\n# TYPE x untyped\nx{{f=\"a\"}} 1\nx{{f=\"c\"}} 3\n",
+                mtime_lines(&["/t/a.prom", "/t/b.prom", "/t/c.prom", "/t/d.prom"]),
+                scrape_error(1)
+            )
+        );
+    }
+
+    #[test]
+    fn a_help_conflict_drops_only_that_family_and_not_the_files_mtime() {
+        let out = recorded(&[
+            ("/t/a.prom", "# HELP x One.\nx 1\n"),
+            ("/t/b.prom", "# HELP x Two.\nx 2\n# HELP z Z.\nz 5\n"),
+        ]);
+        assert_eq!(
+            out,
+            format!(
+                "{}{}# HELP x One.\n# TYPE x untyped\nx 1\n# HELP z Z.\n# TYPE z untyped\nz 5\n",
+                mtime_lines(&["/t/a.prom", "/t/b.prom"]),
+                scrape_error(1)
+            )
+        );
     }
 
     #[test]
@@ -876,6 +1082,38 @@ edge_x 1.5
             vec![format!("{root}/x1/a.prom"), format!("{root}/x2/b.prom")]
         );
         assert_eq!(set.value("node_textfile_scrape_error", &[]), Some(0.0));
+    }
+
+    #[test]
+    fn a_directory_named_twice_counts_twice_as_node_exporter_reads_it_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap().to_string();
+        fs::write(dir.path().join("a.prom"), "no_help{x=\"1\"} 1\n").unwrap();
+        fs::write(
+            dir.path().join("b.prom"),
+            "# HELP with_help W.\nwith_help 2\n",
+        )
+        .unwrap();
+        let seconds = |name: &str| fs::metadata(dir.path().join(name)).unwrap().mtime();
+        let set = scrape(&[&root, &format!("{root}/"), &format!("{root}*")]);
+        assert_eq!(
+            text(&set),
+            format!(
+                "# HELP no_help Metric read from {root}/a.prom, {root}/a.prom, {root}/a.prom\n\
+                 # TYPE no_help untyped\n\
+                 no_help{{x=\"1\"}} 1\n\
+                 # HELP node_textfile_mtime_seconds {MTIME_HELP}\n\
+                 # TYPE node_textfile_mtime_seconds gauge\n\
+                 node_textfile_mtime_seconds{{file=\"{root}/a.prom\"}} {}\n\
+                 node_textfile_mtime_seconds{{file=\"{root}/b.prom\"}} {}\n\
+                 {}# HELP with_help W.\n\
+                 # TYPE with_help untyped\n\
+                 with_help 2\n",
+                seconds("a.prom"),
+                seconds("b.prom"),
+                scrape_error(0),
+            )
+        );
     }
 
     #[test]
