@@ -138,17 +138,19 @@ pair() {
     local edge_pid=$started_pid edge_url="http://127.0.0.1:$port/metrics"
     echo "node_exporter $("$NODE_EXPORTER" --version 2>&1 | head -n1 | cut -d' ' -f3) pid $node_pid $node_url"
     echo "edge-exporter pid $edge_pid $edge_url"
-    "$SCRAPE_BENCH" node_exporter "$node_pid" "$node_url" edge-exporter "$edge_pid" "$edge_url"
+    GOAL_CPU_RATIO=$GOAL_CPU_RATIO "$SCRAPE_BENCH" node_exporter "$node_pid" "$node_url" edge-exporter "$edge_pid" "$edge_url"
     kill "$node_pid" "$edge_pid"
     wait "$node_pid" "$edge_pid" 2>/dev/null || true
 }
 
 for pairing in "${PAIRINGS[@]}"; do
     case $pairing in
-    core) pair core "${NODE_EXPORTER_COLLECTORS[@]}" -- "${EDGE_EXPORTER_COLLECTORS[@]}" ;;
+    # Goal: no regression from before parity (0.17-0.22x).
+    core) GOAL_CPU_RATIO=0.22 pair core "${NODE_EXPORTER_COLLECTORS[@]}" -- "${EDGE_EXPORTER_COLLECTORS[@]}" ;;
     # Each exporter's own defaults; netdev in both stays as it defaults (node_exporter
     # 1.5: netlink; edge-exporter: netlink).
-    defaults) pair defaults -- ;;
+    # Goal: at most 0.20x node_exporter's CPU per scrape, RSS at most 6 MB.
+    defaults) GOAL_CPU_RATIO=0.20 pair defaults -- ;;
     *)
         echo "bench-exporter: unknown pairing $pairing (core or defaults)" >&2
         exit 2

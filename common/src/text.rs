@@ -14,12 +14,34 @@ pub fn write_value(value: f64, out: &mut String) {
         out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
     } else if value.fract() == 0.0 && value.abs() < 1e15 {
         // Exact: |value| < 2^53, so the cast loses nothing.
-        let _ = write!(out, "{}", value as i64);
+        write_integer(value as i64, out);
     } else if value != 0.0 && (value.abs() >= 1e15 || value.abs() < 1e-5) {
         // Display would spell out every digit of 1e300; the exponent form is shorter.
         let _ = write!(out, "{value:e}");
     } else {
         let _ = write!(out, "{value}");
+    }
+}
+
+/// Most sample values are integers (counters, bytes): their digits without going
+/// through `core::fmt`, which costs several times more per value.
+fn write_integer(value: i64, out: &mut String) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push('-');
+    }
+    for &digit in &digits[at..] {
+        out.push(digit as char);
     }
 }
 
@@ -57,7 +79,8 @@ pub fn parse_value(text: &str) -> Option<f64> {
 
 /// Text 0.0.4 HELP escapes backslash and newline only.
 pub fn escape_help(text: &str, out: &mut String) {
-    if !text.contains(['\\', '\n']) {
+    // Byte scan: HELP texts are written on every scrape and almost never need escaping.
+    if !text.bytes().any(|b| b == b'\\' || b == b'\n') {
         out.push_str(text);
         return;
     }
@@ -72,7 +95,7 @@ pub fn escape_help(text: &str, out: &mut String) {
 
 /// Label values (both formats) and OpenMetrics HELP escape backslash, quote and newline.
 pub fn escape_label_value(text: &str, out: &mut String) {
-    if !text.contains(['\\', '"', '\n']) {
+    if !text.bytes().any(|b| b == b'\\' || b == b'"' || b == b'\n') {
         out.push_str(text);
         return;
     }
@@ -96,6 +119,10 @@ mod tests {
             (0.0, "0"),
             (-3.0, "-3"),
             (1548288.0, "1548288"),
+            (10.0, "10"),
+            (-123456789.0, "-123456789"),
+            (999_999_999_999_999.0, "999999999999999"),
+            (-0.0, "0"),
             (154.17, "154.17"),
             (2.70553174016e11, "270553174016"),
             (1e300, "1e300"),

@@ -278,9 +278,18 @@ fn run() -> Result<()> {
         println!("{label:<22}{a:>15.d$}{b:>16.d$}{:>9}", ratio(a, b));
     }
     let (cpu_a, cpu_b, rss_b) = (columns[0][0].1, columns[1][0].1, columns[1][3].1);
-    let met = cpu_a > 0.0 && cpu_b / cpu_a <= 0.25 && rss_b <= 5.0;
+    // The goals: CPU per scrape at most a fifth of node_exporter's, RSS at most
+    // 6 MB (GOAL_CPU_RATIO / GOAL_RSS_MB override them, e.g. for another pairing).
+    let goal = |name: &str, default: f64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (goal_cpu, goal_rss) = (goal("GOAL_CPU_RATIO", 0.20), goal("GOAL_RSS_MB", 6.0));
+    let met = cpu_a > 0.0 && cpu_b / cpu_a <= goal_cpu && rss_b <= goal_rss;
     println!(
-        "goal: CPU ratio <= 0.25x ({}) and RSS <= 5 MB ({rss_b:.2} MB): {}",
+        "goal: CPU ratio <= {goal_cpu:.2}x ({}) and RSS <= {goal_rss} MB ({rss_b:.2} MB): {}",
         ratio(cpu_a, cpu_b),
         if met { "MET" } else { "NOT MET" }
     );

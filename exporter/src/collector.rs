@@ -137,6 +137,8 @@ pub struct Scraper {
     sources: Sources,
     /// The exporter's own `process_*` families, unless `--web.disable-exporter-metrics`.
     own_process: Option<OwnProcess>,
+    /// Families of the last scrape: the next one's set is allocated that large at once.
+    last_families: usize,
 }
 
 impl Scraper {
@@ -147,6 +149,7 @@ impl Scraper {
             constant,
             sources: Sources::default(),
             own_process: None,
+            last_families: 0,
         }
     }
 
@@ -167,7 +170,7 @@ impl Scraper {
     /// A scrape of the collectors `filter` selects (node_exporter's `collect[]` and
     /// `exclude[]`): the others do not run and get no `node_scrape_collector_*` series.
     pub fn scrape_filtered(&mut self, filter: &ScrapeFilter) -> MetricSet {
-        let mut out = MetricSet::new();
+        let mut out = MetricSet::with_capacity(self.last_families + 16);
         self.sources.begin_scrape();
         let mut outcomes = Vec::with_capacity(self.collectors.len());
         for (name, collector) in &mut self.collectors {
@@ -214,6 +217,7 @@ impl Scraper {
             own.record(&mut process);
             out.append(process);
         }
+        self.last_families = out.families().len();
         out
     }
 }

@@ -24,6 +24,7 @@ pub mod collector;
 pub mod collectors;
 pub mod deadline;
 pub mod error;
+pub mod family_names;
 pub mod node_exporter_flags;
 pub mod own_process;
 pub mod paths;

@@ -325,6 +325,16 @@ impl MetricSet {
         Self::default()
     }
 
+    /// An empty set with room for `families` families (a scraper knows how many the
+    /// last scrape had).
+    pub fn with_capacity(families: usize) -> Self {
+        MetricSet {
+            families: Vec::with_capacity(families),
+            index: HashMap::with_capacity_and_hasher(families, Default::default()),
+            complex_families: 0,
+        }
+    }
+
     /// The family called `name`, created empty if this scrape has not seen it yet.
     ///
     /// Collectors usually fill one family at a time, so the last family is checked first.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
+use crate::family_names::FamilyNames;
 use crate::paths::Paths;
 use crate::sources::Sources;
 use edge_common::exposition::{MetricKind, MetricSet};
@@ -24,12 +25,14 @@ pub const SPEC: CollectorSpec = CollectorSpec {
 
 pub struct MemInfo {
     path: PathBuf,
+    names: FamilyNames,
 }
 
 impl MemInfo {
     pub fn new(paths: &Paths) -> Self {
         MemInfo {
             path: paths.proc("meminfo"),
+            names: FamilyNames::default(),
         }
     }
 }
@@ -151,13 +154,14 @@ impl Collector for MemInfo {
             if EXPORTED.binary_search(&field.name.as_str()).is_err() {
                 continue;
             }
-            let help = format!("Memory information field {}.", field.name);
-            out.family(
-                format!("node_memory_{}", field.name),
-                help,
-                MetricKind::Gauge,
-            )
-            .push(&[], field.value);
+            let (name, help) = self.names.get(&field.name, || {
+                (
+                    format!("node_memory_{}", field.name),
+                    format!("Memory information field {}.", field.name),
+                )
+            });
+            out.family(name, help, MetricKind::Gauge)
+                .push(&[], field.value);
         }
         Ok(())
     }

@@ -21,6 +21,7 @@ use regex_lite::Regex;
 
 use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
+use crate::family_names::FamilyNames;
 use crate::paths::Paths;
 use crate::read::read_table_string;
 use crate::sources::Sources;
@@ -55,6 +56,7 @@ pub struct NetStat {
     /// `<Protocol>_<Field>` of every statistic of the last scrape, in file order, and
     /// whether the regex selects it (see [`NetStat::selected`]).
     selection: Vec<(String, bool)>,
+    names: FamilyNames,
 }
 
 impl NetStat {
@@ -65,6 +67,7 @@ impl NetStat {
             snmp6: paths.proc("net/snmp6"),
             fields,
             selection: Vec::new(),
+            names: FamilyNames::default(),
         }
     }
 }
@@ -180,12 +183,14 @@ impl NetStat {
                 if !selected {
                     continue;
                 }
-                out.family(
-                    format!("node_netstat_{}_{}", stat.protocol, stat.field),
-                    format!("Statistic {}{}.", stat.protocol, stat.field),
-                    MetricKind::Untyped,
-                )
-                .push(&[], stat.value);
+                let (name, help) = self.names.get(&self.selection[position - 1].0, || {
+                    (
+                        format!("node_netstat_{}_{}", stat.protocol, stat.field),
+                        format!("Statistic {}{}.", stat.protocol, stat.field),
+                    )
+                });
+                out.family(name, help, MetricKind::Untyped)
+                    .push(&[], stat.value);
             }
         }
         self.selection.truncate(position);

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::collector::{Collector, CollectorSpec};
 use crate::error::CollectError;
+use crate::family_names::FamilyNames;
 use crate::paths::Paths;
 use crate::read::read_table_string;
 use crate::sources::Sources;
@@ -33,6 +34,7 @@ pub struct SockStat {
     sockstat: PathBuf,
     sockstat6: PathBuf,
     page_size: u64,
+    names: FamilyNames,
 }
 
 impl SockStat {
@@ -41,6 +43,7 @@ impl SockStat {
             sockstat: paths.proc("net/sockstat"),
             sockstat6: paths.proc("net/sockstat6"),
             page_size,
+            names: FamilyNames::default(),
         }
     }
 }
@@ -111,7 +114,7 @@ pub fn parse_sockstat<'a>(text: &'a str, path: &Path) -> Result<SockStatFile<'a>
 }
 
 impl SockStat {
-    fn record(&self, file: &SockStatFile, ipv6: bool, out: &mut MetricSet) {
+    fn record(&mut self, file: &SockStatFile, ipv6: bool, out: &mut MetricSet) {
         if let (false, Some(used)) = (ipv6, file.used) {
             out.gauge(
                 "node_sockstat_sockets_used",
@@ -121,13 +124,16 @@ impl SockStat {
             );
         }
         for line in &file.protocols {
+            let names = &mut self.names;
             let mut emit = |key: &str, value: f64| {
-                out.family(
-                    format!("node_sockstat_{}_{key}", line.protocol),
-                    format!("Number of {} sockets in state {key}.", line.protocol),
-                    MetricKind::Gauge,
-                )
-                .push(&[], value);
+                let (name, help) =
+                    names.get(&format_args!("{}_{key}", line.protocol).to_string(), || {
+                        (
+                            format!("node_sockstat_{}_{key}", line.protocol),
+                            format!("Number of {} sockets in state {key}.", line.protocol),
+                        )
+                    });
+                out.family(name, help, MetricKind::Gauge).push(&[], value);
             };
             for (slot, key) in KEYS.iter().enumerate() {
                 let value = if slot == 0 {

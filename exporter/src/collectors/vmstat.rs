@@ -15,6 +15,7 @@ use regex_lite::Regex;
 
 use crate::collector::{BuildContext, Collector, CollectorSpec};
 use crate::error::{CollectError, ConfigError};
+use crate::family_names::FamilyNames;
 use crate::paths::Paths;
 use crate::read::parse_field;
 use crate::sources::Sources;
@@ -44,6 +45,7 @@ pub struct VmStat {
     fields: Option<Regex>,
     /// The field name seen at each line last scrape and whether it is exported.
     verdicts: Vec<(String, bool)>,
+    names: FamilyNames,
 }
 
 impl VmStat {
@@ -56,6 +58,7 @@ impl VmStat {
             path: paths.proc("vmstat"),
             fields,
             verdicts: Vec::new(),
+            names: FamilyNames::default(),
         }
     }
 
@@ -97,13 +100,15 @@ impl Collector for VmStat {
             if !self.exported(index, name) {
                 continue;
             }
-            out.checked_family(
-                format!("node_vmstat_{name}"),
-                format!("/proc/vmstat information field {name}."),
-                MetricKind::Untyped,
-            )
-            .map_err(|e| CollectError::parse(&self.path, index + 1, e.to_string()))?
-            .push(&[], value);
+            let (family, help) = self.names.get(name, || {
+                (
+                    format!("node_vmstat_{name}"),
+                    format!("/proc/vmstat information field {name}."),
+                )
+            });
+            out.checked_family(family, help, MetricKind::Untyped)
+                .map_err(|e| CollectError::parse(&self.path, index + 1, e.to_string()))?
+                .push(&[], value);
         }
         Ok(())
     }
