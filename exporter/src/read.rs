@@ -9,17 +9,23 @@ use crate::error::CollectError;
 
 /// The most a procfs table is allowed to be; a larger file is refused, not truncated.
 pub const MAX_TABLE_BYTES: u64 = 16 << 20;
+/// The first read of a procfs table: most are smaller (see [`read_table_string`]).
+const TABLE_READ_BYTES: usize = 16 << 10;
 /// sysfs attributes are at most one page.
 const ATTRIBUTE_BYTES: usize = 4096;
 
 /// Reads a whole procfs table (`/proc/stat`, `/proc/diskstats`, …); a file larger
 /// than [`MAX_TABLE_BYTES`] is refused, not truncated.
 pub fn read_table_string(path: &Path) -> Result<String, CollectError> {
-    let mut buf = String::new();
+    // procfs reports a size of 0, so a plain read_to_string starts with 32-byte reads
+    // and doubles: /proc/stat took 8 read(2) calls, and a seq_file table such as
+    // /proc/net/udp is walked again from its start on each one. One buffer of
+    // TABLE_READ_BYTES reads most tables in one call (and one more to see the end).
+    let mut buf = Vec::with_capacity(TABLE_READ_BYTES);
     let file = File::open(path).map_err(|e| CollectError::read(path, e))?;
     let read = file
         .take(MAX_TABLE_BYTES + 1)
-        .read_to_string(&mut buf)
+        .read_to_end(&mut buf)
         .map_err(|e| CollectError::read(path, e))?;
     if read as u64 > MAX_TABLE_BYTES {
         return Err(CollectError::parse(
@@ -28,7 +34,9 @@ pub fn read_table_string(path: &Path) -> Result<String, CollectError> {
             format!("larger than {MAX_TABLE_BYTES} bytes"),
         ));
     }
-    Ok(buf)
+    String::from_utf8(buf).map_err(|e| {
+        CollectError::read(path, io::Error::new(io::ErrorKind::InvalidData, e))
+    })
 }
 
 /// Reads one sysfs attribute with a single bounded read, trimmed of surrounding
