@@ -222,13 +222,20 @@ pub fn parse_fixtures(text: &str, path: &Path) -> Result<Vec<(String, Qdisc)>, C
     let bad = |message: String| CollectError::parse(path, 0, message);
     let value: Value = serde_json::from_str(text)
         .map_err(|e| CollectError::parse(path, e.line(), format!("not JSON: {e}")))?;
-    let Value::Array(items) = value else {
-        return Err(bad("not a JSON array".to_string()));
+    // Go's decoder takes `null` for an empty list, and a `null` entry for one whose
+    // fields are all zero (reported as device "" kind "").
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Null => Vec::new(),
+        _ => return Err(bad("not a JSON array".to_string())),
     };
+    let no_fields = serde_json::Map::new();
     let mut entries = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let Value::Object(fields) = item else {
-            return Err(bad(format!("entry {i}: not an object")));
+        let fields = match item {
+            Value::Object(fields) => fields,
+            Value::Null => &no_fields,
+            _ => return Err(bad(format!("entry {i}: not an object"))),
         };
         let mut name = String::new();
         let mut qdisc = Qdisc::default();
@@ -391,6 +398,15 @@ mod tests {
         assert!(error.contains("not a JSON array"), "{error}");
         let entries = parse_fixtures("[{\"ifacename\": \"x\", \"Bytes\": null}]", path).unwrap();
         assert_eq!(entries[0].0, "x");
+        assert!(parse_fixtures("null", path).unwrap().is_empty());
+        let entries = parse_fixtures("[null]", path).unwrap();
+        assert_eq!(entries, vec![(String::new(), Qdisc::default())]);
+        let error = parse_fixtures("[1]", path).unwrap_err().to_string();
+        assert!(error.ends_with("entry 0: not an object"), "{error}");
+        let error = parse_fixtures("[\n{\"Kind\": ", path)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("/q/results.json:2: not JSON"), "{error}");
         let missing = scrape(&["--collector.qdisc.fixtures=/nonexistent"]);
         assert!(matches!(missing, Err(CollectError::Read { .. })));
     }
