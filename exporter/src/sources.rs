@@ -1,6 +1,7 @@
 //! What collectors read during one scrape and share: procfs tables (`cpu` and `stat`
 //! both read `/proc/stat`) and the kernel's list of links over rtnetlink (`netdev`,
-//! `netclass` and `arp` use it). The scraper keeps one `Sources` across scrapes so the
+//! `netclass`, `arp`, `network_route` and `qdisc` use it; the last two dump routes and
+//! qdiscs on the same socket). The scraper keeps one `Sources` across scrapes so the
 //! netlink socket is reused, and clears what was read at the start of each scrape.
 
 use std::io;
@@ -10,7 +11,7 @@ use netlink_packet_route::address::AddressMessage;
 
 use crate::error::CollectError;
 use crate::read::read_table_string;
-use crate::rtnetlink::{Link, Neighbour, RouteSocket};
+use crate::rtnetlink::{Link, Neighbour, Qdisc, Route, RouteSocket};
 
 #[derive(Default)]
 pub struct Sources {
@@ -60,6 +61,16 @@ impl Sources {
             "rtnetlink neighbour dump",
             RouteSocket::dump_ipv4_neighbours,
         )
+    }
+
+    /// Every route of every table and family (RTM_GETROUTE); only network_route uses it.
+    pub fn routes(&mut self) -> Result<Vec<Route>, CollectError> {
+        self.with_socket("rtnetlink route dump", RouteSocket::dump_routes)
+    }
+
+    /// Every queueing discipline (RTM_GETQDISC); only qdisc uses it.
+    pub fn qdiscs(&mut self) -> Result<Vec<Qdisc>, CollectError> {
+        self.with_socket("rtnetlink qdisc dump", RouteSocket::dump_qdiscs)
     }
 
     /// Runs `request` on the kept socket, opening it first if needed and dropping it

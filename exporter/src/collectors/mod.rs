@@ -33,6 +33,7 @@ pub mod mountstats;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod network_route;
 pub mod nfs;
 pub mod nfsd;
 pub mod nvme;
@@ -40,6 +41,7 @@ pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
+pub mod qdisc;
 pub mod rapl;
 pub mod schedstat;
 pub mod selinux;
@@ -99,6 +101,7 @@ pub const ALL: &[CollectorSpec] = &[
     netclass::SPEC,
     netdev::SPEC,
     netstat::SPEC,
+    network_route::SPEC,
     nfs::SPEC,
     nfsd::SPEC,
     nvme::SPEC,
@@ -106,6 +109,7 @@ pub const ALL: &[CollectorSpec] = &[
     powersupplyclass::SPEC,
     pressure::SPEC,
     processes::SPEC,
+    qdisc::SPEC,
     rapl::SPEC,
     schedstat::SPEC,
     selinux::SPEC,
