@@ -48,7 +48,6 @@ pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
-mod sysfs_dir;
 pub mod systemd;
 pub mod tapestats;
 pub mod tcpstat;
@@ -63,6 +62,7 @@ pub mod vmstat;
 pub mod watchdog;
 pub mod xfs;
 pub mod zfs;
+mod sysfs_dir;
 
 use clap::Arg;
 
