@@ -78,3 +78,20 @@ pub fn rendered(set: &MetricSet, keep: impl Fn(&str) -> bool) -> Vec<Line> {
         .filter(|line| keep(line.family()))
         .collect()
 }
+
+/// One scrape of `collector` into a set of its own, as the scraper runs it.
+pub fn run(
+    collector: &mut dyn crate::collector::Collector,
+) -> Result<MetricSet, crate::error::CollectError> {
+    let mut out = MetricSet::new();
+    collector.update(&mut crate::sources::Sources::default(), &mut out)?;
+    Ok(out)
+}
+
+/// Paths whose sysfs is `root` (a tree a test builds), the rest the defaults.
+pub fn sysfs_under(root: &std::path::Path) -> Paths {
+    Paths {
+        sysfs: root.to_path_buf(),
+        ..Paths::default()
+    }
+}

@@ -161,9 +161,7 @@ mod tests {
     use crate::test_support::{fixture_paths, parse_text, rendered};
 
     fn scrape(collector: &mut Dmi) -> Result<MetricSet, CollectError> {
-        let mut out = MetricSet::new();
-        collector.update(&mut Sources::default(), &mut out)?;
-        Ok(out)
+        crate::test_support::run(collector)
     }
 
     #[test]

@@ -314,9 +314,7 @@ mod tests {
     use crate::test_support::{fixture_paths, parse_text, rendered};
 
     fn scrape(collector: &mut Edac) -> Result<MetricSet, CollectError> {
-        let mut out = MetricSet::new();
-        collector.update(&mut Sources::default(), &mut out)?;
-        Ok(out)
+        crate::test_support::run(collector)
     }
 
     #[test]
@@ -373,10 +371,7 @@ node_edac_uncorrectable_errors_total{controller=\"1\"} 23
     }
 
     fn sys_paths(dir: &tempfile::TempDir) -> Paths {
-        Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        }
+        crate::test_support::sysfs_under(dir.path())
     }
 
     #[test]

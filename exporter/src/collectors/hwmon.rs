@@ -1108,10 +1108,7 @@ mod tests {
     }
 
     fn sys_paths(dir: &tempfile::TempDir) -> Paths {
-        Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        }
+        crate::test_support::sysfs_under(dir.path())
     }
 
     #[test]

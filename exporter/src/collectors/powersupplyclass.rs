@@ -333,9 +333,7 @@ mod tests {
     }
 
     fn scrape(collector: &mut PowerSupplyClass) -> Result<MetricSet, CollectError> {
-        let mut out = MetricSet::new();
-        collector.update(&mut Sources::default(), &mut out)?;
-        Ok(out)
+        crate::test_support::run(collector)
     }
 
     const FIXTURE_OUTPUT: &str = "\
@@ -441,10 +439,7 @@ node_power_supply_voltage_volt{power_supply=\"ucsi-source-psy-USBC000:001\"} 19.
     }
 
     fn sys_paths(dir: &tempfile::TempDir) -> Paths {
-        Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        }
+        crate::test_support::sysfs_under(dir.path())
     }
 
     #[test]

@@ -227,9 +227,7 @@ mod tests {
     use crate::test_support::{fixture_paths, parse_text, rendered};
 
     fn scrape(collector: &mut Rapl) -> Result<MetricSet, CollectError> {
-        let mut out = MetricSet::new();
-        collector.update(&mut Sources::default(), &mut out)?;
-        Ok(out)
+        crate::test_support::run(collector)
     }
 
     fn expected(zone_label: bool) -> String {
@@ -296,10 +294,7 @@ node_rapl_uncore_joules_total{{index=\"0\",path=\"{class}/intel-rapl:0:1\"}} 141
     }
 
     fn sys_paths(dir: &tempfile::TempDir) -> Paths {
-        Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        }
+        crate::test_support::sysfs_under(dir.path())
     }
 
     #[test]

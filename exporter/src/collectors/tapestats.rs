@@ -251,9 +251,7 @@ mod tests {
     }
 
     fn scrape(c: &mut TapeStats) -> Result<MetricSet, CollectError> {
-        let mut out = MetricSet::new();
-        c.update(&mut Sources::default(), &mut out)?;
-        Ok(out)
+        crate::test_support::run(c)
     }
 
     #[test]

@@ -370,9 +370,7 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn scrape(collector: &mut ThermalZone) -> Result<MetricSet, CollectError> {
-        let mut out = MetricSet::new();
-        collector.update(&mut Sources::default(), &mut out)?;
-        Ok(out)
+        crate::test_support::run(collector)
     }
 
     fn is_thermal_family(name: &str) -> bool {
@@ -421,10 +419,7 @@ mod tests {
     }
 
     fn sys_paths(dir: &tempfile::TempDir) -> Paths {
-        Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        }
+        crate::test_support::sysfs_under(dir.path())
     }
 
     #[test]

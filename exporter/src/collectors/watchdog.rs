@@ -204,9 +204,7 @@ mod tests {
     use std::path::Path;
 
     fn scrape(collector: &mut Watchdog) -> Result<MetricSet, CollectError> {
-        let mut out = MetricSet::new();
-        collector.update(&mut Sources::default(), &mut out)?;
-        Ok(out)
+        crate::test_support::run(collector)
     }
 
     #[test]
@@ -259,10 +257,7 @@ node_watchdog_timeout_seconds{name=\"watchdog1\"} 60
     }
 
     fn sys_paths(dir: &tempfile::TempDir) -> Paths {
-        Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        }
+        crate::test_support::sysfs_under(dir.path())
     }
 
     #[test]
