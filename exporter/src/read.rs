@@ -34,9 +34,8 @@ pub fn read_table_string(path: &Path) -> Result<String, CollectError> {
             format!("larger than {MAX_TABLE_BYTES} bytes"),
         ));
     }
-    String::from_utf8(buf).map_err(|e| {
-        CollectError::read(path, io::Error::new(io::ErrorKind::InvalidData, e))
-    })
+    String::from_utf8(buf)
+        .map_err(|e| CollectError::read(path, io::Error::new(io::ErrorKind::InvalidData, e)))
 }
 
 /// Reads one sysfs attribute with a single bounded read, trimmed of surrounding

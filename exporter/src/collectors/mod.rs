@@ -48,6 +48,7 @@ pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+mod sysfs_dir;
 pub mod systemd;
 pub mod tapestats;
 pub mod tcpstat;
@@ -62,7 +63,6 @@ pub mod vmstat;
 pub mod watchdog;
 pub mod xfs;
 pub mod zfs;
-mod sysfs_dir;
 
 use clap::Arg;
 
