@@ -11,13 +11,23 @@ use crate::error::ConfigError;
 use crate::node_exporter_flags;
 use crate::own_process::OwnProcess;
 use crate::paths::Paths;
-use crate::server::MetricsEndpoint;
 use edge_common::exposition::MetricSet;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The most `--web.listen-address` flags one exporter takes.
 pub const MAX_LISTEN_ADDRESSES: usize = 16;
+
+/// How `/metrics` answers, from the flags.
+#[derive(Debug, Clone)]
+pub struct MetricsEndpoint {
+    /// `--web.telemetry-path`.
+    pub path: String,
+    /// `--web.max-requests`: scrapes in flight at once; 0 = no limit.
+    pub max_requests: usize,
+    /// Not `--web.disable-exporter-metrics`: adds the `promhttp_*` families.
+    pub exporter_metrics: bool,
+}
 
 /// Everything the exporter needs to run, built from the flags.
 pub struct Config {

@@ -7,8 +7,6 @@
 //! `exclude[]` name that matches nothing is ignored. Each answer that refuses is a 400
 //! with node_exporter's wording.
 
-use crate::collectors;
-
 /// The most `collect[]`/`exclude[]` values one request may carry; a query with more
 /// is refused (there are fewer than a hundred collectors to name).
 pub const MAX_FILTER_NAMES: usize = 128;
@@ -35,8 +33,12 @@ pub enum FilterError {
 
 impl ScrapeFilter {
     /// Reads the raw query string (`None` when the URL has none); `enabled` names the
-    /// collectors this exporter runs.
-    pub fn from_query(query: Option<&str>, enabled: &[&str]) -> Result<ScrapeFilter, FilterError> {
+    /// collectors this exporter runs, `known` every collector it has.
+    pub fn from_query(
+        query: Option<&str>,
+        enabled: &[&str],
+        known: &[&str],
+    ) -> Result<ScrapeFilter, FilterError> {
         let (mut collect, mut exclude) = (Vec::new(), Vec::new());
         for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             let is_collect = match key.as_ref() {
@@ -60,7 +62,7 @@ impl ScrapeFilter {
             (false, true) => {
                 for name in &collect {
                     if !enabled.contains(&name.as_str()) {
-                        let exists = collectors::ALL.iter().any(|spec| spec.name == name);
+                        let exists = known.contains(&name.as_str());
                         return Err(if exists {
                             FilterError::Disabled(name.clone())
                         } else {
@@ -89,15 +91,16 @@ mod tests {
     use super::*;
 
     const ENABLED: &[&str] = &["cpu", "meminfo", "loadavg"];
+    const KNOWN: &[&str] = &["cpu", "meminfo", "loadavg", "textfile"];
 
     fn parse(query: &str) -> Result<ScrapeFilter, FilterError> {
-        ScrapeFilter::from_query(Some(query), ENABLED)
+        ScrapeFilter::from_query(Some(query), ENABLED, KNOWN)
     }
 
     #[test]
     fn collect_and_exclude_select_collectors() {
         assert_eq!(
-            ScrapeFilter::from_query(None, ENABLED),
+            ScrapeFilter::from_query(None, ENABLED, KNOWN),
             Ok(ScrapeFilter::All)
         );
         assert_eq!(parse("foo=bar"), Ok(ScrapeFilter::All));

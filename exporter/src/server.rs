@@ -20,28 +20,18 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::cli::{parse_listen_address, ListenAddress};
+use crate::cli::{parse_listen_address, ListenAddress, MetricsEndpoint};
 use crate::collector::Scraper;
 use crate::scrape_filter::ScrapeFilter;
 use edge_common::exposition::write::{negotiate, render};
 use edge_common::exposition::{MetricKind, MetricSet};
 use edge_server::compression::{accepts_gzip, gzip};
 
-/// How `/metrics` answers, from the flags.
-#[derive(Debug, Clone)]
-pub struct MetricsEndpoint {
-    /// `--web.telemetry-path`.
-    pub path: String,
-    /// `--web.max-requests`: scrapes in flight at once; 0 = no limit.
-    pub max_requests: usize,
-    /// Not `--web.disable-exporter-metrics`: adds the `promhttp_*` families.
-    pub exporter_metrics: bool,
-}
-
 pub struct AppState {
     scraper: Mutex<Scraper>,
-    /// The enabled collectors' names, for `collect[]`.
+    /// The enabled collectors' names and every collector's, for `collect[]`.
     collector_names: Vec<&'static str>,
+    known_collectors: Vec<&'static str>,
     endpoint: MetricsEndpoint,
     /// `None` without a limit.
     in_flight_limit: Option<Semaphore>,
@@ -132,6 +122,10 @@ impl Drop for InFlight {
 pub fn router(scraper: Scraper, endpoint: &MetricsEndpoint) -> Router {
     let state = Arc::new(AppState {
         collector_names: scraper.collector_names(),
+        known_collectors: crate::collectors::ALL
+            .iter()
+            .map(|spec| spec.name)
+            .collect(),
         scraper: Mutex::new(scraper),
         endpoint: endpoint.clone(),
         in_flight_limit: (endpoint.max_requests > 0).then(|| Semaphore::new(endpoint.max_requests)),
@@ -158,7 +152,11 @@ async fn metrics(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let filter = match ScrapeFilter::from_query(query.as_deref(), &state.collector_names) {
+    let filter = match ScrapeFilter::from_query(
+        query.as_deref(),
+        &state.collector_names,
+        &state.known_collectors,
+    ) {
         Ok(filter) => filter,
         Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
     };
