@@ -254,7 +254,8 @@ fn sorted<'a>(keys: &[&'a str]) -> Vec<&'a str> {
     keys
 }
 
-const SNAPSHOT_KEYS: [&str; 12] = [
+/// The v2 keys, then the additions of issue 14 (the observe blocks and nodeIP).
+const SNAPSHOT_KEYS: [&str; 18] = [
     "node_name",
     "timestamp",
     "hostname",
@@ -267,6 +268,12 @@ const SNAPSHOT_KEYS: [&str; 12] = [
     "networks",
     "temperature",
     "processes",
+    "node_ip",
+    "psi",
+    "tcp",
+    "system",
+    "vmstat",
+    "softnet",
 ];
 
 const SUMMARY_KEYS: [&str; 19] = [
