@@ -4,6 +4,7 @@
 //! the size of each array and string.
 
 pub mod limits;
+pub mod observe;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
