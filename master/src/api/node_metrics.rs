@@ -123,19 +123,10 @@ pub async fn history(
     node: String,
     hours: u32,
 ) -> Result<NodeHistory, ApiError> {
-    let end = Utc::now();
-    let start = TimeDelta::try_hours(i64::from(hours))
-        .and_then(|span| end.checked_sub_signed(span))
-        .ok_or_else(|| ApiError::BadRequest(format!("hours={hours} reaches before year 1")))?;
-    let configured = state.settings.cluster_id.clone();
+    let span = TimeDelta::try_hours(i64::from(hours))
+        .ok_or_else(|| ApiError::BadRequest(format!("hours={hours} is too long")))?;
     let node_name = node.clone();
-    let points = with_store(&state.store, move |store| -> Result<_, ApiError> {
-        find_node(store, &cluster, &node, &configured)?;
-        store
-            .history(&cluster, &node, start, end)
-            .map_err(ApiError::Store)
-    })
-    .await?;
+    let (start, end, points) = recent_points(state, cluster, node, span).await?;
     Ok(NodeHistory {
         node_name,
         hours,
@@ -143,6 +134,28 @@ pub async fn history(
         end,
         points,
     })
+}
+
+/// A node's history points of the last `span` (start, end = now, points ascending).
+pub async fn recent_points(
+    state: &AppState,
+    cluster: String,
+    node: String,
+    span: TimeDelta,
+) -> Result<(DateTime<Utc>, DateTime<Utc>, Vec<MetricsDataPoint>), ApiError> {
+    let end = Utc::now();
+    let start = end
+        .checked_sub_signed(span)
+        .ok_or_else(|| ApiError::BadRequest(format!("{span} reaches before year 1")))?;
+    let configured = state.settings.cluster_id.clone();
+    let points = with_store(&state.store, move |store| -> Result<_, ApiError> {
+        find_node(store, &cluster, &node, &configured)?;
+        store
+            .history(&cluster, &node, start, end)
+            .map_err(ApiError::Store)
+    })
+    .await?;
+    Ok((start, end, points))
 }
 
 fn listed(
@@ -167,9 +180,10 @@ fn find_node(
         Some(latest) => Ok(latest),
         None => {
             require_cluster(store, cluster, configured)?;
-            Err(ApiError::NotFound(format!(
-                "node {node:?} not found in cluster {cluster:?}"
-            )))
+            Err(ApiError::UnknownNode {
+                cluster: cluster.to_owned(),
+                node: node.to_owned(),
+            })
         }
     }
 }
@@ -186,6 +200,6 @@ fn require_cluster(store: &dyn NodeStore, cluster: &str, configured: &str) -> Re
     {
         Ok(())
     } else {
-        Err(ApiError::NotFound(format!("cluster {cluster:?} not found")))
+        Err(ApiError::UnknownCluster(cluster.to_owned()))
     }
 }
