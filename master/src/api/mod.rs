@@ -6,6 +6,8 @@
 //!   (cluster-scoped and `?cluster_id=`).
 //! - `observe` — handlers of atlhyper's observe routes (`/api/v2/observe/metrics/*`):
 //!   the same reads, as camelCase views in `{"message", "data"}`.
+//! - `history_shape` — the two shapes of the `?cluster_id=` history route
+//!   (`--atlhyper-api v2|current`), and the bucketing of the current one.
 //! - `params` — the one extractor of their path and query.
 //! - `cors` — CORS on every route, from `--cors.allowed-origin`.
 //! - `node_metrics` — what they read: nodes with status, the summary, history.
@@ -28,6 +30,7 @@ mod auth;
 mod cors;
 mod error;
 mod health;
+mod history_shape;
 mod node_metrics;
 mod node_store;
 mod nodes;
@@ -52,6 +55,7 @@ use crate::own_metrics::OwnMetrics;
 
 pub use cors::{AllowedOrigins, OriginError};
 pub use error::ApiError;
+pub use history_shape::HistoryShape;
 pub use node_store::{LatestSnapshot, NodeStore, SharedStore};
 pub use push::{MAX_CONCURRENT_PUSHES, PUSH_BODY_LIMIT};
 pub use state::{

@@ -7,11 +7,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::history_shape::{bucketed, CurrentHistoryBody, HistoryShape};
 use super::node_metrics::{self, NodeHistory, NodeList, UnknownCluster};
 use super::params::Params;
 use super::state::AppState;
@@ -109,11 +111,12 @@ pub struct LegacyHistoryBody {
     pub data: Vec<MetricsDataPoint>,
 }
 
-/// `GET /api/v2/node-metrics/{node_name}/history?cluster_id=X&hours=N`
+/// `GET /api/v2/node-metrics/{node_name}/history?cluster_id=X&hours=N`, in the shape
+/// `--atlhyper-api` chooses.
 pub async fn legacy_history(
     State(state): State<Arc<AppState>>,
     Params { path: node, query }: Params<String>,
-) -> Result<Json<LegacyHistoryBody>, ApiError> {
+) -> Result<Response, ApiError> {
     let cluster = cluster_id(&query)?;
     let hours = hours(&query, state.settings.max_history_hours())?;
     let NodeHistory {
@@ -123,12 +126,22 @@ pub async fn legacy_history(
         points,
         ..
     } = node_metrics::history(&state, cluster, node, hours).await?;
-    Ok(Json(LegacyHistoryBody {
-        node_name,
-        start,
-        end,
-        data: points,
-    }))
+    Ok(match state.settings.history_shape {
+        HistoryShape::V2 => Json(LegacyHistoryBody {
+            node_name,
+            start,
+            end,
+            data: points,
+        })
+        .into_response(),
+        HistoryShape::Current => Json(CurrentHistoryBody {
+            node_name,
+            start,
+            end,
+            data: bucketed(&points, hours),
+        })
+        .into_response(),
+    })
 }
 
 fn cluster_id(params: &HashMap<String, String>) -> Result<String, ApiError> {

@@ -1406,3 +1406,71 @@ async fn observe_series_from_history() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.error(), "时序数据未就绪");
 }
+
+#[tokio::test]
+async fn the_current_history_shape_is_bucketed_per_metric() {
+    let mut current = settings();
+    current.history_shape = HistoryShape::Current;
+    let api = Api::new(current);
+    let now = Utc::now();
+    api.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), now);
+    // Two points in one minute, 20 minutes ago; one 5 minutes ago; one 2 hours ago
+    // (outside hours=1).
+    let minute = |ago: i64| {
+        let t = now - TimeDelta::minutes(ago);
+        t - TimeDelta::seconds(t.timestamp().rem_euclid(60))
+    };
+    {
+        let mut store = api.store();
+        for (at, cpu, temp) in [
+            (minute(20), 10.0, 50.0),
+            (minute(20) + TimeDelta::seconds(30), 20.0, 52.0),
+            (minute(5), 30.0, 0.0),
+            (minute(120), 99.0, 99.0),
+        ] {
+            store.points.push((
+                CLUSTER.to_owned(),
+                MetricsDataPoint {
+                    timestamp: at,
+                    node_name: "n1".into(),
+                    cpu_usage: cpu,
+                    memory_usage: 40.0,
+                    disk_usage: 34.77,
+                    cpu_temp: temp,
+                    ..MetricsDataPoint::default()
+                },
+            ));
+        }
+    }
+    let reply = api
+        .get("/api/v2/node-metrics/n1/history?cluster_id=edge&hours=1")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(keys(&reply.json), ["data", "end", "nodeName", "start"]);
+    assert_eq!(reply.json["nodeName"], "n1");
+    let data = &reply.json["data"];
+    assert_eq!(keys(data), ["cpu", "disk", "memory", "temp"]);
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(
+        data["cpu"],
+        json!([{"timestamp": stamp(minute(20)), "value": 15.0},
+               {"timestamp": stamp(minute(5)), "value": 30.0}])
+    );
+    assert_eq!(data["memory"][1]["value"], 40.0);
+    assert_eq!(data["disk"][0]["value"], 34.77);
+    // The hottest of the minute; no point for the minute without a temperature.
+    assert_eq!(
+        data["temp"],
+        json!([{"timestamp": stamp(minute(20)), "value": 52.0}])
+    );
+    // The v2 shape is the default.
+    let v2 = Api::new(settings());
+    v2.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), now);
+    let reply = v2
+        .get("/api/v2/node-metrics/n1/history?cluster_id=edge&hours=1")
+        .await;
+    assert_eq!(keys(&reply.json), ["data", "end", "node_name", "start"]);
+    assert!(reply.json["data"].is_array());
+}
