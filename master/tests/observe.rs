@@ -329,6 +329,16 @@ fn observe_routes_serve_a_scraped_edge_exporter() {
         assert!((0.0..=100.0).contains(&value), "{value}");
     }
 
+    // A value kept beside the history point: sockets in use, a count above 0.
+    let sockets = get(
+        port,
+        "/api/v2/observe/metrics/nodes/edge-a/series?cluster_id=default&metric=sockets_used&minutes=5",
+    )
+    .json();
+    assert_eq!(sockets["data"]["metric"], "sockets_used");
+    let first = sockets["data"]["points"][0]["value"].as_f64().unwrap();
+    assert!(first > 0.0 && first.fract() == 0.0, "{first}");
+
     // Errors: status and body.
     for (path, status, message) in [
         (

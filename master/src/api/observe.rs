@@ -9,8 +9,9 @@
 //! - Nodes are sorted by name (atlhyper: discovery order) and offline nodes stay
 //!   listed, marked by `status` (atlhyper drops a node silent for 5 minutes).
 //! - A path segment after the node other than `series` is 404, not the node.
-//! - Series come from the stored history (one point per scrape interval, hourly
-//!   averages past a week), not from a 15-minute ring or a one-hour minute ring.
+//! - Series come from the stored history (one point per `--sample-interval`, hourly
+//!   averages past a week; the values a history point lacks are kept beside it by
+//!   `store::series`), not from a 15-minute ring or a one-hour minute ring.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::error::ApiError;
 use super::node_metrics::{self, UnknownCluster};
@@ -28,6 +29,7 @@ use crate::model::observe::{
     round, Envelope, ObserveNode, ObservePoint, ObserveSeries, ObserveSummary,
 };
 use crate::model::MetricsDataPoint;
+use crate::store::series::{self as stored_series, SeriesColumn};
 
 /// 404 when the cluster is unknown: "data not ready yet".
 pub const NOT_READY: &str = "数据尚未就绪";
@@ -106,25 +108,30 @@ pub async fn series(
     let metric = query.get("metric").cloned().unwrap_or_default();
     let max_minutes = state.settings.max_history_hours().saturating_mul(60);
     let minutes = series_minutes(&query, max_minutes);
-    let SeriesMetric::Stored(value) = series_metric(&metric) else {
-        return Err(ApiError::NotFound(SERIES_NOT_READY.to_owned()));
-    };
-    let (_, _, points) = node_metrics::recent_points(
-        &state,
-        cluster,
-        node,
-        TimeDelta::minutes(i64::from(minutes)),
-    )
-    .await
-    .map_err(|error| match error {
+    let span = TimeDelta::minutes(i64::from(minutes));
+    let series_not_ready = |error| match error {
         ApiError::UnknownNode { .. } => ApiError::NotFound(SERIES_NOT_READY.to_owned()),
         error => not_ready(error),
-    })?;
-    let points: Vec<ObservePoint> = points
-        .iter()
-        .map(|point| ObservePoint {
-            timestamp: point.timestamp,
-            value: round(value(point), 2),
+    };
+    let values: Vec<(DateTime<Utc>, f64)> = match series_metric(&metric) {
+        SeriesMetric::Point(value) => node_metrics::recent_points(&state, cluster, node, span)
+            .await
+            .map_err(series_not_ready)?
+            .2
+            .iter()
+            .map(|point| (point.timestamp, value(point)))
+            .collect(),
+        SeriesMetric::Column(column) => {
+            node_metrics::recent_series(&state, cluster, node, span, column)
+                .await
+                .map_err(series_not_ready)?
+        }
+    };
+    let points: Vec<ObservePoint> = values
+        .into_iter()
+        .map(|(timestamp, value)| ObservePoint {
+            timestamp,
+            value: round(value, 2),
         })
         // As atlhyper: a negative value is no reading.
         .filter(|point| point.value >= 0.0)
@@ -170,31 +177,34 @@ fn series_minutes(query: &HashMap<String, String>, max: u32) -> u32 {
         .min(max.max(1))
 }
 
-/// What a series `metric` reads from a history point.
+/// Where a series `metric` is read.
 enum SeriesMetric {
-    Stored(fn(&MetricsDataPoint) -> f64),
-    /// A metric of atlhyper's table that the history does not keep (yet).
-    NotStored,
+    /// A value of the history point.
+    Point(fn(&MetricsDataPoint) -> f64),
+    /// A column kept for these series (`store::series`).
+    Column(&'static SeriesColumn),
 }
 
 /// atlhyper's names; an unknown or empty name is CPU usage, as there.
 fn series_metric(name: &str) -> SeriesMetric {
-    use SeriesMetric::{NotStored, Stored};
-    match name {
-        "memory_usage" | "memory" => Stored(|p| p.memory_usage),
-        "disk_usage" | "disk" => Stored(|p| p.disk_usage),
-        "disk_read_bps" => Stored(|p| p.disk_io_read),
-        "disk_write_bps" => Stored(|p| p.disk_io_write),
-        // The primary interface (atlhyper: the sum over up interfaces but lo).
-        "net_rx_bps" | "net_rx" => Stored(|p| p.network_rx),
-        "net_tx_bps" | "net_tx" => Stored(|p| p.network_tx),
-        "temperature" | "cpu_temp" => Stored(|p| p.cpu_temp),
-        "cpu_load1" => Stored(|p| p.load_1),
-        "cpu_user" | "cpu_system" | "cpu_iowait" | "cpu_load5" | "cpu_load15" | "swap_usage"
-        | "psi_cpu" | "psi_memory" | "psi_io" | "tcp_established" | "sockets_used"
-        | "disk_io_util" | "net_rx_pkt" | "net_tx_pkt" => NotStored,
-        _ => Stored(|p| p.cpu_usage),
-    }
+    use SeriesMetric::{Column, Point};
+    let column = |name: &str| stored_series::find(name).map(Column);
+    let found = match name {
+        "memory_usage" | "memory" => Some(Point(|p| p.memory_usage)),
+        "disk_usage" | "disk" => Some(Point(|p| p.disk_usage)),
+        "disk_read_bps" => Some(Point(|p| p.disk_io_read)),
+        "disk_write_bps" => Some(Point(|p| p.disk_io_write)),
+        "temperature" | "cpu_temp" => Some(Point(|p| p.cpu_temp)),
+        "cpu_load1" => Some(Point(|p| p.load_1)),
+        "cpu_load5" => column("load_5"),
+        "cpu_load15" => column("load_15"),
+        "net_rx_bps" | "net_rx" => column("net_rx_bps"),
+        "net_tx_bps" | "net_tx" => column("net_tx_bps"),
+        // cpu_user, cpu_system, cpu_iowait, swap_usage, psi_*, tcp_established,
+        // sockets_used, disk_io_util, net_*_pkt: a column of the same name.
+        other => column(other),
+    };
+    found.unwrap_or(Point(|p| p.cpu_usage))
 }
 
 #[cfg(test)]
@@ -238,23 +248,45 @@ mod tests {
             ..MetricsDataPoint::default()
         };
         for (names, expected) in [
-            (&["cpu_usage", "cpu", "", "bogus"][..], 1.0),
+            (&["cpu_usage", "cpu", "", "bogus", "history"][..], 1.0),
             (&["memory_usage", "memory"], 2.0),
             (&["disk_usage", "disk"], 3.0),
             (&["disk_read_bps"], 4.0),
             (&["disk_write_bps"], 5.0),
-            (&["net_rx_bps", "net_rx"], 6.0),
-            (&["net_tx_bps", "net_tx"], 7.0),
             (&["temperature", "cpu_temp"], 8.0),
             (&["cpu_load1"], 9.0),
         ] {
             for name in names {
                 match series_metric(name) {
-                    SeriesMetric::Stored(value) => assert_eq!(value(&point), expected, "{name}"),
-                    SeriesMetric::NotStored => panic!("{name} is stored"),
+                    SeriesMetric::Point(value) => assert_eq!(value(&point), expected, "{name}"),
+                    SeriesMetric::Column(c) => panic!("{name} is read from {}", c.column),
                 }
             }
         }
-        assert!(matches!(series_metric("psi_cpu"), SeriesMetric::NotStored));
+        for (name, column) in [
+            ("cpu_user", "cpu_user"),
+            ("cpu_system", "cpu_system"),
+            ("cpu_iowait", "cpu_iowait"),
+            ("cpu_load5", "load_5"),
+            ("cpu_load15", "load_15"),
+            ("swap_usage", "swap_usage"),
+            ("psi_cpu", "psi_cpu"),
+            ("psi_memory", "psi_memory"),
+            ("psi_io", "psi_io"),
+            ("tcp_established", "tcp_established"),
+            ("sockets_used", "sockets_used"),
+            ("disk_io_util", "disk_io_util"),
+            ("net_rx_bps", "net_rx_bps"),
+            ("net_rx", "net_rx_bps"),
+            ("net_tx_bps", "net_tx_bps"),
+            ("net_tx", "net_tx_bps"),
+            ("net_rx_pkt", "net_rx_pkt"),
+            ("net_tx_pkt", "net_tx_pkt"),
+        ] {
+            match series_metric(name) {
+                SeriesMetric::Column(c) => assert_eq!(c.column, column, "{name}"),
+                SeriesMetric::Point(_) => panic!("{name} is a column"),
+            }
+        }
     }
 }

@@ -35,6 +35,8 @@ fn sqlite_error(operation: &'static str, code: std::ffi::c_int, message: &str) -
 struct FakeData {
     latest: BTreeMap<(String, String), LatestSnapshot>,
     points: Vec<(String, MetricsDataPoint)>,
+    /// (cluster, node, column, time, value) of the stored series.
+    series: Vec<(String, String, &'static str, DateTime<Utc>, f64)>,
     unwritable: bool,
     broken: bool,
 }
@@ -145,6 +147,28 @@ impl NodeStore for FakeStore {
             .collect();
         points.sort_by_key(|p| p.timestamp);
         Ok(points)
+    }
+
+    fn series(
+        &self,
+        cluster: &str,
+        node: &str,
+        column: &'static crate::store::series::SeriesColumn,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError> {
+        let data = self.data();
+        data.fail_if_broken()?;
+        let mut values: Vec<(DateTime<Utc>, f64)> = data
+            .series
+            .iter()
+            .filter(|(c, n, col, t, _)| {
+                c == cluster && n == node && *col == column.column && *t >= from && *t <= to
+            })
+            .map(|(_, _, _, t, v)| (*t, *v))
+            .collect();
+        values.sort_by_key(|(t, _)| *t);
+        Ok(values)
     }
 
     fn check_writable(&self) -> Result<(), StoreError> {
@@ -1399,6 +1423,23 @@ async fn observe_series_from_history() {
         .map(|p| p["value"].as_f64().unwrap())
         .collect();
     assert_eq!(values, [50.0, 51.5]);
+    // A column kept for these series: PSI.
+    for (minutes_ago, value) in [(50, 1.0), (10, 2.5)] {
+        api.store().series.push((
+            CLUSTER.to_owned(),
+            "n1".to_owned(),
+            "psi_cpu",
+            now - TimeDelta::minutes(minutes_ago),
+            value,
+        ));
+    }
+    let reply = api
+        .get("/api/v2/observe/metrics/nodes/n1/series?cluster_id=edge&metric=psi_cpu")
+        .await;
+    let data = observe_data(&reply);
+    assert_eq!(data["metric"], "psi_cpu");
+    assert_eq!(data["points"].as_array().unwrap().len(), 1);
+    assert_eq!(data["points"][0]["value"], 2.5);
     // Nothing in the last 2 minutes.
     let reply = api
         .get("/api/v2/observe/metrics/nodes/n1/series?cluster_id=edge&minutes=2")
