@@ -160,7 +160,7 @@ pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMet
             };
             // atlhyper's observe routes answer 405 in their own words.
             let methods = if route.starts_with(OBSERVE_ROUTES) {
-                methods.fallback(observe::method_not_allowed)
+                methods.fallback(observe::other_method)
             } else {
                 methods.fallback(method_not_allowed)
             };

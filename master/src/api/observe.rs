@@ -17,7 +17,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -142,12 +143,18 @@ pub async fn series(
     Ok(Json(Envelope::fetched(ObserveSeries { metric, points })))
 }
 
-/// Any other method on these routes.
-pub async fn method_not_allowed() -> ApiError {
+/// Any other method on these routes: `OPTIONS` that is not a CORS preflight (those
+/// are answered before this) is 200 with an empty body, as atlhyper answers it; the
+/// rest 405.
+pub async fn other_method(method: Method) -> Response {
+    if method == Method::OPTIONS {
+        return StatusCode::OK.into_response();
+    }
     ApiError::Rejected {
         status: StatusCode::METHOD_NOT_ALLOWED,
         message: METHOD_NOT_ALLOWED.to_owned(),
     }
+    .into_response()
 }
 
 fn cluster_id(query: &HashMap<String, String>) -> Result<String, ApiError> {

@@ -1369,6 +1369,18 @@ async fn observe_node_and_its_errors() {
             .await;
         assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{uri}");
         assert_eq!(reply.error(), "Method not allowed", "{uri}");
+        // A plain OPTIONS (no preflight headers): 200, empty.
+        let reply = api
+            .call(
+                Request::builder()
+                    .method(Method::OPTIONS)
+                    .uri(uri)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}");
+        assert_eq!(reply.text, "", "{uri}");
     }
 }
 
