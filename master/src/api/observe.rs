@@ -44,6 +44,9 @@ const NODE_NAME_REQUIRED: &str = "node name is required";
 const METHOD_NOT_ALLOWED: &str = "Method not allowed";
 /// `minutes` of a series when absent or not a whole number above 0.
 pub const DEFAULT_SERIES_MINUTES: u32 = 30;
+/// The most points a series answers: a day of minutes. A longer or denser window is
+/// averaged down to it (a week at a 1 s sample interval would be 600 000 points).
+pub const MAX_SERIES_POINTS: usize = 1440;
 
 /// `GET /api/v2/observe/metrics/summary?cluster_id=X`
 pub async fn summary(
@@ -128,7 +131,7 @@ pub async fn series(
                 .map_err(series_not_ready)?
         }
     };
-    let points: Vec<ObservePoint> = values
+    let points: Vec<ObservePoint> = thinned(values, MAX_SERIES_POINTS)
         .into_iter()
         .map(|(timestamp, value)| ObservePoint {
             timestamp,
@@ -182,6 +185,23 @@ fn series_minutes(query: &HashMap<String, String>, max: u32) -> u32 {
         .filter(|minutes| *minutes > 0)
         .unwrap_or(DEFAULT_SERIES_MINUTES)
         .min(max.max(1))
+}
+
+/// At most `max` points: runs of consecutive points averaged into one, dated by the
+/// first of the run. Fewer points are kept as they are.
+fn thinned(values: Vec<(DateTime<Utc>, f64)>, max: usize) -> Vec<(DateTime<Utc>, f64)> {
+    if values.len() <= max || max == 0 {
+        return values;
+    }
+    let run = values.len().div_ceil(max);
+    values
+        .chunks(run)
+        .filter_map(|chunk| {
+            let (first, _) = chunk.first()?;
+            let sum = chunk.iter().fold(0.0, |sum, (_, v)| sum + v);
+            Some((*first, sum / chunk.len() as f64))
+        })
+        .collect()
 }
 
 /// Where a series `metric` is read.
@@ -238,6 +258,21 @@ mod tests {
         }
         assert_eq!(series_minutes(&query(&[("minutes", "100000")]), 600), 600);
         assert_eq!(series_minutes(&query(&[]), 10), 10);
+    }
+
+    #[test]
+    fn long_series_are_averaged_down() {
+        use chrono::TimeZone;
+        let t = |s: i64| Utc.timestamp_opt(1_776_470_400 + s, 0).unwrap();
+        let values: Vec<_> = (0..10).map(|i| (t(i), i as f64)).collect();
+        assert_eq!(thinned(values.clone(), 10), values);
+        // Runs of 3: [0,1,2] [3,4,5] [6,7,8] [9].
+        assert_eq!(
+            thinned(values.clone(), 4),
+            [(t(0), 1.0), (t(3), 4.0), (t(6), 7.0), (t(9), 9.0)]
+        );
+        let many: Vec<_> = (0..100_000).map(|i| (t(i), 1.0)).collect();
+        assert!(thinned(many, MAX_SERIES_POINTS).len() <= MAX_SERIES_POINTS);
     }
 
     #[test]
