@@ -372,3 +372,54 @@ fn observe_routes_serve_a_scraped_edge_exporter() {
         assert_eq!(answer.allow_origin.as_deref(), Some("*"), "{path}");
     }
 }
+
+#[test]
+fn the_current_history_shape_from_a_scraped_edge_exporter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exporter_port = free_port();
+    let _exporter = spawn(
+        &edge_exporter(),
+        &[
+            format!("--web.listen-address=127.0.0.1:{exporter_port}"),
+            "--node-name=edge-h".into(),
+        ],
+    );
+    let (_master, port) = start_master(
+        &tmp.path().join("m.db"),
+        &[
+            format!("--target=127.0.0.1:{exporter_port}"),
+            "--atlhyper-api=current".into(),
+        ],
+    );
+    let path = "/api/v2/node-metrics/edge-h/history?cluster_id=default&hours=1";
+    let mut body = Value::Null;
+    wait_until("a CPU point", Duration::from_secs(20), || {
+        let answer = get(port, path);
+        body = answer.json();
+        answer.status == 200
+            && body["data"]["cpu"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+    });
+    assert_eq!(keys(&body), ["data", "end", "nodeName", "start"]);
+    assert_eq!(body["nodeName"], "edge-h");
+    for time in ["start", "end"] {
+        assert!(chrono::DateTime::parse_from_rfc3339(body[time].as_str().unwrap()).is_ok());
+    }
+    assert_eq!(keys(&body["data"]), ["cpu", "disk", "memory", "temp"]);
+    for series in ["cpu", "disk", "memory", "temp"] {
+        for point in body["data"][series].as_array().unwrap() {
+            assert_eq!(keys(point), ["timestamp", "value"], "{series}");
+            // A minute's start, to the second, in UTC.
+            let stamp = point["timestamp"].as_str().unwrap();
+            assert!(stamp.ends_with(":00Z") && stamp.len() == 20, "{stamp}");
+            assert!(point["value"].is_number(), "{series}");
+        }
+    }
+    let cpu = body["data"]["cpu"][0]["value"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&cpu), "{cpu}");
+    // Errors as the v2 shape's.
+    let answer = get(port, "/api/v2/node-metrics/edge-h/history?hours=1");
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.allow_origin.as_deref(), Some("*"));
+}
