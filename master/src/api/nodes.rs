@@ -117,7 +117,12 @@ pub async fn legacy_history(
     State(state): State<Arc<AppState>>,
     Params { path: node, query }: Params<String>,
 ) -> Result<Response, ApiError> {
-    let cluster = cluster_id(&query)?;
+    let shape = state.settings.history_shape;
+    let cluster = cluster_id(&query).map_err(|error| match shape {
+        // atlhyper's words for it today.
+        HistoryShape::Current => ApiError::BadRequest("cluster_id is required".to_owned()),
+        HistoryShape::V2 => error,
+    })?;
     let hours = hours(&query, state.settings.max_history_hours())?;
     let NodeHistory {
         node_name,
@@ -126,7 +131,7 @@ pub async fn legacy_history(
         points,
         ..
     } = node_metrics::history(&state, cluster, node, hours).await?;
-    Ok(match state.settings.history_shape {
+    Ok(match shape {
         HistoryShape::V2 => Json(LegacyHistoryBody {
             node_name,
             start,

@@ -1511,6 +1511,9 @@ async fn the_current_history_shape_is_bucketed_per_metric() {
                {"timestamp": stamp(minute(5)), "value": 30.0}])
     );
     assert_eq!(data["memory"][1]["value"], 40.0);
+    let missing = api.get("/api/v2/node-metrics/n1/history?hours=1").await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.error(), "cluster_id is required");
     assert_eq!(data["disk"][0]["value"], 34.77);
     // The hottest of the minute; no point for the minute without a temperature.
     assert_eq!(
