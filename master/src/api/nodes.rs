@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::history_shape::{bucketed, CurrentHistoryBody, HistoryShape};
 use super::node_metrics::{self, NodeHistory, NodeList, UnknownCluster};
-use super::params::Params;
+use super::params::{self, Params};
 use super::state::AppState;
 use crate::model::{ClusterList, ListedNode, MetricsDataPoint};
 
@@ -118,11 +118,13 @@ pub async fn legacy_history(
     Params { path: node, query }: Params<String>,
 ) -> Result<Response, ApiError> {
     let shape = state.settings.history_shape;
-    let cluster = cluster_id(&query).map_err(|error| match shape {
-        // atlhyper's words for it today.
-        HistoryShape::Current => ApiError::BadRequest("cluster_id is required".to_owned()),
-        HistoryShape::V2 => error,
-    })?;
+    let cluster = params::cluster_id(
+        &query,
+        match shape {
+            HistoryShape::V2 => MISSING_CLUSTER_ID,
+            HistoryShape::Current => params::CLUSTER_ID_REQUIRED,
+        },
+    )?;
     let hours = hours(&query, state.settings.max_history_hours())?;
     let NodeHistory {
         node_name,
@@ -149,13 +151,11 @@ pub async fn legacy_history(
     })
 }
 
-fn cluster_id(params: &HashMap<String, String>) -> Result<String, ApiError> {
-    match params.get("cluster_id") {
-        Some(cluster) if !cluster.is_empty() => Ok(cluster.clone()),
-        _ => Err(ApiError::BadRequest(
-            "missing query parameter cluster_id".to_owned(),
-        )),
-    }
+/// The v2 routes' 400 for a missing `cluster_id`.
+const MISSING_CLUSTER_ID: &str = "missing query parameter cluster_id";
+
+fn cluster_id(query: &HashMap<String, String>) -> Result<String, ApiError> {
+    params::cluster_id(query, MISSING_CLUSTER_ID)
 }
 
 /// `hours`: a whole number from 1 to `max` (the retention), 24 when absent. Anything
@@ -213,15 +213,5 @@ mod tests {
                 "{bad}: {message}"
             );
         }
-    }
-
-    #[test]
-    fn cluster_id_is_required_and_not_empty() {
-        assert_eq!(
-            cluster_id(&query(&[("cluster_id", "edge")])).ok(),
-            Some("edge".to_owned())
-        );
-        assert!(cluster_id(&query(&[])).is_err());
-        assert!(cluster_id(&query(&[("cluster_id", "")])).is_err());
     }
 }

@@ -24,7 +24,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::error::ApiError;
 use super::node_metrics::{self, UnknownCluster};
-use super::params::Params;
+use super::params::{self, Params, CLUSTER_ID_REQUIRED};
 use super::state::AppState;
 use crate::model::observe::{
     round, Envelope, ObserveNode, ObservePoint, ObserveSeries, ObserveSummary,
@@ -38,7 +38,6 @@ pub const NOT_READY: &str = "数据尚未就绪";
 pub const NODE_NOT_FOUND: &str = "节点未找到";
 /// 404 when a series has no points: "time series not ready".
 pub const SERIES_NOT_READY: &str = "时序数据未就绪";
-const CLUSTER_ID_REQUIRED: &str = "cluster_id is required";
 const NODE_NAME_REQUIRED: &str = "node name is required";
 /// The 405 message of these routes (capitalised, unlike the others').
 const METHOD_NOT_ALLOWED: &str = "Method not allowed";
@@ -161,10 +160,7 @@ pub async fn other_method(method: Method) -> Response {
 }
 
 fn cluster_id(query: &HashMap<String, String>) -> Result<String, ApiError> {
-    match query.get("cluster_id") {
-        Some(cluster) if !cluster.is_empty() => Ok(cluster.clone()),
-        _ => Err(ApiError::BadRequest(CLUSTER_ID_REQUIRED.to_owned())),
-    }
+    params::cluster_id(query, CLUSTER_ID_REQUIRED)
 }
 
 /// An unknown cluster is "data not ready yet", as atlhyper answers for a cluster
