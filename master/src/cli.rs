@@ -9,7 +9,7 @@ use edge_common::duration::{parse_duration_or_days, parse_go_duration, DurationE
 use edge_common::flags::{self, FlagError};
 
 use crate::admission::CmdlinePolicy;
-use crate::api::{AllowedOrigins, ApiSettings};
+use crate::api::{AllowedOrigins, ApiSettings, HistoryShape};
 use crate::source::targets::{parse_target, DnsDiscovery, Target};
 
 #[derive(Debug, Clone)]
@@ -42,6 +42,8 @@ pub struct Settings {
     /// `--process.cmdline`: what is kept of processes' command lines.
     pub cmdlines: CmdlinePolicy,
     pub allowed_origins: AllowedOrigins,
+    /// `--atlhyper-api`: the shape of the `?cluster_id=` history route.
+    pub history_shape: HistoryShape,
     pub log_level: tracing::Level,
 }
 
@@ -79,6 +81,7 @@ pub fn command() -> Command {
         .arg(arg("api.read-token", None, "Bearer token required by the read API, /metrics and the dashboard's data (default: none required; /healthz, /readyz and CORS preflights stay open). The dashboard asks for it and keeps it for the browser tab.").env("EDGE_MASTER_API_READ_TOKEN"))
         .arg(arg("max-nodes", Some(DEFAULT_MAX_NODES_TEXT), "Most nodes the store holds (all clusters, offline ones included until --latest-retention): a push of a new node beyond it is refused with 507. Scraped nodes are never refused."))
         .arg(arg("process.cmdline", Some("redact"), "What is kept of the command lines of top processes, scraped or pushed: redact (values of arguments and VAR=value assignments named like a secret — password, passwd, secret, token, key, credential, auth — become ***), drop (no command lines), or full."))
+        .arg(arg("atlhyper-api", Some("v2"), "The body of GET /api/v2/node-metrics/{node}/history: v2 (atlhyper's v2 server: snake_case, every stored point) or current (what atlhyper's web page reads today: {nodeName, start, end, data: {cpu, memory, disk, temp}} in 60 s / 300 s / 900 s buckets)."))
         .arg(arg("cors.allowed-origin", Some("*"), "An origin (scheme://host[:port]) whose web pages may call the API, or * for any, as atlhyper answers. Repeatable.").action(ArgAction::Append))
         .arg(flags::log_level_arg())
 }
@@ -229,6 +232,18 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
             })?
         },
         allowed_origins,
+        history_shape: {
+            let text = text(matches, "atlhyper-api");
+            HistoryShape::parse(&text).ok_or_else(|| {
+                fail(
+                    "atlhyper-api",
+                    format!(
+                        "{text:?}: must be one of {}",
+                        HistoryShape::NAMES.join(", ")
+                    ),
+                )
+            })?
+        },
         log_level,
     })
 }
@@ -251,6 +266,7 @@ impl Settings {
             cmdlines: self.cmdlines,
             sample_interval: self.sample_interval,
             allowed_origins: self.allowed_origins.clone(),
+            history_shape: self.history_shape,
         }
     }
 }
@@ -285,6 +301,9 @@ mod tests {
         assert_eq!(s.max_nodes, DEFAULT_MAX_NODES);
         assert_eq!(s.cmdlines, CmdlinePolicy::Redact);
         assert_eq!(s.read_token, None);
+        assert_eq!(s.api_settings().history_shape, HistoryShape::V2);
+        let current = parse(&["--atlhyper-api=current"]).unwrap();
+        assert_eq!(current.api_settings().history_shape, HistoryShape::Current);
         let s = parse(&[
             "--max-nodes=10",
             "--process.cmdline=drop",
@@ -357,6 +376,10 @@ mod tests {
             (
                 vec!["--max-nodes=0"],
                 "--max-nodes: \"0\": must be a whole number from 1 to 1000000",
+            ),
+            (
+                vec!["--atlhyper-api=v3"],
+                "--atlhyper-api: \"v3\": must be one of v2, current",
             ),
             (
                 vec!["--process.cmdline=hide"],

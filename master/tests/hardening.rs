@@ -559,7 +559,11 @@ fn timestamps_out_of_range_are_refused_and_future_rows_do_not_stop_history() {
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
     conn.execute(
-        "INSERT INTO history VALUES ('default', 'edge-time', 253402300799000, 1, 1, 1, 1, 1, 1, 1, 1, 1)",
+        // The columns an earlier release wrote; later ones take their defaults.
+        "INSERT INTO history (cluster, node, ts, cpu_usage, memory_usage, disk_usage,
+                              disk_io_read, disk_io_write, network_rx, network_tx, cpu_temp,
+                              load_1)
+         VALUES ('default', 'edge-time', 253402300799000, 1, 1, 1, 1, 1, 1, 1, 1, 1)",
         [],
     )
     .unwrap();

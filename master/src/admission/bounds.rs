@@ -16,7 +16,8 @@ use crate::model::limits::{
 };
 use crate::model::{
     CpuMetrics, DiskMetrics, MemoryMetrics, NetworkMetrics, NodeMetricsSnapshot, ProcessMetrics,
-    SensorTemperature, TemperatureMetrics,
+    PsiMetrics, SensorTemperature, SoftnetMetrics, SystemMetrics, TcpMetrics, TemperatureMetrics,
+    VmstatMetrics,
 };
 
 /// Percentages of one whole (a CPU, the memory, a disk).
@@ -340,17 +341,24 @@ fn walk(snapshot: &mut NodeMetricsSnapshot, rule: &mut impl Rule) -> Result<(), 
         os,
         kernel,
         uptime,
+        node_ip,
         cpu,
         memory,
         disks,
         networks,
         temperature,
         processes,
+        psi,
+        tcp,
+        system,
+        vmstat,
+        softnet,
     } = snapshot;
     rule.text(Field::top("hostname"), hostname, MAX_NODE_NAME_BYTES)?;
     rule.text(Field::top("os"), os, MAX_TEXT_BYTES)?;
     rule.text(Field::top("kernel"), kernel, MAX_TEXT_BYTES)?;
     rule.integer(Field::top("uptime"), uptime, COUNT)?;
+    rule.text(Field::top("node_ip"), node_ip, MAX_SHORT_TEXT_BYTES)?;
     walk_cpu(cpu, rule)?;
     walk_memory(memory, rule)?;
     rule.list(Field::top("disks"), disks, MAX_DISKS)?;
@@ -366,7 +374,63 @@ fn walk(snapshot: &mut NodeMetricsSnapshot, rule: &mut impl Rule) -> Result<(), 
     for (i, process) in processes.iter_mut().enumerate() {
         walk_process(i, process, rule)?;
     }
-    Ok(())
+    walk_kernel_tables(psi, tcp, system, vmstat, softnet, rule)
+}
+
+/// PSI shares are percentages; the rates are not negative; the counts are u64, in
+/// range whatever JSON gives them.
+fn walk_kernel_tables(
+    psi: &mut PsiMetrics,
+    _: &mut TcpMetrics,
+    _: &mut SystemMetrics,
+    vmstat: &mut VmstatMetrics,
+    softnet: &mut SoftnetMetrics,
+    rule: &mut impl Rule,
+) -> Result<(), BoundsError> {
+    let PsiMetrics {
+        cpu_some_percent,
+        memory_some_percent,
+        memory_full_percent,
+        io_some_percent,
+        io_full_percent,
+    } = psi;
+    for (name, value) in [
+        ("cpu_some_percent", cpu_some_percent),
+        ("memory_some_percent", memory_some_percent),
+        ("memory_full_percent", memory_full_percent),
+        ("io_some_percent", io_some_percent),
+        ("io_full_percent", io_full_percent),
+    ] {
+        rule.number(Field::of("psi", name), value, PERCENT)?;
+    }
+    let VmstatMetrics {
+        pgfault_rate,
+        pgmajfault_rate,
+        pswpin_rate,
+        pswpout_rate,
+    } = vmstat;
+    for (name, value) in [
+        ("pgfault_rate", pgfault_rate),
+        ("pgmajfault_rate", pgmajfault_rate),
+        ("pswpin_rate", pswpin_rate),
+        ("pswpout_rate", pswpout_rate),
+    ] {
+        rule.number(Field::of("vmstat", name), value, NOT_NEGATIVE)?;
+    }
+    let SoftnetMetrics {
+        dropped_rate,
+        squeezed_rate,
+    } = softnet;
+    rule.number(
+        Field::of("softnet", "dropped_rate"),
+        dropped_rate,
+        NOT_NEGATIVE,
+    )?;
+    rule.number(
+        Field::of("softnet", "squeezed_rate"),
+        squeezed_rate,
+        NOT_NEGATIVE,
+    )
 }
 
 fn walk_cpu(cpu: &mut CpuMetrics, rule: &mut impl Rule) -> Result<(), BoundsError> {
@@ -479,6 +543,12 @@ fn walk_network(
         mtu,
         rx_rate,
         tx_rate,
+        rx_packet_rate,
+        tx_packet_rate,
+        rx_error_rate,
+        tx_error_rate,
+        rx_drop_rate,
+        tx_drop_rate,
         rx_bytes: _,
         tx_bytes: _,
         rx_packets: _,
@@ -499,8 +569,19 @@ fn walk_network(
     }
     rule.integer(field("speed"), speed, COUNT)?;
     rule.integer(field("mtu"), mtu, COUNT)?;
-    rule.number(field("rx_rate"), rx_rate, NOT_NEGATIVE)?;
-    rule.number(field("tx_rate"), tx_rate, NOT_NEGATIVE)
+    for (name, value) in [
+        ("rx_rate", rx_rate),
+        ("tx_rate", tx_rate),
+        ("rx_packet_rate", rx_packet_rate),
+        ("tx_packet_rate", tx_packet_rate),
+        ("rx_error_rate", rx_error_rate),
+        ("tx_error_rate", tx_error_rate),
+        ("rx_drop_rate", rx_drop_rate),
+        ("tx_drop_rate", tx_drop_rate),
+    ] {
+        rule.number(field(name), value, NOT_NEGATIVE)?;
+    }
+    Ok(())
 }
 
 fn walk_temperature(
@@ -662,6 +743,22 @@ mod tests {
                 "temperature.sensors[0].label: longer than 64 bytes",
             ),
             (Box::new(|s| s.uptime = -1), "uptime: below 0"),
+            (
+                Box::new(|s| s.psi.io_full_percent = 100.5),
+                "psi.io_full_percent: outside 0..=100",
+            ),
+            (
+                Box::new(|s| s.softnet.dropped_rate = -0.5),
+                "softnet.dropped_rate: below 0",
+            ),
+            (
+                Box::new(|s| s.vmstat.pswpout_rate = f64::NAN),
+                "vmstat.pswpout_rate: not a finite number",
+            ),
+            (
+                Box::new(|s| s.node_ip = "1".repeat(65)),
+                "node_ip: longer than 64 bytes",
+            ),
             (
                 Box::new(|s| s.cpu.threads = 5000),
                 "cpu.threads: outside 0..=1024",

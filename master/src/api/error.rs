@@ -27,6 +27,12 @@ pub enum ApiError {
     TooManyPushes(usize),
     #[error("{0}")]
     NotFound(String),
+    /// A cluster this master neither serves nor has nodes of.
+    #[error("cluster {0:?} not found")]
+    UnknownCluster(String),
+    /// A node the cluster does not have.
+    #[error("node {node:?} not found in cluster {cluster:?}")]
+    UnknownNode { cluster: String, node: String },
     #[error("method not allowed")]
     MethodNotAllowed,
     /// An extractor refused the request (e.g. a body over the limit): its status, our body.
@@ -46,7 +52,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::UnknownCluster(_) | ApiError::UnknownNode { .. } => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooManyPushes(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Rejected { status, .. } => *status,

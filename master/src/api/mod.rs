@@ -4,6 +4,10 @@
 //!
 //! - `nodes` — handlers of the read routes: the cluster list, and the node routes
 //!   (cluster-scoped and `?cluster_id=`).
+//! - `observe` — handlers of atlhyper's observe routes (`/api/v2/observe/metrics/*`):
+//!   the same reads, as camelCase views in `{"message", "data"}`.
+//! - `history_shape` — the two shapes of the `?cluster_id=` history route
+//!   (`--atlhyper-api v2|current`), and the bucketing of the current one.
 //! - `params` — the one extractor of their path and query.
 //! - `cors` — CORS on every route, from `--cors.allowed-origin`.
 //! - `node_metrics` — what they read: nodes with status, the summary, history.
@@ -26,9 +30,11 @@ mod auth;
 mod cors;
 mod error;
 mod health;
+mod history_shape;
 mod node_metrics;
 mod node_store;
 mod nodes;
+mod observe;
 mod params;
 mod push;
 mod state;
@@ -49,6 +55,7 @@ use crate::own_metrics::OwnMetrics;
 
 pub use cors::{AllowedOrigins, OriginError};
 pub use error::ApiError;
+pub use history_shape::HistoryShape;
 pub use node_store::{LatestSnapshot, NodeStore, SharedStore};
 pub use push::{MAX_CONCURRENT_PUSHES, PUSH_BODY_LIMIT};
 pub use state::{
@@ -78,7 +85,7 @@ pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMet
         push_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_PUSHES)),
     });
     let cors = state.settings.allowed_origins.layer();
-    let routes: [(&'static str, Access, MethodRouter<Arc<AppState>>); 11] = [
+    let routes: [(&'static str, Access, MethodRouter<Arc<AppState>>); 16] = [
         ("/api/v2/clusters", Access::Read, get(nodes::clusters)),
         (
             "/api/v2/clusters/{cluster_id}/node-metrics",
@@ -111,6 +118,31 @@ pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMet
             get(nodes::legacy_history),
         ),
         (
+            "/api/v2/observe/metrics/summary",
+            Access::Read,
+            get(observe::summary),
+        ),
+        (
+            "/api/v2/observe/metrics/nodes",
+            Access::Read,
+            get(observe::nodes),
+        ),
+        (
+            "/api/v2/observe/metrics/nodes/",
+            Access::Read,
+            get(observe::no_node_name),
+        ),
+        (
+            "/api/v2/observe/metrics/nodes/{node_name}",
+            Access::Read,
+            get(observe::node),
+        ),
+        (
+            "/api/v2/observe/metrics/nodes/{node_name}/series",
+            Access::Read,
+            get(observe::series),
+        ),
+        (
             "/metrics/node",
             Access::Push,
             post(push::push).layer(DefaultBodyLimit::max(PUSH_BODY_LIMIT)),
@@ -126,7 +158,12 @@ pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMet
                 route,
                 own_metrics: Arc::clone(&own_metrics),
             };
-            let methods = methods.fallback(method_not_allowed);
+            // atlhyper's observe routes answer 405 in their own words.
+            let methods = if route.starts_with(OBSERVE_ROUTES) {
+                methods.fallback(observe::other_method)
+            } else {
+                methods.fallback(method_not_allowed)
+            };
             // The token is checked before the route's extractors read anything.
             let methods = match access {
                 Access::Open => methods,
@@ -148,6 +185,9 @@ pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMet
         .layer(cors)
         .with_state(state)
 }
+
+/// The prefix of atlhyper's observe routes.
+const OBSERVE_ROUTES: &str = "/api/v2/observe/";
 
 /// Requests to paths no route matches are counted under this label, so scanners
 /// cannot create a series per path.

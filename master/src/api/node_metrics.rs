@@ -10,6 +10,8 @@ use super::node_store::{with_store, LatestSnapshot, NodeStore};
 use super::state::AppState;
 use super::summary::{node_status, summarize, OFFLINE, ONLINE};
 use crate::model::{ClusterInfo, ClusterMetricsSummary, ListedNode, MetricsDataPoint};
+use crate::store::series::SeriesColumn;
+use crate::store::StoreError;
 
 /// The body of the list routes.
 #[derive(Debug, Serialize)]
@@ -123,19 +125,10 @@ pub async fn history(
     node: String,
     hours: u32,
 ) -> Result<NodeHistory, ApiError> {
-    let end = Utc::now();
-    let start = TimeDelta::try_hours(i64::from(hours))
-        .and_then(|span| end.checked_sub_signed(span))
-        .ok_or_else(|| ApiError::BadRequest(format!("hours={hours} reaches before year 1")))?;
-    let configured = state.settings.cluster_id.clone();
+    let span = TimeDelta::try_hours(i64::from(hours))
+        .ok_or_else(|| ApiError::BadRequest(format!("hours={hours} is too long")))?;
     let node_name = node.clone();
-    let points = with_store(&state.store, move |store| -> Result<_, ApiError> {
-        find_node(store, &cluster, &node, &configured)?;
-        store
-            .history(&cluster, &node, start, end)
-            .map_err(ApiError::Store)
-    })
-    .await?;
+    let (start, end, points) = recent_points(state, cluster, node, span).await?;
     Ok(NodeHistory {
         node_name,
         hours,
@@ -143,6 +136,65 @@ pub async fn history(
         end,
         points,
     })
+}
+
+/// A node's history points of the last `span` (start, end = now, points ascending).
+pub async fn recent_points(
+    state: &AppState,
+    cluster: String,
+    node: String,
+    span: TimeDelta,
+) -> Result<(DateTime<Utc>, DateTime<Utc>, Vec<MetricsDataPoint>), ApiError> {
+    recent(
+        state,
+        cluster,
+        node,
+        span,
+        |store, cluster, node, from, to| store.history(cluster, node, from, to),
+    )
+    .await
+}
+
+/// A node's values of one stored series over the last `span`, ascending.
+pub async fn recent_series(
+    state: &AppState,
+    cluster: String,
+    node: String,
+    span: TimeDelta,
+    column: &'static SeriesColumn,
+) -> Result<Vec<(DateTime<Utc>, f64)>, ApiError> {
+    let (_, _, values) = recent(
+        state,
+        cluster,
+        node,
+        span,
+        move |store, cluster, node, from, to| store.series(cluster, node, column, from, to),
+    )
+    .await?;
+    Ok(values)
+}
+
+/// What `read` gives for the window of the last `span` of a node that exists.
+async fn recent<T: Send + 'static>(
+    state: &AppState,
+    cluster: String,
+    node: String,
+    span: TimeDelta,
+    read: impl FnOnce(&dyn NodeStore, &str, &str, DateTime<Utc>, DateTime<Utc>) -> Result<T, StoreError>
+        + Send
+        + 'static,
+) -> Result<(DateTime<Utc>, DateTime<Utc>, T), ApiError> {
+    let end = Utc::now();
+    let start = end
+        .checked_sub_signed(span)
+        .ok_or_else(|| ApiError::BadRequest(format!("{span} reaches before year 1")))?;
+    let configured = state.settings.cluster_id.clone();
+    let values = with_store(&state.store, move |store| -> Result<_, ApiError> {
+        find_node(store, &cluster, &node, &configured)?;
+        read(store, &cluster, &node, start, end).map_err(ApiError::Store)
+    })
+    .await?;
+    Ok((start, end, values))
 }
 
 fn listed(
@@ -167,9 +219,10 @@ fn find_node(
         Some(latest) => Ok(latest),
         None => {
             require_cluster(store, cluster, configured)?;
-            Err(ApiError::NotFound(format!(
-                "node {node:?} not found in cluster {cluster:?}"
-            )))
+            Err(ApiError::UnknownNode {
+                cluster: cluster.to_owned(),
+                node: node.to_owned(),
+            })
         }
     }
 }
@@ -186,6 +239,6 @@ fn require_cluster(store: &dyn NodeStore, cluster: &str, configured: &str) -> Re
     {
         Ok(())
     } else {
-        Err(ApiError::NotFound(format!("cluster {cluster:?} not found")))
+        Err(ApiError::UnknownCluster(cluster.to_owned()))
     }
 }

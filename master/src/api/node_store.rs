@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinError;
 
 use crate::model::{MetricsDataPoint, NodeMetricsSnapshot};
+use crate::store::series::SeriesColumn;
 use crate::store::{PushRules, Store, StoreError};
 
 /// A node's last snapshot and when it was last seen.
@@ -41,6 +42,15 @@ pub trait NodeStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<MetricsDataPoint>, StoreError>;
+    /// A node's values of one stored series with `from <= timestamp <= to`, ascending.
+    fn series(
+        &self,
+        cluster: &str,
+        node: &str,
+        column: &'static SeriesColumn,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError>;
     /// Whether the store takes writes, answered without waiting for a busy writer.
     fn check_writable(&self) -> Result<(), StoreError>;
 }
@@ -89,6 +99,17 @@ impl NodeStore for Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<MetricsDataPoint>, StoreError> {
         Store::history(self, cluster, node, from, to)
+    }
+
+    fn series(
+        &self,
+        cluster: &str,
+        node: &str,
+        column: &'static SeriesColumn,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError> {
+        Store::series(self, cluster, node, column, from, to)
     }
 
     fn check_writable(&self) -> Result<(), StoreError> {

@@ -7,13 +7,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::history_shape::{bucketed, CurrentHistoryBody, HistoryShape};
 use super::node_metrics::{self, NodeHistory, NodeList, UnknownCluster};
-use super::params::Params;
+use super::params::{self, Params};
 use super::state::AppState;
 use crate::model::{ClusterList, ListedNode, MetricsDataPoint};
 
@@ -109,12 +111,20 @@ pub struct LegacyHistoryBody {
     pub data: Vec<MetricsDataPoint>,
 }
 
-/// `GET /api/v2/node-metrics/{node_name}/history?cluster_id=X&hours=N`
+/// `GET /api/v2/node-metrics/{node_name}/history?cluster_id=X&hours=N`, in the shape
+/// `--atlhyper-api` chooses.
 pub async fn legacy_history(
     State(state): State<Arc<AppState>>,
     Params { path: node, query }: Params<String>,
-) -> Result<Json<LegacyHistoryBody>, ApiError> {
-    let cluster = cluster_id(&query)?;
+) -> Result<Response, ApiError> {
+    let shape = state.settings.history_shape;
+    let cluster = params::cluster_id(
+        &query,
+        match shape {
+            HistoryShape::V2 => MISSING_CLUSTER_ID,
+            HistoryShape::Current => params::CLUSTER_ID_REQUIRED,
+        },
+    )?;
     let hours = hours(&query, state.settings.max_history_hours())?;
     let NodeHistory {
         node_name,
@@ -123,21 +133,29 @@ pub async fn legacy_history(
         points,
         ..
     } = node_metrics::history(&state, cluster, node, hours).await?;
-    Ok(Json(LegacyHistoryBody {
-        node_name,
-        start,
-        end,
-        data: points,
-    }))
+    Ok(match shape {
+        HistoryShape::V2 => Json(LegacyHistoryBody {
+            node_name,
+            start,
+            end,
+            data: points,
+        })
+        .into_response(),
+        HistoryShape::Current => Json(CurrentHistoryBody {
+            node_name,
+            start,
+            end,
+            data: bucketed(&points, hours),
+        })
+        .into_response(),
+    })
 }
 
-fn cluster_id(params: &HashMap<String, String>) -> Result<String, ApiError> {
-    match params.get("cluster_id") {
-        Some(cluster) if !cluster.is_empty() => Ok(cluster.clone()),
-        _ => Err(ApiError::BadRequest(
-            "missing query parameter cluster_id".to_owned(),
-        )),
-    }
+/// The v2 routes' 400 for a missing `cluster_id`.
+const MISSING_CLUSTER_ID: &str = "missing query parameter cluster_id";
+
+fn cluster_id(query: &HashMap<String, String>) -> Result<String, ApiError> {
+    params::cluster_id(query, MISSING_CLUSTER_ID)
 }
 
 /// `hours`: a whole number from 1 to `max` (the retention), 24 when absent. Anything
@@ -195,15 +213,5 @@ mod tests {
                 "{bad}: {message}"
             );
         }
-    }
-
-    #[test]
-    fn cluster_id_is_required_and_not_empty() {
-        assert_eq!(
-            cluster_id(&query(&[("cluster_id", "edge")])).ok(),
-            Some("edge".to_owned())
-        );
-        assert!(cluster_id(&query(&[])).is_err());
-        assert!(cluster_id(&query(&[("cluster_id", "")])).is_err());
     }
 }

@@ -30,3 +30,41 @@ where
         Ok(Params { path, query })
     }
 }
+
+/// The `cluster_id` query parameter, which the `?cluster_id=` routes require (not
+/// empty); `missing` is the 400's message, which differs between the route families.
+pub fn cluster_id(query: &HashMap<String, String>, missing: &str) -> Result<String, ApiError> {
+    match query.get("cluster_id") {
+        Some(cluster) if !cluster.is_empty() => Ok(cluster.clone()),
+        _ => Err(ApiError::BadRequest(missing.to_owned())),
+    }
+}
+
+/// atlhyper's 400 message for a missing `cluster_id` today (observe routes, and the
+/// current history shape).
+pub const CLUSTER_ID_REQUIRED: &str = "cluster_id is required";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_id_is_required_and_not_empty() {
+        let query = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            cluster_id(&query(&[("cluster_id", "edge")]), "m").ok(),
+            Some("edge".to_owned())
+        );
+        for bad in [query(&[]), query(&[("cluster_id", "")])] {
+            assert_eq!(
+                cluster_id(&bad, "needed").unwrap_err().to_string(),
+                "needed"
+            );
+        }
+    }
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use super::cors::AllowedOrigins;
+use super::history_shape::HistoryShape;
 use super::node_store::SharedStore;
 use super::summary::WarningThresholds;
 use crate::admission::{Admission, CmdlinePolicy};
@@ -50,6 +51,8 @@ pub struct ApiSettings {
     pub sample_interval: Duration,
     /// Origins whose pages may call the API (CORS).
     pub allowed_origins: AllowedOrigins,
+    /// The body of `GET /api/v2/node-metrics/{node}/history` (`--atlhyper-api`).
+    pub history_shape: HistoryShape,
 }
 
 impl ApiSettings {
@@ -69,6 +72,7 @@ impl ApiSettings {
             cmdlines: CmdlinePolicy::Redact,
             sample_interval: scrape_interval,
             allowed_origins: AllowedOrigins::Any,
+            history_shape: HistoryShape::V2,
         }
     }
 

@@ -35,6 +35,8 @@ fn sqlite_error(operation: &'static str, code: std::ffi::c_int, message: &str) -
 struct FakeData {
     latest: BTreeMap<(String, String), LatestSnapshot>,
     points: Vec<(String, MetricsDataPoint)>,
+    /// (cluster, node, column, time, value) of the stored series.
+    series: Vec<(String, String, &'static str, DateTime<Utc>, f64)>,
     unwritable: bool,
     broken: bool,
 }
@@ -147,6 +149,28 @@ impl NodeStore for FakeStore {
         Ok(points)
     }
 
+    fn series(
+        &self,
+        cluster: &str,
+        node: &str,
+        column: &'static crate::store::series::SeriesColumn,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError> {
+        let data = self.data();
+        data.fail_if_broken()?;
+        let mut values: Vec<(DateTime<Utc>, f64)> = data
+            .series
+            .iter()
+            .filter(|(c, n, col, t, _)| {
+                c == cluster && n == node && *col == column.column && *t >= from && *t <= to
+            })
+            .map(|(_, _, _, t, v)| (*t, *v))
+            .collect();
+        values.sort_by_key(|(t, _)| *t);
+        Ok(values)
+    }
+
     fn check_writable(&self) -> Result<(), StoreError> {
         if self.data().unwritable {
             return Err(sqlite_error(
@@ -254,7 +278,8 @@ fn sorted<'a>(keys: &[&'a str]) -> Vec<&'a str> {
     keys
 }
 
-const SNAPSHOT_KEYS: [&str; 12] = [
+/// The v2 keys, then the additions of issue 14 (the observe blocks and nodeIP).
+const SNAPSHOT_KEYS: [&str; 18] = [
     "node_name",
     "timestamp",
     "hostname",
@@ -267,6 +292,12 @@ const SNAPSHOT_KEYS: [&str; 12] = [
     "networks",
     "temperature",
     "processes",
+    "node_ip",
+    "psi",
+    "tcp",
+    "system",
+    "vmstat",
+    "softnet",
 ];
 
 const SUMMARY_KEYS: [&str; 19] = [
@@ -1164,4 +1195,338 @@ async fn the_real_store_refuses_a_push_under_a_scraped_name() {
     assert!(reply.error().contains("scraped"), "{}", reply.text);
     let node = api.get("/api/v2/clusters/edge/node-metrics/scraped").await;
     assert_eq!(node.json["cpu"]["usage_percent"], 1.0);
+}
+
+// ---- atlhyper's observe routes (issue 14) ----
+
+/// `{"message": "获取成功", "data": …}` and only those keys.
+fn observe_data(reply: &Reply) -> &Value {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(keys(&reply.json), ["data", "message"], "{}", reply.text);
+    assert_eq!(reply.json["message"], "获取成功");
+    &reply.json["data"]
+}
+
+#[tokio::test]
+async fn observe_summary_counts_online_nodes_and_takes_the_hottest() {
+    let api = Api::new(settings());
+    let now = Utc::now();
+    {
+        let mut store = api.store();
+        store.put(CLUSTER, snapshot("b", 90.123, 30.0, 58.04), now);
+        store.put(CLUSTER, snapshot("a", 20.0, 50.0, 61.26), now);
+        store.put(CLUSTER, snapshot("c", 10.0, 10.0, 0.0), now);
+        // Offline: counted in totalNodes, in nothing else.
+        store.put(
+            CLUSTER,
+            snapshot("d", 99.0, 99.0, 99.0),
+            now - TimeDelta::minutes(5),
+        );
+    }
+    let reply = api
+        .get("/api/v2/observe/metrics/summary?cluster_id=edge")
+        .await;
+    assert_eq!(
+        *observe_data(&reply),
+        json!({"totalNodes": 4, "onlineNodes": 3, "avgCpuPct": 40.04, "avgMemPct": 30.0,
+               "maxCpuPct": 90.12, "maxMemPct": 50.0, "maxCpuTemp": 61.3})
+    );
+    // A served cluster without nodes: zeros, 200.
+    let empty = Api::new(settings());
+    let reply = empty
+        .get("/api/v2/observe/metrics/summary?cluster_id=edge")
+        .await;
+    assert_eq!(
+        *observe_data(&reply),
+        json!({"totalNodes": 0, "onlineNodes": 0, "avgCpuPct": 0.0, "avgMemPct": 0.0,
+               "maxCpuPct": 0.0, "maxMemPct": 0.0, "maxCpuTemp": 0.0})
+    );
+}
+
+#[tokio::test]
+async fn observe_nodes_are_sorted_views_and_an_empty_cluster_is_an_empty_array() {
+    let api = Api::new(settings());
+    let reply = api
+        .get("/api/v2/observe/metrics/nodes?cluster_id=edge")
+        .await;
+    assert_eq!(*observe_data(&reply), json!([]));
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/json");
+    let now = Utc::now();
+    {
+        let mut store = api.store();
+        store.put(CLUSTER, snapshot("zeta", 10.0, 20.0, 40.0), now);
+        store.put(CLUSTER, snapshot("alpha", 30.0, 40.0, 0.0), now);
+    }
+    let reply = api
+        .get("/api/v2/observe/metrics/nodes?cluster_id=edge")
+        .await;
+    let nodes = observe_data(&reply).as_array().unwrap();
+    let names: Vec<&str> = nodes
+        .iter()
+        .map(|n| n["nodeName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha", "zeta"]);
+    let zeta = &nodes[1];
+    assert_eq!(zeta["cpu"]["usagePct"], 10.0);
+    assert_eq!(zeta["memory"]["usagePct"], 20.0);
+    assert_eq!(zeta["temperature"]["cpuTempC"], 40.0);
+    assert_eq!(zeta["temperature"]["sensors"], json!([]));
+    assert_eq!(zeta["networks"], json!([]));
+    assert_eq!(zeta["status"], "online");
+    for block in ["psi", "tcp", "system", "vmstat", "softnet"] {
+        assert!(zeta[block].is_object(), "{block}");
+    }
+    // Its root disk: total 0 → usage 0, I/O fields present.
+    assert_eq!(zeta["disks"][0]["mountPoint"], "/");
+    assert_eq!(zeta["disks"][0]["readIOPS"], 0.0);
+}
+
+#[tokio::test]
+async fn observe_node_and_its_errors() {
+    let api = Api::new(settings());
+    api.store()
+        .put(CLUSTER, snapshot("n1", 12.345, 20.0, 40.0), Utc::now());
+    let reply = api
+        .get("/api/v2/observe/metrics/nodes/n1?cluster_id=edge")
+        .await;
+    let node = observe_data(&reply);
+    assert_eq!(node["nodeName"], "n1");
+    assert_eq!(node["cpu"]["usagePct"], 12.35);
+
+    for (uri, status, message) in [
+        (
+            "/api/v2/observe/metrics/summary",
+            StatusCode::BAD_REQUEST,
+            "cluster_id is required",
+        ),
+        (
+            "/api/v2/observe/metrics/nodes?cluster_id=",
+            StatusCode::BAD_REQUEST,
+            "cluster_id is required",
+        ),
+        (
+            "/api/v2/observe/metrics/nodes/",
+            StatusCode::BAD_REQUEST,
+            "cluster_id is required",
+        ),
+        (
+            "/api/v2/observe/metrics/nodes/?cluster_id=edge",
+            StatusCode::BAD_REQUEST,
+            "node name is required",
+        ),
+        (
+            "/api/v2/observe/metrics/summary?cluster_id=nope",
+            StatusCode::NOT_FOUND,
+            "数据尚未就绪",
+        ),
+        (
+            "/api/v2/observe/metrics/nodes?cluster_id=nope",
+            StatusCode::NOT_FOUND,
+            "数据尚未就绪",
+        ),
+        (
+            "/api/v2/observe/metrics/nodes/n1?cluster_id=nope",
+            StatusCode::NOT_FOUND,
+            "数据尚未就绪",
+        ),
+        (
+            "/api/v2/observe/metrics/nodes/n2?cluster_id=edge",
+            StatusCode::NOT_FOUND,
+            "节点未找到",
+        ),
+        (
+            "/api/v2/observe/metrics/nodes/n2/series?cluster_id=edge",
+            StatusCode::NOT_FOUND,
+            "时序数据未就绪",
+        ),
+        (
+            "/api/v2/observe/metrics/nodes/n1/series?cluster_id=nope",
+            StatusCode::NOT_FOUND,
+            "数据尚未就绪",
+        ),
+        (
+            "/api/v2/observe/metrics/nodes/n1/series?cluster_id=edge&metric=psi_cpu",
+            StatusCode::NOT_FOUND,
+            "时序数据未就绪",
+        ),
+    ] {
+        let reply = api.get(uri).await;
+        assert_eq!(reply.status, status, "{uri}: {}", reply.text);
+        assert_eq!(reply.error(), message, "{uri}");
+        assert_eq!(
+            reply.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "*",
+            "{uri}"
+        );
+    }
+    for uri in [
+        "/api/v2/observe/metrics/summary?cluster_id=edge",
+        "/api/v2/observe/metrics/nodes/n1?cluster_id=edge",
+        "/api/v2/observe/metrics/nodes/n1/series?cluster_id=edge",
+    ] {
+        let reply = api
+            .call(Request::post(uri).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{uri}");
+        assert_eq!(reply.error(), "Method not allowed", "{uri}");
+        // A plain OPTIONS (no preflight headers): 200, empty.
+        let reply = api
+            .call(
+                Request::builder()
+                    .method(Method::OPTIONS)
+                    .uri(uri)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}");
+        assert_eq!(reply.text, "", "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn observe_series_from_history() {
+    let api = Api::new(settings());
+    let now = Utc::now();
+    api.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), now);
+    {
+        let mut store = api.store();
+        for (minutes_ago, cpu, temp) in [(45, 1.0, 50.0), (20, 22.126, 51.5), (5, 24.9, -1.0)] {
+            store.points.push((
+                CLUSTER.to_owned(),
+                MetricsDataPoint {
+                    timestamp: now - TimeDelta::minutes(minutes_ago),
+                    node_name: "n1".into(),
+                    cpu_usage: cpu,
+                    cpu_temp: temp,
+                    ..MetricsDataPoint::default()
+                },
+            ));
+        }
+    }
+    // Default: CPU usage over 30 minutes.
+    let reply = api
+        .get("/api/v2/observe/metrics/nodes/n1/series?cluster_id=edge")
+        .await;
+    let data = observe_data(&reply);
+    assert_eq!(data["metric"], "");
+    let values: Vec<f64> = data["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, [22.13, 24.9]);
+    assert!(data["points"][0]["timestamp"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+    // An hour of temperature: the negative reading is left out.
+    let reply = api
+        .get("/api/v2/observe/metrics/nodes/n1/series?cluster_id=edge&metric=cpu_temp&minutes=60")
+        .await;
+    let data = observe_data(&reply);
+    assert_eq!(data["metric"], "cpu_temp");
+    let values: Vec<f64> = data["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, [50.0, 51.5]);
+    // A column kept for these series: PSI.
+    for (minutes_ago, value) in [(50, 1.0), (10, 2.5)] {
+        api.store().series.push((
+            CLUSTER.to_owned(),
+            "n1".to_owned(),
+            "psi_cpu",
+            now - TimeDelta::minutes(minutes_ago),
+            value,
+        ));
+    }
+    let reply = api
+        .get("/api/v2/observe/metrics/nodes/n1/series?cluster_id=edge&metric=psi_cpu")
+        .await;
+    let data = observe_data(&reply);
+    assert_eq!(data["metric"], "psi_cpu");
+    assert_eq!(data["points"].as_array().unwrap().len(), 1);
+    assert_eq!(data["points"][0]["value"], 2.5);
+    // Nothing in the last 2 minutes.
+    let reply = api
+        .get("/api/v2/observe/metrics/nodes/n1/series?cluster_id=edge&minutes=2")
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.error(), "时序数据未就绪");
+}
+
+#[tokio::test]
+async fn the_current_history_shape_is_bucketed_per_metric() {
+    let mut current = settings();
+    current.history_shape = HistoryShape::Current;
+    let api = Api::new(current);
+    let now = Utc::now();
+    api.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), now);
+    // Two points in one minute, 20 minutes ago; one 5 minutes ago; one 2 hours ago
+    // (outside hours=1).
+    let minute = |ago: i64| {
+        let t = now - TimeDelta::minutes(ago);
+        t - TimeDelta::seconds(t.timestamp().rem_euclid(60))
+    };
+    {
+        let mut store = api.store();
+        for (at, cpu, temp) in [
+            (minute(20), 10.0, 50.0),
+            (minute(20) + TimeDelta::seconds(30), 20.0, 52.0),
+            (minute(5), 30.0, 0.0),
+            (minute(120), 99.0, 99.0),
+        ] {
+            store.points.push((
+                CLUSTER.to_owned(),
+                MetricsDataPoint {
+                    timestamp: at,
+                    node_name: "n1".into(),
+                    cpu_usage: cpu,
+                    memory_usage: 40.0,
+                    disk_usage: 34.77,
+                    cpu_temp: temp,
+                    ..MetricsDataPoint::default()
+                },
+            ));
+        }
+    }
+    let reply = api
+        .get("/api/v2/node-metrics/n1/history?cluster_id=edge&hours=1")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(keys(&reply.json), ["data", "end", "nodeName", "start"]);
+    assert_eq!(reply.json["nodeName"], "n1");
+    let data = &reply.json["data"];
+    assert_eq!(keys(data), ["cpu", "disk", "memory", "temp"]);
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(
+        data["cpu"],
+        json!([{"timestamp": stamp(minute(20)), "value": 15.0},
+               {"timestamp": stamp(minute(5)), "value": 30.0}])
+    );
+    assert_eq!(data["memory"][1]["value"], 40.0);
+    let missing = api.get("/api/v2/node-metrics/n1/history?hours=1").await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.error(), "cluster_id is required");
+    assert_eq!(data["disk"][0]["value"], 34.77);
+    // The hottest of the minute; no point for the minute without a temperature.
+    assert_eq!(
+        data["temp"],
+        json!([{"timestamp": stamp(minute(20)), "value": 52.0}])
+    );
+    // The v2 shape is the default.
+    let v2 = Api::new(settings());
+    v2.store()
+        .put(CLUSTER, snapshot("n1", 10.0, 20.0, 40.0), now);
+    let reply = v2
+        .get("/api/v2/node-metrics/n1/history?cluster_id=edge&hours=1")
+        .await;
+    assert_eq!(keys(&reply.json), ["data", "end", "node_name", "start"]);
+    assert!(reply.json["data"].is_array());
 }

@@ -4,6 +4,7 @@
 //! the size of each array and string.
 
 pub mod limits;
+pub mod observe;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,10 @@ pub struct NodeMetricsSnapshot {
     pub kernel: String,
     /// Seconds since boot.
     pub uptime: i64,
+    /// The address the node is reached at: the scrape target's host when it is an IP
+    /// address (atlhyper's `nodeIP` is its scrape target), else the node's first
+    /// global IPv4 address; "" when neither is known.
+    pub node_ip: String,
     pub cpu: CpuMetrics,
     pub memory: MemoryMetrics,
     #[serde(deserialize_with = "bounded_list::<_, _, MAX_DISKS>")]
@@ -31,6 +36,11 @@ pub struct NodeMetricsSnapshot {
     pub temperature: TemperatureMetrics,
     #[serde(deserialize_with = "bounded_list::<_, _, MAX_PROCESSES>")]
     pub processes: Vec<ProcessMetrics>,
+    pub psi: PsiMetrics,
+    pub tcp: TcpMetrics,
+    pub system: SystemMetrics,
+    pub vmstat: VmstatMetrics,
+    pub softnet: SoftnetMetrics,
 }
 
 impl NodeMetricsSnapshot {
@@ -138,6 +148,13 @@ pub struct NetworkMetrics {
     pub tx_errors: u64,
     pub rx_dropped: u64,
     pub tx_dropped: u64,
+    /// Per second over the window, as `rx_rate` and `tx_rate` are for bytes.
+    pub rx_packet_rate: f64,
+    pub tx_packet_rate: f64,
+    pub rx_error_rate: f64,
+    pub tx_error_rate: f64,
+    pub rx_drop_rate: f64,
+    pub tx_drop_rate: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -179,6 +196,65 @@ pub struct ProcessMetrics {
     pub threads: i64,
     /// Unix seconds.
     pub start_time: i64,
+}
+
+/// Pressure stall information: the share of wall time in which some (or all) tasks
+/// waited for a resource over the window between two scrapes, 0–100. Not the
+/// kernel's avg10/avg60; 0 on kernels without PSI.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PsiMetrics {
+    pub cpu_some_percent: f64,
+    pub memory_some_percent: f64,
+    pub memory_full_percent: f64,
+    pub io_some_percent: f64,
+    pub io_full_percent: f64,
+}
+
+/// TCP connections and sockets (netstat and sockstat gauges), counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TcpMetrics {
+    /// Connections in ESTABLISHED or CLOSE-WAIT.
+    pub curr_estab: u64,
+    pub alloc: u64,
+    pub in_use: u64,
+    pub time_wait: u64,
+    /// Sockets of every type.
+    pub sockets_used: u64,
+}
+
+/// Kernel tables: conntrack, file handles, entropy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SystemMetrics {
+    pub conntrack_entries: u64,
+    pub conntrack_limit: u64,
+    pub filefd_allocated: u64,
+    /// `fs.file-max`; 2^63 on kernels where it is unlimited.
+    pub filefd_max: u64,
+    pub entropy_bits: u64,
+}
+
+/// Paging, per second over the window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VmstatMetrics {
+    pub pgfault_rate: f64,
+    pub pgmajfault_rate: f64,
+    /// Pages swapped in and out.
+    pub pswpin_rate: f64,
+    pub pswpout_rate: f64,
+}
+
+/// Softnet backlog trouble, per second over the window, summed over CPUs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SoftnetMetrics {
+    /// Packets dropped because a CPU's backlog was full.
+    pub dropped_rate: f64,
+    /// Times a CPU's softirq ran out of budget with work left.
+    pub squeezed_rate: f64,
 }
 
 /// One point of a node's history.
@@ -309,6 +385,12 @@ mod tests {
             "networks",
             "temperature",
             "processes",
+            "node_ip",
+            "psi",
+            "tcp",
+            "system",
+            "vmstat",
+            "softnet",
         ] {
             assert!(keys.contains(&key), "missing {key}");
         }

@@ -19,9 +19,15 @@ mod disks;
 mod host;
 mod memory;
 mod networks;
+mod node_ip;
 mod processes;
+mod psi;
 mod series;
+mod softnet;
+mod system;
+mod tcp;
 mod temperature;
+mod vmstat;
 
 use chrono::{DateTime, Utc};
 use edge_common::textparse::{self, DroppedFamily, MetricFamily};
@@ -84,11 +90,13 @@ pub fn reported_node_name(scrape: &Scrape) -> Option<String> {
     .map(str::to_string)
 }
 
-/// The snapshot from this scrape and, for rates, the previous one of the same target.
+/// The snapshot from this scrape and, for rates, the previous one of the same target;
+/// `target_url` is where it was scraped (its host may be the node's address).
 pub fn build_snapshot(
     node_name: &str,
     current: &Scrape,
     previous: Option<&Scrape>,
+    target_url: Option<&str>,
 ) -> NodeMetricsSnapshot {
     let window = Window::new(current, previous);
     let host = host::record(&window.now, current.at);
@@ -99,12 +107,18 @@ pub fn build_snapshot(
         os: host.os,
         kernel: host.kernel,
         uptime: host.uptime,
+        node_ip: node_ip::record(&window.now, target_url),
         cpu: cpu::record(&window),
         memory: memory::record(&window.now),
         disks: disks::record(&window),
         networks: networks::record(&window),
         temperature: temperature::record(&window.now),
         processes: processes::record(&window.now),
+        psi: psi::record(&window),
+        tcp: tcp::record(&window.now),
+        system: system::record(&window.now),
+        vmstat: vmstat::record(&window),
+        softnet: softnet::record(&window),
     };
     zero_non_finite(&mut snapshot);
     snapshot
@@ -248,7 +262,7 @@ mod tests {
             r#"node_network_receive_bytes_total{device="eth0"}"#,
             987654321.0 + 1_250_000.0,
         );
-        let snapshot = build_snapshot("n1", &scrape(&text, 10), Some(&before));
+        let snapshot = build_snapshot("n1", &scrape(&text, 10), Some(&before), None);
         assert_eq!(snapshot.node_name, "n1");
         assert_eq!(snapshot.timestamp, at(10));
         assert_eq!(snapshot.os, "Raspbian GNU/Linux 12 (bookworm)");
@@ -261,6 +275,14 @@ mod tests {
         assert_eq!(snapshot.networks[1].interface, "eth0");
         assert_eq!(snapshot.networks[1].rx_rate, 125_000.0);
         assert_eq!(snapshot.temperature.cpu_temp, 51.54);
+        // Issue 14's blocks, as the fixture output has them.
+        assert_eq!(snapshot.tcp.curr_estab, 3106);
+        assert_eq!(snapshot.system.filefd_max as f64, 9.223372036854776e18);
+        assert_eq!(snapshot.system.conntrack_limit, 262144);
+        assert_eq!(snapshot.node_ip, "");
+        // Counters that did not move between the two scrapes: rates of 0.
+        assert_eq!(snapshot.psi, crate::model::PsiMetrics::default());
+        assert_eq!(snapshot.softnet.dropped_rate, 0.0);
         // No NaN anywhere: serde_json would write it as null.
         let json = serde_json::to_string(&snapshot).unwrap();
         assert!(!json.contains("null"), "{json}");
@@ -268,7 +290,7 @@ mod tests {
 
     #[test]
     fn plain_node_exporter_snapshot_has_what_it_serves() {
-        let snapshot = build_snapshot("n1", &scrape(NODE_EXPORTER, 0), None);
+        let snapshot = build_snapshot("n1", &scrape(NODE_EXPORTER, 0), None, None);
         assert!(snapshot.processes.is_empty());
         assert_eq!(snapshot.hostname, "");
         assert_eq!(snapshot.kernel, "");
@@ -307,7 +329,7 @@ mod tests {
         let mut after = scrape(&with_value(EDGE, series, f64::MAX), 0);
         // Half a second: the increase over it is larger than an f64 holds.
         after.at = at(0) + chrono::Duration::milliseconds(500);
-        let snapshot = build_snapshot("n1", &after, Some(&before));
+        let snapshot = build_snapshot("n1", &after, Some(&before), None);
         assert_eq!(snapshot.networks[1].interface, "eth0");
         assert_eq!(snapshot.networks[1].rx_rate, 0.0);
         let json = serde_json::to_string(&snapshot).unwrap();

@@ -30,6 +30,9 @@ pub(super) fn record(window: &Window) -> Vec<NetworkMetrics> {
                     .map_or(0, |v| v as u64)
             };
             let gauge = |name: &str| series.find(name, "device", interface);
+            let rate = |name: &str| {
+                window.rate(&format!("node_network_{name}_total"), "device", interface)
+            };
             let info = series
                 .samples("node_network_info")
                 .find(|s| s.label("device") == Some(interface));
@@ -63,13 +66,19 @@ pub(super) fn record(window: &Window) -> Vec<NetworkMetrics> {
                 tx_errors: counter("transmit_errs"),
                 rx_dropped: counter("receive_drop"),
                 tx_dropped: counter("transmit_drop"),
+                rx_packet_rate: rate("receive_packets"),
+                tx_packet_rate: rate("transmit_packets"),
+                rx_error_rate: rate("receive_errs"),
+                tx_error_rate: rate("transmit_errs"),
+                rx_drop_rate: rate("receive_drop"),
+                tx_drop_rate: rate("transmit_drop"),
             }
         })
         .collect()
 }
 
 /// Physical-ish interfaces: not loopback and not the virtual ones of containers.
-fn is_shown(interface: &str) -> bool {
+pub(super) fn is_shown(interface: &str) -> bool {
     interface != "lo"
         && !VIRTUAL_PREFIXES
             .iter()
@@ -128,6 +137,7 @@ node_network_address_info{address=\"192.168.1.21\",device=\"eth0\",netmask=\"24\
                 tx_errors: 299,
                 rx_dropped: 143,
                 tx_dropped: 130,
+                ..NetworkMetrics::default()
             }
         );
         // wlan0 is down and has no speed.
@@ -142,6 +152,39 @@ node_network_address_info{address=\"192.168.1.21\",device=\"eth0\",netmask=\"24\
             ("wlan0", "down", 0, "")
         );
         assert_eq!((wlan.rx_rate, wlan.tx_rate), (0.0, 0.0));
+    }
+
+    #[test]
+    fn packet_error_and_drop_rates_of_eth0() {
+        let before = scrape(EDGE, 0);
+        let mut text = EDGE.to_string();
+        for (name, value) in [
+            ("receive_packets", 765432.0 + 1000.0),
+            ("transmit_packets", 543210.0 + 250.0),
+            ("receive_errs", 301.0 + 3.0),
+            ("transmit_errs", 299.0),
+            ("receive_drop", 143.0 + 1.0),
+            // Down: a reset, no rate for the interval.
+            ("transmit_drop", 100.0),
+        ] {
+            let series = format!("node_network_{name}_total{{device=\"eth0\"}}");
+            text = with_value(&text, &series, value);
+        }
+        let eth0 = networks(&scrape(&text, 10), Some(&before))
+            .into_iter()
+            .find(|n| n.interface == "eth0")
+            .unwrap();
+        assert_eq!(
+            (
+                eth0.rx_packet_rate,
+                eth0.tx_packet_rate,
+                eth0.rx_error_rate,
+                eth0.tx_error_rate,
+                eth0.rx_drop_rate,
+                eth0.tx_drop_rate
+            ),
+            (100.0, 25.0, 0.3, 0.0, 0.1, 0.0)
+        );
     }
 
     #[test]

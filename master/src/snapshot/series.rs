@@ -112,6 +112,37 @@ impl<'a> Window<'a> {
     }
 }
 
+impl Window<'_> {
+    /// Per-second increase of a counter with one series (`node_vmstat_pgfault`,
+    /// `node_pressure_cpu_waiting_seconds_total`); 0 as for [`Window::rate`].
+    pub fn scalar_rate(&self, name: &str) -> f64 {
+        let Some((before, seconds)) = &self.before else {
+            return 0.0;
+        };
+        match (self.now.scalar(name), before.scalar(name)) {
+            (Some(now), Some(then)) => increase(now, then).map_or(0.0, |d| d / seconds),
+            _ => 0.0,
+        }
+    }
+
+    /// The sum of the per-second increases of every series of counter `name`, each
+    /// matched with the series of the same labels in the previous scrape (one per CPU
+    /// for softnet): a series that went down or is new adds nothing.
+    pub fn summed_rate(&self, name: &str) -> f64 {
+        let Some((before, seconds)) = &self.before else {
+            return 0.0;
+        };
+        let then: HashMap<&[(String, String)], f64> = before
+            .samples(name)
+            .map(|sample| (sample.labels, sample.value))
+            .collect();
+        self.now
+            .samples(name)
+            .filter_map(|sample| increase(sample.value, *then.get(sample.labels)?))
+            .fold(0.0, |sum, d| sum + d / seconds)
+    }
+}
+
 /// How much a counter grew; `None` when it went down (a reset).
 pub(super) fn increase(now: f64, then: f64) -> Option<f64> {
     (now >= then).then_some(now - then)
@@ -172,6 +203,24 @@ s_count 1
             Window::new(&late, Some(&first)).rate("c", "dev", "a"),
             100.0
         );
+    }
+
+    #[test]
+    fn scalar_and_summed_rates() {
+        let text = "a 10\nc{cpu=\"0\"} 5\nc{cpu=\"1\"} 100\nc{cpu=\"2\"} 7\n";
+        let first = scrape(text, 0);
+        let second = with_value(text, "a", 30.0);
+        let second = with_value(&second, "c{cpu=\"0\"}", 25.0);
+        // cpu1 reset: adds nothing; cpu3 is new: adds nothing.
+        let second = with_value(&second, "c{cpu=\"1\"}", 1.0) + "c{cpu=\"3\"} 50\n";
+        let second = scrape(&second, 4);
+        let window = Window::new(&second, Some(&first));
+        assert_eq!(window.scalar_rate("a"), 5.0);
+        assert_eq!(window.summed_rate("c"), 5.0);
+        assert_eq!(window.scalar_rate("missing"), 0.0);
+        assert_eq!(window.summed_rate("missing"), 0.0);
+        let alone = Window::new(&second, None);
+        assert_eq!((alone.scalar_rate("a"), alone.summed_rate("c")), (0.0, 0.0));
     }
 
     #[test]

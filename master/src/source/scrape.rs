@@ -175,8 +175,12 @@ impl NodeSource for ScrapeSource {
                     }
                     let node = match node {
                         Some(node) if is_node_name(&node) => {
-                            let snapshot =
-                                build_snapshot(&node, &scrape, self.previous.get(&target.url));
+                            let snapshot = build_snapshot(
+                                &node,
+                                &scrape,
+                                self.previous.get(&target.url),
+                                Some(&target.url),
+                            );
                             round.snapshots.push(snapshot);
                             Some(node)
                         }

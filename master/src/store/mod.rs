@@ -6,6 +6,8 @@
 //!   it came from (a scrape or a push) and a hard cap on its size.
 //! - `history` — the sampled points, the primary disk/interface rules, and the query
 //!   that picks raw or hourly resolution by window.
+//! - `series` — the extra history columns of atlhyper's per-node series (observe
+//!   routes): one list drives their write, rollup and read.
 //! - `retention` — cleanup: drops what is past retention (and what is dated in the
 //!   future) and rolls week-old points into hourly averages and maxima; [`run_cleanup`]
 //!   runs it every interval.
@@ -30,6 +32,7 @@ mod history;
 mod latest;
 mod retention;
 mod schema;
+pub mod series;
 #[cfg(test)]
 mod test_support;
 
@@ -291,7 +294,9 @@ impl Store {
                 .during(OPERATION)?;
             for (snapshot, json, seen) in &encoded {
                 latest::upsert(&tx, cluster, snapshot, json, *seen, Source::Scrape)?;
-                history::add_if_due(&tx, cluster, &history_point(snapshot), sample_interval)?;
+                if history::add_if_due(&tx, cluster, &history_point(snapshot), sample_interval)? {
+                    series::record(&tx, cluster, snapshot)?;
+                }
             }
             tx.commit().during(OPERATION)
         })?;
@@ -331,12 +336,14 @@ impl Store {
                 }
             }
             latest::upsert(&tx, cluster, snapshot, &json, seen, Source::Push)?;
-            history::add_if_due(
+            if history::add_if_due(
                 &tx,
                 cluster,
                 &history_point(snapshot),
                 rules.sample_interval,
-            )?;
+            )? {
+                series::record(&tx, cluster, snapshot)?;
+            }
             tx.commit().during(OPERATION)
         })
     }
@@ -382,6 +389,19 @@ impl Store {
                     .collect())
             }
         })
+    }
+
+    /// A node's values of one stored series in `[from, to]`, ascending (raw points,
+    /// hourly averages where rolled up).
+    pub fn series(
+        &self,
+        cluster: &str,
+        node: &str,
+        column: &series::SeriesColumn,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError> {
+        self.read(|conn| series::read(conn, cluster, node, column, from, to))
     }
 
     /// A node's history in `[from, to]` as hourly averages with their maxima, whatever

@@ -18,6 +18,7 @@ use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::history::{hour_start, HOUR_MS};
 use super::latest;
+use super::series;
 use super::{duration_millis, millis, During, StoreError, RAW_HISTORY_SPAN};
 use crate::admission::MAX_CLOCK_SKEW;
 
@@ -77,16 +78,19 @@ pub(super) fn cleanup(
     let expired_points = tx
         .execute("DELETE FROM history WHERE ts < ?1", params![history_cutoff])
         .during("deleting expired history")?;
+    let (series_columns, series_averages, series_merges) = series::rollup_sql();
     let hourly_rows_written = tx
         .execute(
-            "INSERT INTO history_hourly (cluster, node, ts, samples,
+            &format!("INSERT INTO history_hourly (cluster, node, ts, samples,
                  cpu_usage_avg, cpu_usage_max, memory_usage_avg, memory_usage_max,
                  disk_usage_avg, disk_usage_max, disk_io_read_avg, disk_io_write_avg,
-                 network_rx_avg, network_tx_avg, cpu_temp_avg, cpu_temp_max, load_1_avg)
+                 network_rx_avg, network_tx_avg, cpu_temp_avg, cpu_temp_max, load_1_avg
+                 {series_columns})
              SELECT cluster, node, (ts / 3600000) * 3600000, COUNT(*),
                     AVG(cpu_usage), MAX(cpu_usage), AVG(memory_usage), MAX(memory_usage),
                     AVG(disk_usage), MAX(disk_usage), AVG(disk_io_read), AVG(disk_io_write),
                     AVG(network_rx), AVG(network_tx), AVG(cpu_temp), MAX(cpu_temp), AVG(load_1)
+                    {series_averages}
                FROM history
               WHERE ts < ?1
               GROUP BY cluster, node, (ts / 3600000) * 3600000
@@ -114,7 +118,8 @@ pub(super) fn cleanup(
                                 / (samples + excluded.samples),
                  cpu_temp_max = MAX(cpu_temp_max, excluded.cpu_temp_max),
                  load_1_avg = (load_1_avg * samples + excluded.load_1_avg * excluded.samples)
-                              / (samples + excluded.samples)",
+                              / (samples + excluded.samples)
+                 {series_merges}"),
             params![rollup_cutoff],
         )
         .during("rolling history up into hours")?;

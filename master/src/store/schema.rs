@@ -102,6 +102,42 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE latest ADD COLUMN source TEXT NOT NULL DEFAULT 'push'
         CHECK (source IN ('scrape', 'push'));
     ",
+    // 4: the values atlhyper's per-node series (the observe routes) read beyond a
+    // history point's, one column each (`store::series`); rows of earlier releases read 0.
+    "
+    ALTER TABLE history ADD COLUMN cpu_user REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN cpu_system REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN cpu_iowait REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN load_5 REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN load_15 REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN swap_usage REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN psi_cpu REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN psi_memory REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN psi_io REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN tcp_established REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN sockets_used REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN disk_io_util REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN net_rx_bps REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN net_tx_bps REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN net_rx_pkt REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN net_tx_pkt REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN cpu_user_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN cpu_system_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN cpu_iowait_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN load_5_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN load_15_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN swap_usage_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN psi_cpu_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN psi_memory_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN psi_io_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN tcp_established_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN sockets_used_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN disk_io_util_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN net_rx_bps_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN net_tx_bps_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN net_rx_pkt_avg REAL NOT NULL DEFAULT 0;
+    ALTER TABLE history_hourly ADD COLUMN net_tx_pkt_avg REAL NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this program writes.
@@ -207,7 +243,7 @@ mod tests {
         drop(conn);
 
         let store = Store::open(&path).unwrap();
-        assert_eq!(user_version(&store.conn()).unwrap(), 3);
+        assert_eq!(user_version(&store.conn()).unwrap(), current_version());
         assert_eq!(
             columns(&store.conn(), "latest"),
             ["cluster", "node", "ts", "last_seen", "snapshot", "source"]

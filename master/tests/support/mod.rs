@@ -6,6 +6,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+pub mod http;
+
 /// A child process killed when dropped.
 pub struct Server(pub Child);
 
