@@ -28,7 +28,14 @@ fuzz_target!(|data: &[u8]| {
         .get(1)
         .and_then(|body| Scrape::parse(body, now - TimeDelta::seconds(gap.into())).ok());
     let node = reported_node_name(&current).unwrap_or_else(|| "fuzz".to_owned());
-    let snapshot = build_snapshot(&node, &current, previous.as_ref());
+    // A target named by address, or by a name (the node's IP then comes from its
+    // address families).
+    let target = if gap % 2 == 0 {
+        Some("http://10.0.0.7:9100/metrics")
+    } else {
+        Some("http://edge-1.local:9100/metrics")
+    };
+    let snapshot = build_snapshot(&node, &current, previous.as_ref(), target);
     let json = serde_json::to_string(&snapshot).expect("a snapshot serializes");
     if let Err(error) = serde_json::from_str::<NodeMetricsSnapshot>(&json) {
         panic!("the snapshot's JSON does not read back: {error}\n{json}");
