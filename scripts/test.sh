@@ -3,7 +3,8 @@
 # Debian's prometheus-node-exporter (the reference exporter the compatibility tests
 # compare against), prometheus (Prometheus 2.x and promtool), victoria-metrics
 # (vmagent, for the pipeline test in deploy/), shellcheck (for the scripts),
-# systemd (systemd-analyze, for the units), chromium with chromium-driver (the
+# systemd (systemd-analyze, for the units), dbus-daemon (a private bus for the
+# systemd collector's test), chromium with chromium-driver (the
 # dashboard's browser tests, master/tests/web.rs), and PyPI's kubernetes-validate in
 # a virtualenv under target/tools (for the manifests), and cargo-fuzz (scripts/fuzz.sh).
 # Safe to run again.
