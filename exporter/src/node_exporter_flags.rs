@@ -14,11 +14,11 @@
 //! (`--web.disable-exporter-metrics`), the negative one is added here as a real
 //! override (the last of the two wins, as in kingpin), not as an ignored flag.
 //!
-//! Sources, read in the index of prometheus/node_exporter (the newest stored
-//! versions; 1.12's own tree is not all stored, so the list was completed from
-//! node_exporter 1.9.1's and 1.11.1's `--help` output as published, and the 1.12
-//! CHANGELOG facts in `/work/shared/reference/node-exporter-1.12.md`). Each group
-//! names the file that defines it.
+//! Sources: prometheus/node_exporter's `collector/*.go` and `node_exporter.go` (the
+//! newest versions we could read; where 1.12's own files were not at hand, node_exporter
+//! 1.9.1's and 1.11.1's published `--help` output, and 1.12's release notes for the
+//! collectors it added: dmmultipath, kernel_hung). Each group names the file that
+//! defines it. What edge-exporter supports of them is in the README ("Flags").
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
