@@ -38,6 +38,11 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 /// The kernel sizes dump datagrams to the reader's buffer, capped at 32 KiB unless a
 /// single message needs more; twice that leaves room, and truncation is detected.
 const RECEIVE_BUFFER_BYTES: usize = 64 << 10;
+/// The most entries one dump may return (links, addresses, neighbours, routes,
+/// qdiscs): a host with more (a full BGP table, say) gets an error naming the bound,
+/// not a scrape that grows without one. The socket is dropped with the error, so the
+/// rest of the dump is never read.
+pub const MAX_DUMP_ENTRIES: usize = 65_536;
 /// `MSG_TRUNC`: make recv(2) return a datagram's real length even when it did not fit.
 const MSG_TRUNC: i32 = nix::sys::socket::MsgFlags::MSG_TRUNC.bits();
 /// Netlink messages are padded to four bytes.
@@ -304,6 +309,7 @@ impl RouteSocket {
         packet.serialize(&mut request_bytes);
         self.socket.send(&request_bytes, 0)?;
 
+        let mut entries = 0usize;
         loop {
             let mut free = &mut self.buffer[..];
             let received = self.socket.recv(&mut free, MSG_TRUNC)?;
@@ -332,7 +338,15 @@ impl RouteSocket {
                             }
                         }
                         NLMSG_OVERRUN => return Err(invalid("overrun".to_string())),
-                        _ => each(message_type, payload).map_err(undecodable)?,
+                        _ => {
+                            entries += 1;
+                            if entries > MAX_DUMP_ENTRIES {
+                                return Err(invalid(format!(
+                                    "more than {MAX_DUMP_ENTRIES} entries in one dump"
+                                )));
+                            }
+                            each(message_type, payload).map_err(undecodable)?
+                        }
                     }
                 }
                 datagram = datagram.get(next..).unwrap_or_default();
