@@ -20,8 +20,21 @@ fn fixture_args() -> Vec<String> {
         "--no-collector.timex".into(),
         // Live process data: covered by tests/processes.rs.
         "--no-collector.top_processes".into(),
+        // The off-by-default collectors that read files of the fixture tree too
+        // (systemd, tcpstat and network_route ask this machine's kernel or bus).
+        "--collector.processes".into(),
+        "--collector.interrupts".into(),
+        "--collector.ksmd".into(),
+        "--collector.meminfo_numa".into(),
+        "--collector.cgroups".into(),
+        "--collector.mountstats".into(),
+        "--collector.qdisc".into(),
         "--node-name=fixture-node".into(),
     ]);
+    args.push(format!(
+        "--collector.qdisc.fixtures={}",
+        fixtures().join("qdisc").display()
+    ));
     args
 }
 
