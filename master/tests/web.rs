@@ -410,6 +410,55 @@ async fn the_dashboard_shows_the_cluster_and_a_nodes_detail() {
         .unwrap();
     let detail = browser.screenshot("dashboard-node.png").await;
 
+    // 5. The kernel cards show the exporter's figures: fs.file-max exactly (it does
+    // not move), every PSI figure with 2 decimals.
+    let api = node(&cluster.list().unwrap(), NODE).unwrap().clone();
+    let max = api["system"]["filefd_max"].as_u64().unwrap();
+    assert!(max > 0, "system.filefd_max of {api}");
+    let fields: Vec<(String, String)> = browser
+        .js(
+            "return [...document.querySelectorAll(arguments[0] + ' [data-field]')]
+                 .map(e => [e.getAttribute('data-field'), e.textContent]);",
+            vec![json!(DETAIL)],
+        )
+        .await
+        .unwrap();
+    let shown = |field: &str| {
+        fields
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, text)| text.clone())
+            .unwrap_or_else(|| panic!("no {field} in {fields:?}"))
+    };
+    let filefd = shown("system.filefd");
+    let (_, shown_max) = filefd
+        .split_once(" / ")
+        .unwrap_or_else(|| panic!("system.filefd {filefd:?}"));
+    assert_eq!(shown_max.replace(',', ""), max.to_string(), "{filefd}");
+    for key in [
+        "cpu_some",
+        "memory_some",
+        "memory_full",
+        "io_some",
+        "io_full",
+    ] {
+        let text = shown(&format!("psi.{key}_percent"));
+        let digits = text.strip_suffix('%').and_then(|t| t.split_once('.'));
+        assert!(
+            digits.is_some_and(|(_, decimals)| decimals.len() == 2),
+            "psi.{key}_percent {text:?}"
+        );
+    }
+    for field in [
+        "tcp.curr_estab",
+        "tcp.sockets_used",
+        "softnet.dropped_rate",
+        "vmstat.pgfault_rate",
+        "system.entropy_bits",
+    ] {
+        assert!(!shown(field).is_empty(), "{field}");
+    }
+
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     // The capture itself works: an error logged now is read back.

@@ -23,8 +23,22 @@ use axum::Router;
 pub const PAGE_PATH: &str = "/system/metrics";
 
 const INDEX_HTML: &str = include_str!("static/index.html");
-const APP_JS: &str = include_str!("static/app.js");
-const APP_CSS: &str = include_str!("static/app.css");
+
+/// The page's files under `/system/metrics/`: name, content type, text. The scripts
+/// in the order `index.html` loads them: format (figures and colour levels), chart
+/// (one SVG line chart), trend (the top-5 charts), app (the rest).
+const ASSETS: [(&str, &str, &str); 5] = [
+    ("format.js", JAVASCRIPT, include_str!("static/format.js")),
+    ("chart.js", JAVASCRIPT, include_str!("static/chart.js")),
+    ("trend.js", JAVASCRIPT, include_str!("static/trend.js")),
+    ("app.js", JAVASCRIPT, include_str!("static/app.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("static/app.css"),
+    ),
+];
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
 /// Placeholders of `index.html`, replaced once when the router is built.
 const CLUSTER_PLACEHOLDER: &str = "__CLUSTER_ID__";
@@ -34,20 +48,19 @@ const MAX_HOURS_PLACEHOLDER: &str = "__MAX_HOURS__";
 /// whose history goes back `max_history_hours`; to merge into the API's router.
 pub fn routes(cluster_id: Option<&str>, max_history_hours: u32) -> Router {
     let page = index_html(cluster_id, max_history_hours);
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(|| async { Redirect::to(PAGE_PATH) }))
         .route(
             PAGE_PATH,
             get(move || async move { asset("text/html; charset=utf-8", page) }),
-        )
-        .route(
-            "/system/metrics/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
-        )
-        .route(
-            "/system/metrics/app.css",
-            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
-        )
+        );
+    for (name, content_type, text) in ASSETS {
+        router = router.route(
+            &format!("{PAGE_PATH}/{name}"),
+            get(move || async move { asset(content_type, text) }),
+        );
+    }
+    router
 }
 
 /// `index.html` with the cluster id (HTML-escaped: it is an attribute value; empty
@@ -136,21 +149,28 @@ mod tests {
         let (status, content_type, html) = call(&app, Method::GET, PAGE_PATH).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type, "text/html; charset=utf-8");
-        assert!(html.contains("/system/metrics/app.js"));
-        assert!(html.contains("/system/metrics/app.css"));
         assert!(html.contains(r#"data-cluster="default""#));
         assert!(html.contains(r#"data-max-hours="720""#));
         assert!(!html.contains(CLUSTER_PLACEHOLDER) && !html.contains(MAX_HOURS_PLACEHOLDER));
 
-        let (status, content_type, js) = call(&app, Method::GET, "/system/metrics/app.js").await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(content_type, "text/javascript; charset=utf-8");
-        assert_eq!(js, APP_JS);
-
-        let (status, content_type, css) = call(&app, Method::GET, "/system/metrics/app.css").await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(content_type, "text/css; charset=utf-8");
-        assert_eq!(css, APP_CSS);
+        // Every file is linked from the page, scripts in the table's order, and served.
+        let mut last_script = 0;
+        for (name, content_type, text) in ASSETS {
+            let url = format!("{PAGE_PATH}/{name}");
+            let at = html
+                .find(&format!("\"{url}\""))
+                .unwrap_or_else(|| panic!("index.html does not link {url}"));
+            if content_type == JAVASCRIPT {
+                assert!(at > last_script, "{url} is loaded out of order");
+                last_script = at;
+            }
+            let (status, served_type, body) = call(&app, Method::GET, &url).await;
+            assert_eq!(status, StatusCode::OK, "{url}");
+            assert_eq!(served_type, content_type, "{url}");
+            assert_eq!(body, text, "{url}");
+        }
+        let (status, _, _) = call(&app, Method::GET, "/system/metrics/other.js").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
     #[tokio::test]

@@ -20,10 +20,13 @@
   ];
   var SORT_FIELDS = { cpu: 'cpu_percent', memory: 'mem_percent', rss: 'mem_rss', pid: 'pid' };
   var NODE_COLUMNS = 7;
+  // Node rows made at first, and added per "show more" (or scroll to the list's end).
+  var ROW_BATCH = 100;
+  // Warning nodes named on their card; the rest are counted.
+  var WARNING_NAMES = 8;
   var FETCH_TIMEOUT_MS = 10000;
   // The read token (--api.read-token), kept for this tab only.
   var TOKEN_KEY = 'edge-master.read-token';
-  var SVG_NS = 'http://www.w3.org/2000/svg';
 
   var body = document.body;
   var params = new URLSearchParams(window.location.search);
@@ -42,6 +45,9 @@
     banner: document.getElementById('error-banner'),
     nodes: document.getElementById('nodes'),
     clusterName: document.getElementById('cluster-name'),
+    nodeFilter: document.getElementById('node-filter'),
+    nodeCount: document.getElementById('node-count'),
+    trends: document.getElementById('trends'),
     login: document.getElementById('login'),
     loginToken: document.getElementById('login-token'),
     loginError: document.getElementById('login-error')
@@ -49,6 +55,10 @@
   var emptyRow = document.createElement('tr');
   emptyRow.className = 'empty';
   emptyRow.innerHTML = '<td colspan="' + NODE_COLUMNS + '">No nodes have reported yet.</td>';
+  var moreRow = document.createElement('tr');
+  moreRow.className = 'more-rows';
+  moreRow.innerHTML = '<td colspan="' + NODE_COLUMNS + '"><span></span>' +
+    '<button type="button" class="show-more">Show ' + ROW_BATCH + ' more</button></td>';
 
   var state = {
     lastUpdated: null,
@@ -58,56 +68,29 @@
     timer: null,
     needsLogin: false,
     token: '',
+    measuredFirst: false,
+    nodes: [], // the last list, normalized
+    rowLimit: ROW_BATCH,
+    filter: '',
     views: new Map() // node name → its row, detail and page state
   };
 
-  // ---------- formatting ----------
+  // ---------- formatting (format.js) ----------
 
-  function num(value) {
-    var n = Number(value);
-    return isFinite(n) ? n : 0;
-  }
-
-  function esc(value) {
-    return String(value === undefined || value === null ? '' : value)
-      .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-      .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
-  }
-
-  // One decimal, as Rust's `{:.1}` writes it: toFixed rounds exact ties (x.25, x.75,
-  // the only ones a double holds exactly) up, Rust to the even digit.
-  function fixed1(value) {
-    var x = num(value);
-    var quarters = x * 4;
-    if (Number.isInteger(quarters) && quarters % 2 !== 0) {
-      var low = Math.floor(x * 10);
-      return ((low % 2 === 0 ? low : low + 1) / 10).toFixed(1);
-    }
-    return x.toFixed(1);
-  }
-
-  function pct(value) {
-    return fixed1(value) + '%';
-  }
-
-  function celsius(value) {
-    return fixed1(value) + '°C';
-  }
-
-  function bytes(value) {
-    var n = num(value);
-    var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-    var i = 0;
-    while (Math.abs(n) >= 1024 && i < units.length - 1) {
-      n /= 1024;
-      i += 1;
-    }
-    return (i === 0 ? Math.round(n) : n.toFixed(1)) + ' ' + units[i];
-  }
-
-  function rate(value) {
-    return bytes(value) + '/s';
-  }
+  var F = window.EdgeFormat;
+  var num = F.num;
+  var esc = F.esc;
+  var pct = F.pct;
+  var celsius = F.celsius;
+  var bytes = F.bytes;
+  var rate = F.rate;
+  var duration = F.duration;
+  var clock = F.clock;
+  var dateTime = F.dateTime;
+  var parseTime = F.parseTime;
+  var usageLevel = F.usageLevel;
+  var tempLevel = F.tempLevel;
+  var clampPct = F.clampPct;
 
   function frequency(mhz) {
     var n = num(mhz);
@@ -121,35 +104,6 @@
     return n >= 1000 ? (n / 1000) + ' Gb/s' : n + ' Mb/s';
   }
 
-  function duration(seconds) {
-    var s = Math.max(0, Math.floor(num(seconds)));
-    var d = Math.floor(s / 86400);
-    var h = Math.floor((s % 86400) / 3600);
-    var m = Math.floor((s % 3600) / 60);
-    if (d > 0) return d + 'd ' + h + 'h';
-    if (h > 0) return h + 'h ' + m + 'm';
-    if (m > 0) return m + 'm';
-    return s + 's';
-  }
-
-  function pad(n) {
-    return (n < 10 ? '0' : '') + n;
-  }
-
-  function clock(date) {
-    return pad(date.getHours()) + ':' + pad(date.getMinutes()) + ':' + pad(date.getSeconds());
-  }
-
-  function dateTime(date) {
-    return date.getFullYear() + '-' + pad(date.getMonth() + 1) + '-' + pad(date.getDate()) +
-      ' ' + clock(date);
-  }
-
-  function parseTime(text) {
-    var t = Date.parse(text);
-    return isFinite(t) ? t : null;
-  }
-
   function ago(text) {
     var t = parseTime(text);
     if (t === null) return 'never';
@@ -159,20 +113,6 @@
     if (s < 3600) return Math.floor(s / 60) + ' min ago';
     if (s < 86400) return Math.floor(s / 3600) + ' h ago';
     return Math.floor(s / 86400) + ' d ago';
-  }
-
-  function usageLevel(p) {
-    p = num(p);
-    return p >= 80 ? 'crit' : p >= 60 ? 'warn' : '';
-  }
-
-  function tempLevel(t) {
-    t = num(t);
-    return t >= 80 ? 'crit' : t >= 65 ? 'warn' : '';
-  }
-
-  function clampPct(p) {
-    return Math.max(0, Math.min(100, num(p)));
   }
 
   function bar(percent, level) {
@@ -191,6 +131,9 @@
     node.memory = node.memory && typeof node.memory === 'object' ? node.memory : {};
     node.temperature = node.temperature && typeof node.temperature === 'object' ? node.temperature : {};
     node.temperature.sensors = Array.isArray(node.temperature.sensors) ? node.temperature.sensors : [];
+    ['psi', 'tcp', 'system', 'vmstat', 'softnet'].forEach(function (key) {
+      node[key] = node[key] && typeof node[key] === 'object' ? node[key] : {};
+    });
     ['disks', 'networks', 'processes'].forEach(function (key) {
       node[key] = Array.isArray(node[key]) ? node[key] : [];
     });
@@ -242,7 +185,8 @@
     el.loginToken.focus();
   }
 
-  async function fetchJSON(url) {
+  // `timing.bodyAt`: when the body had arrived (performance.now()), if given.
+  async function fetchJSON(url, timing) {
     var controller = typeof AbortController === 'function' ? new AbortController() : null;
     var timer = controller ? setTimeout(function () { controller.abort(); }, FETCH_TIMEOUT_MS) : null;
     var headers = { Accept: 'application/json' };
@@ -262,6 +206,7 @@
           : 'cannot reach the server');
       }
       var text = await response.text();
+      if (timing) timing.bodyAt = performance.now();
       var json = null;
       try {
         json = text ? JSON.parse(text) : null;
@@ -312,13 +257,16 @@
     clearTimeout(state.timer);
     try {
       await resolveCluster();
-      var data = await fetchJSON(apiBase());
+      var timing = {};
+      var data = await fetchJSON(apiBase(), timing);
       if (!data.summary || typeof data.summary !== 'object' || !Array.isArray(data.nodes)) {
         throw new Error('unexpected answer from the server');
       }
       var nodes = data.nodes.map(normalize);
       renderCards(data.summary);
       renderNodes(nodes);
+      trend.update(nodes);
+      measureRefresh(timing.bodyAt);
       state.lastUpdated = new Date();
       state.refreshes += 1;
       el.lastUpdated.textContent = 'Last updated ' + clock(state.lastUpdated);
@@ -344,6 +292,20 @@
     } else {
       schedule();
     }
+  }
+
+  // The main-thread cost of a refresh, for the browser test (Performance API):
+  // `edge:refresh` from the body's arrival to the page laid out (JSON parse, render,
+  // style and layout, forced here so that they count), and once `edge:first-render`
+  // from navigation to the first page laid out.
+  function measureRefresh(bodyAt) {
+    void document.body.offsetHeight;
+    var done = performance.now();
+    if (!state.measuredFirst) {
+      state.measuredFirst = true;
+      performance.measure('edge:first-render', { start: 0, end: done });
+    }
+    performance.measure('edge:refresh', { start: bodyAt === undefined ? done : bodyAt, end: done });
   }
 
   function schedule() {
@@ -380,8 +342,10 @@
       usageLevel(s.avg_disk_usage));
     var warnings = Math.round(num(s.warning_nodes));
     var names = Array.isArray(s.warning_node_names) ? s.warning_node_names : [];
-    setCard('card-warnings', String(warnings), names.length ? names.join(', ') : 'none',
-      warnings > 0 ? 'crit' : '');
+    var listed = names.slice(0, WARNING_NAMES).join(', ');
+    if (names.length > WARNING_NAMES) listed += ' and ' + (names.length - WARNING_NAMES) + ' more';
+    setCard('card-warnings', String(warnings), names.length ? listed : 'none',
+      warnings > 0 ? 'warn' : '');
   }
 
   // ---------- node rows ----------
@@ -394,14 +358,28 @@
     else cell.removeAttribute('title');
   }
 
+  function matches(node, filter) {
+    return !filter || node.node_name.toLowerCase().indexOf(filter) >= 0 ||
+      String(node.node_ip || '').indexOf(filter) >= 0;
+  }
+
+  // Rows are made for the first `rowLimit` nodes that match the filter only; the
+  // "more" row (or scrolling to it) adds ROW_BATCH more. A refresh updates the rows
+  // that exist, so its cost does not grow with the cluster.
   function renderNodes(nodes) {
+    state.nodes = nodes;
     var tbody = el.nodes.tBodies[0];
+    var filter = state.filter.trim().toLowerCase();
     var seen = new Set();
     var wanted = [];
+    var matching = 0;
     nodes.forEach(function (node) {
       var name = node.node_name;
       if (seen.has(name)) return;
       seen.add(name);
+      if (!matches(node, filter)) return;
+      matching += 1;
+      if (matching > state.rowLimit) return;
       var view = state.views.get(name);
       if (!view) {
         view = createView(name);
@@ -418,12 +396,27 @@
     state.views.forEach(function (view, name) {
       if (!seen.has(name)) state.views.delete(name);
     });
-    if (!wanted.length) wanted.push(emptyRow);
+    if (!wanted.length) {
+      emptyRow.firstChild.textContent = seen.size ? 'No node matches the filter.' : 'No nodes have reported yet.';
+      wanted.push(emptyRow);
+    }
+    var shown = Math.min(matching, state.rowLimit);
+    if (matching > shown) {
+      moreRow.firstChild.firstChild.textContent = 'Showing ' + shown + ' of ' + matching + ' nodes. ';
+      wanted.push(moreRow);
+    }
+    el.nodeCount.textContent = filter ? matching + ' of ' + seen.size + ' nodes' : seen.size + ' nodes';
+    el.nodeCount.setAttribute('data-shown', String(shown));
     // Re-insert only when the order changed: moving a row would blur a focused filter.
     var current = tbody.children;
     var same = current.length === wanted.length;
     for (var i = 0; same && i < wanted.length; i += 1) same = current[i] === wanted[i];
     if (!same) tbody.replaceChildren.apply(tbody, wanted);
+  }
+
+  function showMoreRows() {
+    state.rowLimit += ROW_BATCH;
+    renderNodes(state.nodes);
   }
 
   function createView(name) {
@@ -432,7 +425,8 @@
     row.setAttribute('data-node', name);
     row.setAttribute('aria-expanded', 'false');
     row.tabIndex = 0;
-    row.innerHTML = '<td class="name"><span class="node-name"></span><small class="last-seen"></small></td>' +
+    row.innerHTML = '<td class="name"><span class="node-name"></span> <small class="node-ip"></small>' +
+      '<small class="last-seen"></small></td>' +
       '<td class="status"></td><td class="cpu"></td><td class="memory"></td>' +
       '<td class="temp"></td><td class="load"></td><td class="disk"></td>';
     row.querySelector('.node-name').textContent = name;
@@ -467,6 +461,7 @@
     var lastSeen = parseTime(node.last_seen);
     var seenText = lastSeen === null ? 'never' : dateTime(new Date(lastSeen));
     setCell(row, 'status', status, status === 'online' ? 'online' : 'offline', 'last seen ' + seenText);
+    row.querySelector('.node-ip').textContent = node.node_ip || '';
     var seenEl = row.querySelector('.last-seen');
     seenEl.textContent = 'seen ' + ago(node.last_seen);
     seenEl.title = seenText;
@@ -518,6 +513,11 @@
       '<section class="panel"><h3>CPU</h3><div class="per-core"></div><dl class="facts cpu-facts"></dl></section>' +
       '<section class="panel"><h3>Memory</h3><dl class="facts mem-facts"></dl></section>' +
       '<section class="panel"><h3>Temperature sensors</h3><div class="sensors"></div></section>' +
+      '<section class="panel psi-card"><h3>Pressure (PSI)</h3><dl class="facts gauges psi-facts"></dl></section>' +
+      '<section class="panel tcp-card"><h3>TCP and softnet</h3><dl class="facts tcp-facts"></dl></section>' +
+      '<section class="panel system-card"><h3>System resources</h3><dl class="facts gauges system-facts"></dl></section>' +
+      '<section class="panel vmstat-card"><h3>Paging (vmstat)</h3><dl class="facts vmstat-facts"></dl>' +
+      '<p class="vmstat-warning crit" hidden></p></section>' +
       '</div>' +
       '<section class="panel"><h3>History</h3><div class="ranges" role="group" aria-label="History range">' + ranges + '</div>' +
       '<div class="chart-wrap"></div><div class="legend">' + legend + '</div><div class="chart-status"></div></section>' +
@@ -564,7 +564,12 @@
       view.filter = filter.value;
       renderProcesses(view);
     });
-    view.chart = createChart(detail.querySelector('.chart-wrap'));
+    view.chart = window.EdgeChart.create(detail.querySelector('.chart-wrap'), {
+      svgClass: 'history-chart',
+      ariaLabel: 'History chart',
+      // 0–100 %, or more for a hot sensor, in steps of 20.
+      top: function (max) { return Math.ceil(Math.max(100, max) / 20) * 20; }
+    });
     view.detail = detail;
     markRange(view);
   }
@@ -622,6 +627,11 @@
       fact('Buffers', esc(bytes(mem.buffers))) +
       fact('Swap', (num(mem.swap_total) > 0 ? bar(mem.swap_percent, usageLevel(mem.swap_percent)) + ' ' : '') + swap);
 
+    renderPressure(d, node.psi);
+    renderTcp(d, node.tcp, node.softnet);
+    renderSystem(d, node.system);
+    renderVmstat(d, node.vmstat);
+
     d.querySelector('.sensors').innerHTML = node.temperature.sensors.length
       ? node.temperature.sensors.map(sensorHtml).join('')
       : '<span class="muted">No temperature sensors</span>';
@@ -657,6 +667,91 @@
       : '<span class="muted">No interfaces</span>';
 
     renderProcesses(view);
+  }
+
+  // ---------- the detail's kernel cards: pressure, TCP, system, vmstat ----------
+
+  // A figure the tests can find: `data-field` is the snapshot's key path.
+  function figure(field, text, level) {
+    return '<span class="figure' + (level ? ' ' + level : '') + '" data-field="' + field + '">' +
+      esc(text) + '</span>';
+  }
+
+  function perSecond(value) {
+    return F.fixed1(value) + '/s';
+  }
+
+  // atlhyper's PSI card: 2 decimals, the bar twice the value (50 % fills it).
+  function renderPressure(d, psi) {
+    var rows = [
+      ['CPU some', 'cpu_some_percent'],
+      ['Memory some', 'memory_some_percent'],
+      ['Memory full', 'memory_full_percent'],
+      ['I/O some', 'io_some_percent'],
+      ['I/O full', 'io_full_percent']
+    ];
+    d.querySelector('.psi-facts').innerHTML = rows.map(function (row) {
+      var value = num(psi[row[1]]);
+      var level = F.psiLevel(value);
+      return fact(row[0], bar(value * 2, level) + ' ' +
+        figure('psi.' + row[1], value.toFixed(2) + '%', level));
+    }).join('');
+  }
+
+  function renderTcp(d, tcp, softnet) {
+    var established = num(tcp.curr_estab);
+    var timeWait = num(tcp.time_wait);
+    var active = established + timeWait;
+    var stacked = '<span class="meter stacked" title="established / time-wait">' +
+      '<span class="meter-fill" style="width:' + F.share(established, active).toFixed(1) + '%"></span>' +
+      '<span class="meter-fill warn" style="width:' + F.share(timeWait, active).toFixed(1) + '%"></span></span>';
+    d.querySelector('.tcp-facts').innerHTML =
+      fact('Established', figure('tcp.curr_estab', F.count(established))) +
+      fact('Time-wait', figure('tcp.time_wait', F.count(timeWait), F.above(timeWait, 200, 'warn'))) +
+      fact('Active', stacked + ' ' + esc(F.count(active))) +
+      fact('Allocated', figure('tcp.alloc', F.count(tcp.alloc))) +
+      fact('In use', figure('tcp.in_use', F.count(tcp.in_use))) +
+      fact('Sockets used', figure('tcp.sockets_used', F.count(tcp.sockets_used))) +
+      fact('Softnet dropped', figure('softnet.dropped_rate', perSecond(softnet.dropped_rate),
+        F.above(softnet.dropped_rate, 0, 'crit'))) +
+      fact('Softnet squeezed', figure('softnet.squeezed_rate', perSecond(softnet.squeezed_rate),
+        F.above(softnet.squeezed_rate, 5, 'warn')));
+  }
+
+  function usedOf(field, used, limit, none) {
+    if (num(limit) <= 0) return '<span class="muted" data-field="' + field + '">' + esc(none) + '</span>';
+    var share = F.share(used, limit);
+    var level = usageLevel(share);
+    return bar(share, level) + ' ' + figure(field, F.count(used) + ' / ' + F.count(limit), level) +
+      ' <span class="' + level + '">(' + esc(pct(share)) + ')</span>';
+  }
+
+  function renderSystem(d, system) {
+    var entropy = num(system.entropy_bits);
+    d.querySelector('.system-facts').innerHTML =
+      fact('File descriptors', usedOf('system.filefd', system.filefd_allocated, system.filefd_max, 'unknown')) +
+      fact('Conntrack', usedOf('system.conntrack', system.conntrack_entries, system.conntrack_limit,
+        'not tracked')) +
+      fact('Entropy', figure('system.entropy_bits', F.count(entropy) + ' bits', entropy >= 256 ? '' : 'warn') +
+        ' <span class="' + (entropy >= 256 ? 'ok' : 'warn') + '">' + (entropy >= 256 ? 'OK' : 'low') + '</span>');
+  }
+
+  function renderVmstat(d, vmstat) {
+    var major = num(vmstat.pgmajfault_rate);
+    var swapping = num(vmstat.pswpin_rate) + num(vmstat.pswpout_rate) > 0;
+    d.querySelector('.vmstat-facts').innerHTML =
+      fact('Page faults', figure('vmstat.pgfault_rate', perSecond(vmstat.pgfault_rate))) +
+      fact('Major faults', figure('vmstat.pgmajfault_rate', perSecond(major), F.above(major, 100, 'crit'))) +
+      fact('Swap in', figure('vmstat.pswpin_rate', perSecond(vmstat.pswpin_rate) + ' pages',
+        F.above(vmstat.pswpin_rate, 0, 'warn'))) +
+      fact('Swap out', figure('vmstat.pswpout_rate', perSecond(vmstat.pswpout_rate) + ' pages',
+        F.above(vmstat.pswpout_rate, 0, 'warn')));
+    var warning = d.querySelector('.vmstat-warning');
+    var notes = [];
+    if (major > 100) notes.push('Heavy major page faults: memory is short or files are read cold.');
+    if (swapping) notes.push('The node is swapping.');
+    warning.textContent = notes.join(' ');
+    warning.hidden = notes.length === 0;
   }
 
   function linkRate(bytesPerSecond, mbps) {
@@ -731,6 +826,41 @@
 
   // ---------- history ----------
 
+  // A history body in either shape (--atlhyper-api): v2's `{data: [points]}` or
+  // current's `{data: {cpu: [{timestamp, value}], …}}`, as `[{t, values}]` ascending.
+  // A temperature of 0 is a node without a sensor: no point.
+  function historyPoints(body) {
+    var byTime = new Map();
+    function add(timestamp, key, value) {
+      var t = parseTime(timestamp);
+      if (t === null || (key === 'temp' && !(value > 0))) return;
+      var point = byTime.get(t);
+      if (!point) {
+        point = { t: t, values: {} };
+        byTime.set(t, point);
+      }
+      point.values[key] = value;
+    }
+    var list = Array.isArray(body.history) ? body.history : body.data;
+    if (Array.isArray(list)) {
+      list.forEach(function (p) {
+        if (!p) return;
+        SERIES.forEach(function (s) { add(p.timestamp, s.key, num(p[s.field])); });
+      });
+    } else if (list && typeof list === 'object') {
+      SERIES.forEach(function (s) {
+        if (!Array.isArray(list[s.key])) return;
+        list[s.key].forEach(function (p) { if (p) add(p.timestamp, s.key, num(p.value)); });
+      });
+    }
+    return Array.from(byTime.values()).sort(function (a, b) { return a.t - b.t; });
+  }
+
+  async function fetchHistory(name, hours) {
+    var body = await fetchJSON(apiBase() + '/' + encodeURIComponent(name) + '/history?hours=' + hours);
+    return { points: historyPoints(body), start: parseTime(body.start), end: parseTime(body.end) };
+  }
+
   async function loadHistory(view) {
     var seq = ++view.historySeq;
     var hours = Math.min(view.hours, maxHours);
@@ -738,10 +868,21 @@
     if (!view.chart.hasData()) status.textContent = 'Loading…';
     view.historyLoading = true;
     try {
-      var data = await fetchJSON(apiBase() + '/' + encodeURIComponent(view.name) + '/history?hours=' + hours);
+      var history = await fetchHistory(view.name, hours);
       if (seq !== view.historySeq) return;
-      var points = Array.isArray(data.history) ? data.history : Array.isArray(data.data) ? data.data : [];
-      view.chart.setData(points, parseTime(data.start), parseTime(data.end), hours);
+      var points = history.points;
+      var end = history.end === null ? Date.now() : history.end;
+      var start = history.start === null ? end - hours * 3600 * 1000 : history.start;
+      view.chart.setData(SERIES.map(function (s) {
+        return {
+          key: s.key,
+          label: s.label,
+          cls: 'series-' + s.key,
+          text: s.key === 'temp' ? celsius : pct,
+          points: points.filter(function (p) { return p.values[s.key] !== undefined; })
+            .map(function (p) { return { t: p.t, v: p.values[s.key] }; })
+        };
+      }), start, end);
       var notes = [];
       if (!points.length) notes.push('No history in this range yet.');
       if (hours < view.hours) notes.push('History is kept for ' + maxHours + ' h; showing all of it.');
@@ -754,208 +895,33 @@
     }
   }
 
-  function svgEl(name, attrs) {
-    var node = document.createElementNS(SVG_NS, name);
-    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
-    return node;
-  }
+  // ---------- the cluster's top-5 trends (trend.js) ----------
 
-  // A line chart of the four series on one 0–100 (or more, for hot sensors) axis.
-  // The svg and its paths persist; new data only changes their attributes, so a
-  // refresh under the pointer keeps the tooltip.
-  function createChart(container) {
-    var W = 640;
-    var H = 240;
-    var M = { left: 38, right: 12, top: 10, bottom: 24 };
-    var svg = svgEl('svg', {
-      class: 'history-chart',
-      viewBox: '0 0 ' + W + ' ' + H,
-      role: 'img',
-      'aria-label': 'History chart'
-    });
-    var grid = svgEl('g', { class: 'grid-lines' });
-    var axis = svgEl('g', { class: 'axis' });
-    svg.appendChild(grid);
-    svg.appendChild(axis);
-    var paths = {};
-    SERIES.forEach(function (s) {
-      paths[s.key] = svgEl('path', { class: 'series series-' + s.key, 'data-series': s.key, d: '', fill: 'none' });
-      svg.appendChild(paths[s.key]);
-    });
-    var hoverLine = svgEl('line', { class: 'hover-line', y1: M.top, y2: H - M.bottom, visibility: 'hidden' });
-    svg.appendChild(hoverLine);
-    var dots = {};
-    SERIES.forEach(function (s) {
-      dots[s.key] = svgEl('circle', { class: 'hover-dot series-' + s.key, r: 3, visibility: 'hidden' });
-      svg.appendChild(dots[s.key]);
-    });
-    var tooltip = document.createElement('div');
-    tooltip.className = 'chart-tooltip';
-    tooltip.hidden = true;
-    container.appendChild(svg);
-    container.appendChild(tooltip);
-
-    var points = []; // { t, x, values: {key: number}, ys: {key: y} }
-    var hoverX = null; // in viewBox units while the pointer is over the chart
-
-    function fmt(n) {
-      return (Math.round(n * 10) / 10).toString();
-    }
-
-    function setData(raw, start, end, hours) {
-      var parsed = [];
-      raw.forEach(function (p) {
-        var t = p ? parseTime(p.timestamp) : null;
-        if (t === null) return;
-        var values = {};
-        SERIES.forEach(function (s) { values[s.key] = num(p[s.field]); });
-        parsed.push({ t: t, values: values });
-      });
-      parsed.sort(function (a, b) { return a.t - b.t; });
-      if (end === null) end = parsed.length ? parsed[parsed.length - 1].t : Date.now();
-      if (start === null) start = end - hours * 3600 * 1000;
-      if (parsed.length) {
-        start = Math.min(start, parsed[0].t);
-        end = Math.max(end, parsed[parsed.length - 1].t);
+  var trend = window.EdgeTrend.create({
+    section: el.trends,
+    metrics: [
+      { key: 'cpu', label: 'CPU', unit: '%', current: function (n) { return num(n.cpu.usage_percent); } },
+      { key: 'memory', label: 'Memory', unit: '%', current: function (n) { return num(n.memory.usage_percent); } },
+      {
+        key: 'disk',
+        label: 'Disk',
+        unit: '%',
+        current: function (n) {
+          var disk = primaryDisk(n);
+          return disk ? num(disk.usage_percent) : null;
+        }
+      },
+      {
+        key: 'temp',
+        label: 'CPU temperature',
+        unit: '°C',
+        current: function (n) { return hasTemperature(n) ? num(n.temperature.cpu_temp) : null; }
       }
-      if (end <= start) end = start + 1000;
-      var top = 100;
-      parsed.forEach(function (p) {
-        SERIES.forEach(function (s) { top = Math.max(top, p.values[s.key]); });
-      });
-      top = Math.ceil(top / 20) * 20;
-      var plotW = W - M.left - M.right;
-      var plotH = H - M.top - M.bottom;
-      var x = function (t) { return M.left + (t - start) / (end - start) * plotW; };
-      var y = function (v) { return M.top + (1 - Math.max(0, v) / top) * plotH; };
-      parsed.forEach(function (p) {
-        p.x = x(p.t);
-        p.ys = {};
-        SERIES.forEach(function (s) { p.ys[s.key] = y(p.values[s.key]); });
-      });
-
-      // Break the line where points are missing (the master was down): a step over
-      // five times the usual one.
-      var steps = [];
-      for (var i = 1; i < parsed.length; i += 1) steps.push(parsed[i].t - parsed[i - 1].t);
-      steps.sort(function (a, b) { return a - b; });
-      var gap = steps.length ? Math.max(steps[Math.floor(steps.length / 2)] * 5, 1000) : Infinity;
-
-      SERIES.forEach(function (s) {
-        var d = '';
-        var segment = [];
-        var flush = function () {
-          if (segment.length === 1) {
-            // A lone point is drawn as a short dash so it shows.
-            var p = segment[0];
-            d += 'M' + fmt(Math.max(M.left, p.x - 3)) + ' ' + fmt(p.ys[s.key]) +
-              'L' + fmt(Math.min(W - M.right, p.x + 3)) + ' ' + fmt(p.ys[s.key]);
-          } else {
-            segment.forEach(function (p, j) {
-              d += (j ? 'L' : 'M') + fmt(p.x) + ' ' + fmt(p.ys[s.key]);
-            });
-          }
-          segment = [];
-        };
-        parsed.forEach(function (p, j) {
-          if (j > 0 && p.t - parsed[j - 1].t > gap) flush();
-          segment.push(p);
-        });
-        if (segment.length) flush();
-        paths[s.key].setAttribute('d', d);
-      });
-
-      grid.replaceChildren();
-      axis.replaceChildren();
-      for (var k = 0; k <= 4; k += 1) {
-        var value = top * k / 4;
-        var gy = y(value);
-        grid.appendChild(svgEl('line', { x1: M.left, x2: W - M.right, y1: fmt(gy), y2: fmt(gy) }));
-        var label = svgEl('text', { x: M.left - 4, y: fmt(gy + 4), 'text-anchor': 'end' });
-        label.textContent = String(Math.round(value));
-        axis.appendChild(label);
-      }
-      var long = end - start > 36 * 3600 * 1000;
-      for (var m = 0; m <= 4; m += 1) {
-        var t = start + (end - start) * m / 4;
-        var date = new Date(t);
-        var text = svgEl('text', {
-          x: fmt(x(t)),
-          y: H - 6,
-          'text-anchor': m === 0 ? 'start' : m === 4 ? 'end' : 'middle'
-        });
-        text.textContent = long
-          ? pad(date.getMonth() + 1) + '-' + pad(date.getDate()) + ' ' + pad(date.getHours()) + 'h'
-          : pad(date.getHours()) + ':' + pad(date.getMinutes());
-        axis.appendChild(text);
-      }
-      points = parsed;
-      if (hoverX !== null) showAt(hoverX);
-      else hide();
+    ],
+    history: function (name, hours) {
+      return fetchHistory(name, Math.min(hours, maxHours)).then(function (h) { return h.points; });
     }
-
-    function hide() {
-      tooltip.hidden = true;
-      hoverLine.setAttribute('visibility', 'hidden');
-      SERIES.forEach(function (s) { dots[s.key].setAttribute('visibility', 'hidden'); });
-    }
-
-    function showAt(vx) {
-      if (!points.length) {
-        hide();
-        return;
-      }
-      var best = points[0];
-      points.forEach(function (p) {
-        if (Math.abs(p.x - vx) < Math.abs(best.x - vx)) best = p;
-      });
-      hoverLine.setAttribute('x1', fmt(best.x));
-      hoverLine.setAttribute('x2', fmt(best.x));
-      hoverLine.setAttribute('visibility', 'visible');
-      SERIES.forEach(function (s) {
-        dots[s.key].setAttribute('cx', fmt(best.x));
-        dots[s.key].setAttribute('cy', fmt(best.ys[s.key]));
-        dots[s.key].setAttribute('visibility', 'visible');
-      });
-      tooltip.innerHTML = '<div class="tip-time">' + esc(dateTime(new Date(best.t))) + '</div>' +
-        SERIES.map(function (s) {
-          var v = best.values[s.key];
-          var text = s.key === 'temp' ? (v > 0 ? celsius(v) : 'N/A') : pct(v);
-          return '<div class="tip-row series-' + s.key + '" data-series="' + s.key + '"><i></i>' +
-            esc(s.label) + ' <b>' + esc(text) + '</b></div>';
-        }).join('');
-      tooltip.hidden = false;
-      var rect = svg.getBoundingClientRect();
-      var px = rect.width ? best.x / W * rect.width : 0;
-      var onRight = best.x > W / 2;
-      tooltip.style.left = onRight ? '' : (px + 12) + 'px';
-      tooltip.style.right = onRight ? (rect.width - px + 12) + 'px' : '';
-    }
-
-    function onMove(event) {
-      var rect = svg.getBoundingClientRect();
-      var clientX = event.touches && event.touches.length ? event.touches[0].clientX : event.clientX;
-      hoverX = rect.width ? (num(clientX) - rect.left) / rect.width * W : M.left;
-      showAt(hoverX);
-    }
-
-    function onLeave() {
-      hoverX = null;
-      hide();
-    }
-
-    ['mousemove', 'pointermove', 'mouseover'].forEach(function (type) {
-      svg.addEventListener(type, onMove);
-    });
-    svg.addEventListener('touchstart', onMove, { passive: true });
-    svg.addEventListener('mouseleave', onLeave);
-    svg.addEventListener('pointerleave', onLeave);
-
-    return {
-      setData: setData,
-      hasData: function () { return points.length > 0; }
-    };
-  }
+  });
 
   // ---------- wiring ----------
 
@@ -983,6 +949,17 @@
     el.interval.value = wanted;
   }
   el.interval.addEventListener('change', schedule);
+  moreRow.querySelector('button').addEventListener('click', showMoreRows);
+  if (typeof IntersectionObserver === 'function') {
+    new IntersectionObserver(function (entries) {
+      if (entries.some(function (e) { return e.isIntersecting; })) showMoreRows();
+    }, { rootMargin: '200px' }).observe(moreRow);
+  }
+  el.nodeFilter.addEventListener('input', function () {
+    state.filter = el.nodeFilter.value;
+    state.rowLimit = ROW_BATCH;
+    renderNodes(state.nodes);
+  });
   el.refresh.addEventListener('click', function () { refresh(); });
   refresh();
 }());
