@@ -369,7 +369,7 @@ impl Store {
                 Ok(json) => LatestNode {
                     snapshot: Arc::new(snapshot.clone()),
                     json: json.into(),
-                    last_seen: *seen,
+                    last_seen: stored_time(*seen),
                 },
                 Err(error) => {
                     report.refused.push(error);
@@ -411,7 +411,7 @@ impl Store {
         let node = LatestNode {
             json: latest::encode(snapshot)?.into(),
             snapshot: Arc::new(snapshot.clone()),
-            last_seen: seen,
+            last_seen: stored_time(seen),
         };
         let put = self.resident.put(
             cluster,
@@ -736,6 +736,12 @@ fn millis(time: DateTime<Utc>) -> i64 {
 
 fn from_millis(operation: &'static str, millis: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(millis).ok_or(StoreError::BadTime { operation, millis })
+}
+
+/// `time` as it is stored, in whole milliseconds: memory holds what a reload would
+/// give, so the API answers the same before and after a restart.
+fn stored_time(time: DateTime<Utc>) -> DateTime<Utc> {
+    from_millis_saturating(millis(time))
 }
 
 /// The time of `millis`, clamped to the times chrono can hold.
