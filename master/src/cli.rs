@@ -303,6 +303,16 @@ mod tests {
         assert_eq!(s.offline_after_missed, 3);
         assert_eq!(s.cluster_id, "default");
         assert_eq!(s.max_nodes, DEFAULT_MAX_NODES);
+        assert_eq!(s.latest_persist_interval, Duration::from_secs(30));
+        assert_eq!(
+            parse(&["--latest.persist-interval=2m"])
+                .unwrap()
+                .latest_persist_interval,
+            Duration::from_secs(120)
+        );
+        assert!(parse(&["--latest.persist-interval=0s"])
+            .unwrap_err()
+            .contains("--latest.persist-interval"));
         assert_eq!(s.cmdlines, CmdlinePolicy::Redact);
         assert_eq!(s.read_token, None);
         assert_eq!(s.api_settings().history_shape, HistoryShape::V2);
