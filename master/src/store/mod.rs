@@ -618,7 +618,11 @@ impl Store {
         retention: Duration,
         latest_retention: Duration,
     ) -> Result<CleanupReport, StoreError> {
-        self.persist_latest()?;
+        // Should it fail, cleanup still holds: an unsaved node is one seen recently,
+        // which the memory keeps and the next persist writes back.
+        if let Err(error) = self.persist_latest() {
+            tracing::warn!(%error, "persisting the latest snapshots before cleanup failed");
+        }
         let report = self.writer.write(CLEANUP_WAIT, CLEANUP_WAIT, |conn| {
             retention::cleanup(conn, now, retention, latest_retention)
         })?;
