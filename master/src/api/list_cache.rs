@@ -15,6 +15,9 @@
 //! online for up to that second after it went offline, and gains little: the bound
 //! above already lasts until the next write in a steady cluster.
 //!
+//! Requests that miss at once build the body once: they take turns
+//! ([`ListCache::building`]) and look again before building.
+//!
 //! Bounds: at most [`MAX_CACHED_BODIES`] bodies, only of clusters that have nodes
 //! (any other id, e.g. an unknown `cluster_id`, is built each time and not kept); when
 //! full, every body is dropped and the cache refills.
@@ -63,6 +66,9 @@ impl CachedBody {
 #[derive(Default)]
 pub struct ListCache {
     bodies: Mutex<HashMap<(String, ListView), CachedBody>>,
+    /// Held while a body is built: requests that miss together build it once, and at
+    /// most one body under construction is in memory.
+    building: Mutex<()>,
 }
 
 impl ListCache {
@@ -82,6 +88,11 @@ impl ListCache {
             .get(&(cluster.to_owned(), view))
             .filter(|cached| cached.holds(generation, now))
             .map(|cached| cached.body.clone())
+    }
+
+    /// The turn to build a body; a request that waited for it looks again first.
+    pub fn building(&self) -> MutexGuard<'_, ()> {
+        self.building.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Keeps `body` for `cluster`'s `view` (a generation of 0, a cluster with no

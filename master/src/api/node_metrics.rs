@@ -64,12 +64,18 @@ fn list_body_now(
     view: ListView,
 ) -> Result<JsonBody, ApiError> {
     let store = &*state.store;
-    let now = Utc::now();
-    if let Some(generation) = store.latest_generation(cluster) {
-        if let Some(body) = state.lists.get(cluster, view, generation, now) {
-            return Ok(JsonBody(body));
-        }
+    let kept = || {
+        let generation = store.latest_generation(cluster)?;
+        state.lists.get(cluster, view, generation, Utc::now())
+    };
+    if let Some(body) = kept() {
+        return Ok(JsonBody(body));
     }
+    let _turn = state.lists.building();
+    if let Some(body) = kept() {
+        return Ok(JsonBody(body));
+    }
+    let now = Utc::now();
     let latest = store.latest_view(cluster).map_err(ApiError::Store)?;
     if latest.nodes.is_empty() && unknown == UnknownCluster::NotFound {
         require_cluster(store, cluster, &state.settings.cluster_id)?;

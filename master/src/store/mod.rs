@@ -27,8 +27,9 @@
 //! loaded from the table when the store opens.
 //!
 //! Durability: WAL with `synchronous=NORMAL`. A commit is a write into the WAL file, so
-//! once a write returns, a killed process (even `kill -9`) loses nothing, and SQLite's
-//! recovery leaves a consistent file whatever instant the kill hit. Only a power cut or
+//! once a commit returns (history as it comes, `latest` as of its last persist), a
+//! killed process (even `kill -9`) loses none of it, and SQLite's recovery leaves a
+//! consistent file whatever instant the kill hit. Only a power cut or
 //! kernel crash can drop the last commits before a checkpoint, and even then the file
 //! stays consistent. `FULL` would fsync the WAL on every scrape round, which wears SD
 //! cards and eMMC on the small boards this runs on, to protect a few seconds of metrics.
