@@ -29,6 +29,8 @@ pub struct Settings {
     pub sample_interval: Duration,
     pub retention: Duration,
     pub latest_retention: Duration,
+    /// `--latest.persist-interval`: how often the latest snapshots in memory go to disk.
+    pub latest_persist_interval: Duration,
     pub cleanup_interval: Duration,
     pub offline_after_missed: u32,
     pub warn_cpu: f64,
@@ -72,6 +74,7 @@ pub fn command() -> Command {
         .arg(arg("sample-interval", Some("5m"), "Spacing of history points per node."))
         .arg(arg("retention", Some("30d"), "How long history is kept (10s, 5m, 7d…); older than 7 days is kept hourly."))
         .arg(arg("latest-retention", Some("24h"), "How long a node that stopped reporting stays listed."))
+        .arg(arg("latest.persist-interval", Some("30s"), "How often the nodes' latest snapshots, kept in memory, are written to the database (also at shutdown, and at once when a node appears or comes back). A crash loses at most this much of them, never history."))
         .arg(arg("cleanup-interval", Some("1h"), "How often retention and downsampling run (and once at start)."))
         .arg(arg("offline-after", Some("3"), "Missed scrape intervals after which a node is offline."))
         .arg(arg("warn-cpu", Some("80"), "CPU usage % from which a node counts as a warning node."))
@@ -185,6 +188,7 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
         sample_interval: positive(matches, "sample-interval", parse_duration_or_days)?,
         retention,
         latest_retention: positive(matches, "latest-retention", parse_duration_or_days)?,
+        latest_persist_interval: positive(matches, "latest.persist-interval", parse_go_duration)?,
         cleanup_interval: positive(matches, "cleanup-interval", parse_duration_or_days)?,
         offline_after_missed: number(
             matches,
@@ -299,6 +303,16 @@ mod tests {
         assert_eq!(s.offline_after_missed, 3);
         assert_eq!(s.cluster_id, "default");
         assert_eq!(s.max_nodes, DEFAULT_MAX_NODES);
+        assert_eq!(s.latest_persist_interval, Duration::from_secs(30));
+        assert_eq!(
+            parse(&["--latest.persist-interval=2m"])
+                .unwrap()
+                .latest_persist_interval,
+            Duration::from_secs(120)
+        );
+        assert!(parse(&["--latest.persist-interval=0s"])
+            .unwrap_err()
+            .contains("--latest.persist-interval"));
         assert_eq!(s.cmdlines, CmdlinePolicy::Redact);
         assert_eq!(s.read_token, None);
         assert_eq!(s.api_settings().history_shape, HistoryShape::V2);

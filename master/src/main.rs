@@ -11,7 +11,7 @@ use edge_master::own_metrics::OwnMetrics;
 use edge_master::source::scrape::ScrapeSource;
 use edge_master::source::targets::TargetSet;
 use edge_master::source::{self, RoundWriter};
-use edge_master::store::{self, Store};
+use edge_master::store::{self, LatestRules, Store};
 
 fn main() -> ExitCode {
     let matches = cli::command().get_matches();
@@ -27,7 +27,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
-    let store = match Store::open(&settings.db) {
+    let rules = LatestRules {
+        offline_after: settings.api_settings().offline_after,
+        max_nodes: settings.max_nodes,
+    };
+    let store = match Store::open_with(&settings.db, rules) {
         Ok(store) => Arc::new(store),
         Err(error) => {
             eprintln!(
@@ -68,9 +72,14 @@ fn main() -> ExitCode {
         );
         move || store::run_cleanup(&store, interval, retention, latest_retention)
     };
+    let persist = {
+        let (store, interval) = (Arc::clone(&store), settings.latest_persist_interval);
+        move || store::run_latest_persist(&store, interval)
+    };
     for (name, work) in [
         ("scraper", Box::new(scraper) as Box<dyn FnOnce() + Send>),
         ("cleanup", Box::new(cleanup)),
+        ("persist", Box::new(persist)),
     ] {
         if let Err(error) = std::thread::Builder::new().name(name.into()).spawn(work) {
             eprintln!("edge-master: error: starting the {name} thread: {error}");
@@ -78,7 +87,7 @@ fn main() -> ExitCode {
         }
     }
 
-    let shared: SharedStore = store;
+    let shared: SharedStore = Arc::clone(&store) as SharedStore;
     let app = app::router(shared, settings.api_settings(), own_metrics);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -91,7 +100,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(&settings.listen).await {
             Ok(listener) => listener,
             Err(error) => {
@@ -121,5 +130,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    })
+    });
+    // SIGTERM or Ctrl-C ended the server: what is in memory goes to disk.
+    if let Err(error) = store.persist_latest() {
+        eprintln!("edge-master: error: persisting the latest snapshots: {error}");
+    }
+    served
 }

@@ -10,7 +10,9 @@
 //!   (`--atlhyper-api v2|current`), and the bucketing of the current one.
 //! - `params` — the one extractor of their path and query.
 //! - `cors` — CORS on every route, from `--cors.allowed-origin`.
-//! - `node_metrics` — what they read: nodes with status, the summary, history.
+//! - `node_metrics` — what they read: nodes with status, the summary, history; the
+//!   list bodies built from the store's memory.
+//! - `list_cache` — those bodies, kept per cluster until a write or a status change.
 //! - `summary` — online/offline, primary disk and interface, the cluster summary.
 //! - `push` — `POST /metrics/node`: its gate (token, push slots) and its handler.
 //! - `auth` — bearer tokens, checked from the headers before the body: `--push-token`
@@ -31,6 +33,7 @@ mod cors;
 mod error;
 mod health;
 mod history_shape;
+mod list_cache;
 mod node_metrics;
 mod node_store;
 mod nodes;
@@ -56,7 +59,7 @@ use crate::own_metrics::OwnMetrics;
 pub use cors::{AllowedOrigins, OriginError};
 pub use error::ApiError;
 pub use history_shape::HistoryShape;
-pub use node_store::{LatestSnapshot, NodeStore, SharedStore};
+pub use node_store::{LatestSnapshot, LatestView, NodeStore, SharedStore};
 pub use push::{MAX_CONCURRENT_PUSHES, PUSH_BODY_LIMIT};
 pub use state::{
     ApiSettings, AppState, DEFAULT_MAX_NODES, DEFAULT_WARN_CPU, DEFAULT_WARN_MEMORY,
@@ -83,6 +86,7 @@ pub fn router(store: SharedStore, settings: ApiSettings, own_metrics: Arc<OwnMet
         settings,
         own_metrics: Arc::clone(&own_metrics),
         push_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_PUSHES)),
+        lists: list_cache::ListCache::default(),
     });
     let cors = state.settings.allowed_origins.layer();
     let routes: [(&'static str, Access, MethodRouter<Arc<AppState>>); 16] = [

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::history_shape::{bucketed, CurrentHistoryBody, HistoryShape};
-use super::node_metrics::{self, NodeHistory, NodeList, UnknownCluster};
+use super::list_cache::{JsonBody, ListView};
+use super::node_metrics::{self, NodeHistory, UnknownCluster};
 use super::params::{self, Params};
 use super::state::AppState;
 use crate::model::{ClusterList, ListedNode, MetricsDataPoint};
@@ -32,14 +33,19 @@ pub async fn clusters(State(state): State<Arc<AppState>>) -> Result<Json<Cluster
     }))
 }
 
-/// `GET /api/v2/clusters/{cluster_id}/node-metrics`; an unknown cluster is 404.
+/// `GET /api/v2/clusters/{cluster_id}/node-metrics`: `{"summary", "nodes"}`; an
+/// unknown cluster is 404.
 pub async fn cluster_list(
     State(state): State<Arc<AppState>>,
     Params { path: cluster, .. }: Params<String>,
-) -> Result<Json<NodeList>, ApiError> {
-    Ok(Json(
-        node_metrics::list(&state, cluster, UnknownCluster::NotFound).await?,
-    ))
+) -> Result<JsonBody, ApiError> {
+    node_metrics::list_body(
+        &state,
+        cluster,
+        UnknownCluster::NotFound,
+        ListView::NodeList,
+    )
+    .await
 }
 
 /// `GET /api/v2/clusters/{cluster_id}/node-metrics/{node_name}`
@@ -86,11 +92,9 @@ pub async fn cluster_history(
 pub async fn legacy_list(
     State(state): State<Arc<AppState>>,
     Params { query, .. }: Params<()>,
-) -> Result<Json<NodeList>, ApiError> {
+) -> Result<JsonBody, ApiError> {
     let cluster = cluster_id(&query)?;
-    Ok(Json(
-        node_metrics::list(&state, cluster, UnknownCluster::Empty).await?,
-    ))
+    node_metrics::list_body(&state, cluster, UnknownCluster::Empty, ListView::NodeList).await
 }
 
 /// `GET /api/v2/node-metrics/{node_name}?cluster_id=X`

@@ -23,12 +23,11 @@ use axum::Json;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::error::ApiError;
+use super::list_cache::{JsonBody, ListView};
 use super::node_metrics::{self, UnknownCluster};
 use super::params::{self, Params, CLUSTER_ID_REQUIRED};
 use super::state::AppState;
-use crate::model::observe::{
-    round, Envelope, ObserveNode, ObservePoint, ObserveSeries, ObserveSummary,
-};
+use crate::model::observe::{round, Envelope, ObserveNode, ObservePoint, ObserveSeries};
 use crate::model::MetricsDataPoint;
 use crate::store::series::{self as stored_series, SeriesColumn};
 
@@ -51,29 +50,32 @@ pub const MAX_SERIES_POINTS: usize = 1440;
 pub async fn summary(
     State(state): State<Arc<AppState>>,
     Params { query, .. }: Params<()>,
-) -> Result<Json<Envelope<ObserveSummary>>, ApiError> {
+) -> Result<JsonBody, ApiError> {
     let cluster = cluster_id(&query)?;
-    let list = node_metrics::list(&state, cluster, UnknownCluster::NotFound)
-        .await
-        .map_err(not_ready)?;
-    Ok(Json(Envelope::fetched(ObserveSummary::from(&list.summary))))
+    node_metrics::list_body(
+        &state,
+        cluster,
+        UnknownCluster::NotFound,
+        ListView::ObserveSummary,
+    )
+    .await
+    .map_err(not_ready)
 }
 
 /// `GET /api/v2/observe/metrics/nodes?cluster_id=X`: every node, sorted by name.
 pub async fn nodes(
     State(state): State<Arc<AppState>>,
     Params { query, .. }: Params<()>,
-) -> Result<Json<Envelope<Vec<ObserveNode>>>, ApiError> {
+) -> Result<JsonBody, ApiError> {
     let cluster = cluster_id(&query)?;
-    let list = node_metrics::list(&state, cluster, UnknownCluster::NotFound)
-        .await
-        .map_err(not_ready)?;
-    let nodes = list
-        .nodes
-        .iter()
-        .map(|node| ObserveNode::of(&node.snapshot, &node.status))
-        .collect();
-    Ok(Json(Envelope::fetched(nodes)))
+    node_metrics::list_body(
+        &state,
+        cluster,
+        UnknownCluster::NotFound,
+        ListView::ObserveNodes,
+    )
+    .await
+    .map_err(not_ready)
 }
 
 /// `GET /api/v2/observe/metrics/nodes/` (no name): 400, after `cluster_id`.

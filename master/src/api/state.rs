@@ -1,5 +1,5 @@
-//! What every handler shares: the store, the API's settings and the master's own
-//! metrics.
+//! What every handler shares: the store, the API's settings, the master's own metrics
+//! and the kept list bodies.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 
 use super::cors::AllowedOrigins;
 use super::history_shape::HistoryShape;
+use super::list_cache::ListCache;
 use super::node_store::SharedStore;
 use super::summary::WarningThresholds;
 use crate::admission::{Admission, CmdlinePolicy};
@@ -19,9 +20,8 @@ pub const DEFAULT_WARN_CPU: f64 = 80.0;
 pub const DEFAULT_WARN_MEMORY: f64 = 80.0;
 pub const DEFAULT_WARN_TEMP: f64 = 75.0;
 
-/// Default `--max-nodes`: far more than one master scrapes, few enough that the store
-/// and a list request stay small (each snapshot is at most 64 KiB stored).
-pub const DEFAULT_MAX_NODES: usize = 5000;
+/// Default `--max-nodes` (the store's, which loads at most that many nodes).
+pub const DEFAULT_MAX_NODES: usize = crate::store::DEFAULT_MAX_NODES;
 
 /// How the API behaves; set from the master's flags.
 #[derive(Debug, Clone)]
@@ -121,4 +121,6 @@ pub struct AppState {
     pub own_metrics: Arc<OwnMetrics>,
     /// [`super::push::MAX_CONCURRENT_PUSHES`] permits.
     pub push_slots: Arc<Semaphore>,
+    /// The list routes' bodies, kept while they hold.
+    pub lists: ListCache,
 }

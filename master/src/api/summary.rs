@@ -12,9 +12,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::model::{
-    ClusterMetricsSummary, DiskMetrics, ListedNode, NetworkMetrics, NodeMetricsSnapshot,
-};
+use crate::model::{ClusterMetricsSummary, DiskMetrics, NetworkMetrics, NodeMetricsSnapshot};
 
 pub const ONLINE: &str = "online";
 pub const OFFLINE: &str = "offline";
@@ -53,11 +51,16 @@ fn has_temperature(snapshot: &NodeMetricsSnapshot) -> bool {
     snapshot.temperature.cpu_temp.is_finite() && snapshot.temperature.cpu_temp > 0.0
 }
 
-pub fn summarize(nodes: &[ListedNode], thresholds: &WarningThresholds) -> ClusterMetricsSummary {
+/// The summary of `nodes`, each a snapshot with its status.
+pub fn summarize<'a>(
+    nodes: impl Iterator<Item = (&'a NodeMetricsSnapshot, &'a str)>,
+    thresholds: &WarningThresholds,
+) -> ClusterMetricsSummary {
+    let mut total = 0;
     let online: Vec<&NodeMetricsSnapshot> = nodes
-        .iter()
-        .filter(|node| node.status == ONLINE)
-        .map(|node| &node.snapshot)
+        .inspect(|_| total += 1)
+        .filter(|(_, status)| *status == ONLINE)
+        .map(|(snapshot, _)| snapshot)
         .collect();
     let cpu = Spread::of(online.iter().map(|s| s.cpu.usage_percent));
     let memory = Spread::of(online.iter().map(|s| s.memory.usage_percent));
@@ -80,9 +83,9 @@ pub fn summarize(nodes: &[ListedNode], thresholds: &WarningThresholds) -> Cluste
         .collect();
 
     ClusterMetricsSummary {
-        total_nodes: count(nodes.len()),
+        total_nodes: count(total),
         online_nodes: count(online.len()),
-        offline_nodes: count(nodes.len() - online.len()),
+        offline_nodes: count(total - online.len()),
         avg_cpu_usage: cpu.avg,
         avg_memory_usage: memory.avg,
         avg_disk_usage: disk.avg,
@@ -140,7 +143,7 @@ impl Spread {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CpuMetrics, MemoryMetrics, TemperatureMetrics};
+    use crate::model::{CpuMetrics, ListedNode, MemoryMetrics, TemperatureMetrics};
 
     const THRESHOLDS: WarningThresholds = WarningThresholds {
         cpu_percent: 80.0,
@@ -212,7 +215,7 @@ mod tests {
 
     #[test]
     fn empty_cluster_is_all_zeros() {
-        let summary = summarize(&[], &THRESHOLDS);
+        let summary = summarize(std::iter::empty(), &THRESHOLDS);
         assert_eq!(summary, ClusterMetricsSummary::default());
     }
 
@@ -224,7 +227,10 @@ mod tests {
             node("c", ONLINE, 10.0, 10.0, 80.0),
             node("d", OFFLINE, 99.0, 99.0, 99.0),
         ];
-        let summary = summarize(&nodes, &THRESHOLDS);
+        let summary = summarize(
+            nodes.iter().map(|n| (&n.snapshot, n.status.as_str())),
+            &THRESHOLDS,
+        );
         assert_eq!(
             (
                 summary.total_nodes,

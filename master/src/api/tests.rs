@@ -1530,3 +1530,82 @@ async fn the_current_history_shape_is_bucketed_per_metric() {
     assert_eq!(keys(&reply.json), ["data", "end", "node_name", "start"]);
     assert!(reply.json["data"].is_array());
 }
+
+/// The list routes of the real store answer from memory, and a kept body never shows
+/// an old snapshot or an old status: a write shows at once, and a node turns offline
+/// with no write at all.
+#[tokio::test]
+async fn kept_list_bodies_follow_writes_and_the_clock() {
+    let store = Arc::new(crate::store::Store::open_in_memory().unwrap());
+    let mut settings = settings();
+    settings.offline_after = Duration::from_millis(1500);
+    let shared: SharedStore = store.clone();
+    let api = Api {
+        router: router(shared, settings, Arc::new(OwnMetrics::new())),
+        store: Arc::new(FakeStore::default()),
+        own_metrics: Arc::new(OwnMetrics::new()),
+    };
+    let write = |name: &str, cpu: f64| {
+        let now = Utc::now();
+        let mut s = snapshot(name, cpu, 10.0, 40.0);
+        s.timestamp = now;
+        store
+            .write_round(CLUSTER, &[(s, now)], Duration::from_secs(60))
+            .unwrap();
+    };
+    write("n1", 10.0);
+    write("n2", 20.0);
+    let routes = [
+        "/api/v2/clusters/edge/node-metrics",
+        "/api/v2/node-metrics?cluster_id=edge",
+        "/api/v2/observe/metrics/nodes?cluster_id=edge",
+        "/api/v2/observe/metrics/summary?cluster_id=edge",
+    ];
+    let first: Vec<Reply> = get_each(&api, &routes).await;
+    for reply in &first {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(
+            reply.headers[header::CONTENT_TYPE],
+            "application/json",
+            "{}",
+            reply.text
+        );
+    }
+    assert_eq!(first[0].json["summary"]["online_nodes"], 2);
+    assert_eq!(first[0].json["nodes"][0]["cpu"]["usage_percent"], 10.0);
+    assert_eq!(first[1].text, first[0].text);
+    assert_eq!(first[2].json["data"][1]["status"], "online");
+    assert_eq!(first[3].json["data"]["onlineNodes"], 2);
+    // Asked again with no change: the same bytes.
+    assert_eq!(get_each(&api, &routes).await[0].text, first[0].text);
+
+    write("n1", 70.0);
+    let after_write = get_each(&api, &routes).await;
+    assert_eq!(
+        after_write[0].json["nodes"][0]["cpu"]["usage_percent"],
+        70.0
+    );
+    assert_eq!(after_write[3].json["data"]["avgCpuPct"], 45.0);
+
+    // Past offline_after with no write, both are offline.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let later = get_each(&api, &routes).await;
+    assert_eq!(later[0].json["summary"]["offline_nodes"], 2);
+    assert_eq!(later[0].json["nodes"][1]["status"], "offline");
+    assert_eq!(later[2].json["data"][0]["status"], "offline");
+    assert_eq!(later[3].json["data"]["onlineNodes"], 0);
+    // n2 comes back.
+    write("n2", 30.0);
+    let back = get_each(&api, &routes).await;
+    assert_eq!(back[0].json["summary"]["online_nodes"], 1);
+    assert_eq!(back[0].json["nodes"][1]["status"], "online");
+}
+
+/// Each route's reply, one after the other.
+async fn get_each(api: &Api, routes: &[&str]) -> Vec<Reply> {
+    let mut replies = Vec::new();
+    for route in routes {
+        replies.push(api.get(route).await);
+    }
+    replies
+}

@@ -2,7 +2,7 @@
 //! answers a window at the resolution that fits it.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{duration_millis, from_millis, millis, During, StoreError};
 use crate::model::{MetricsDataPoint, NodeMetricsSnapshot};
@@ -51,22 +51,30 @@ pub struct PeakValues {
     pub cpu_temp: f64,
 }
 
+/// What [`add_if_due`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Due {
+    Added,
+    /// Not added: the node has a raw point at this time (ms), within the interval.
+    Near(i64),
+}
+
 /// Adds `point` when the node has no raw point within `sample_interval` of it, before
-/// or after. Returns whether it did. Looking both ways (not only at the newest point)
-/// keeps one point dated far in the future from holding back every later one.
+/// or after. Looking both ways (not only at the newest point) keeps one point dated far
+/// in the future from holding back every later one.
 pub(super) fn add_if_due(
     conn: &Connection,
     cluster: &str,
     point: &MetricsDataPoint,
     sample_interval: Duration,
-) -> Result<bool, StoreError> {
+) -> Result<Due, StoreError> {
     const OPERATION: &str = "adding a history point";
     let ts = millis(point.timestamp);
     let interval = duration_millis(sample_interval);
-    let near: bool = conn
+    let near: Option<i64> = conn
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM history
-                             WHERE cluster = ?1 AND node = ?2 AND ts > ?3 AND ts < ?4)",
+            "SELECT ts FROM history
+              WHERE cluster = ?1 AND node = ?2 AND ts > ?3 AND ts < ?4 LIMIT 1",
         )
         .and_then(|mut stmt| {
             stmt.query_row(
@@ -78,10 +86,11 @@ pub(super) fn add_if_due(
                 ],
                 |row| row.get(0),
             )
+            .optional()
         })
         .during(OPERATION)?;
-    if near {
-        return Ok(false);
+    if let Some(near) = near {
+        return Ok(Due::Near(near));
     }
     conn.prepare_cached(
         "INSERT INTO history (cluster, node, ts, cpu_usage, memory_usage, disk_usage,
@@ -107,7 +116,7 @@ pub(super) fn add_if_due(
         ])
     })
     .during(OPERATION)?;
-    Ok(true)
+    Ok(Due::Added)
 }
 
 /// The points stored in `[from, to]`, ascending: raw points, and the hourly rows of

@@ -1,17 +1,21 @@
-//! `latest`: one row per (cluster, node), overwritten by each snapshot: the snapshot as
-//! JSON, `last_seen`, and its source (scrape or push). Summaries are computed from the
-//! snapshots, not in SQL.
+//! `latest`: one row per (cluster, node): the snapshot as JSON, `last_seen`, and its
+//! source (scrape or push). It is the copy on disk of the map in memory (`resident`),
+//! which answers every read: written when that map is persisted, read once when the
+//! store opens.
 //!
 //! The JSON is at most [`MAX_STORED_SNAPSHOT_BYTES`]: [`encode`] refuses a larger one,
 //! and a larger row left by an older release is deleted when the store opens
 //! ([`drop_oversized`]), before anything reads it: in a WITHOUT ROWID table any seek
-//! that passes such a row loads it whole. Reads skip oversized rows as well, and a row
-//! that no longer decodes is skipped and logged: one bad row does not take the whole
-//! list down.
+//! that passes such a row loads it whole. Loading skips oversized rows as well, and a
+//! row that no longer decodes is skipped and logged: one bad row does not take the
+//! whole list down.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection};
 
+use super::resident::LatestNode;
 use super::{from_millis, millis, During, Source, StoreError, MAX_STORED_SNAPSHOT_BYTES};
 use crate::model::NodeMetricsSnapshot;
 
@@ -79,120 +83,44 @@ pub(super) fn drop_oversized(conn: &Connection) -> Result<usize, StoreError> {
     Ok(blanked)
 }
 
-/// Where the node's latest snapshot came from; `None` for a node not in the store.
-pub(super) fn source(
+/// Every stored node, decoded, with its cluster and source: the `max_nodes` seen most
+/// recently (the rest stay on disk until cleanup removes them; a scraped node among them
+/// comes back with its next scrape). Run after [`drop_oversized`], so no row read is
+/// over the cap; a row that no longer decodes is skipped and logged.
+pub(super) fn load(
     conn: &Connection,
-    cluster: &str,
-    node: &str,
-) -> Result<Option<Source>, StoreError> {
-    const OPERATION: &str = "reading a node's source";
-    let source: Option<String> = conn
-        .prepare_cached("SELECT source FROM latest WHERE cluster = ?1 AND node = ?2")
-        .and_then(|mut stmt| {
-            stmt.query_row(params![cluster, node], |row| row.get(0))
-                .optional()
-        })
-        .during(OPERATION)?;
-    Ok(source.map(|source| {
-        if source == Source::Scrape.as_str() {
-            Source::Scrape
-        } else {
-            Source::Push
-        }
-    }))
-}
-
-/// Nodes in the store, all clusters.
-pub(super) fn count(conn: &Connection) -> Result<usize, StoreError> {
-    const OPERATION: &str = "counting nodes";
-    let count: i64 = conn
-        .prepare_cached("SELECT COUNT(*) FROM latest")
-        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
-        .during(OPERATION)?;
-    Ok(usize::try_from(count).unwrap_or(0))
-}
-
-pub(super) fn clusters(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    const OPERATION: &str = "listing clusters";
+    max_nodes: usize,
+) -> Result<Vec<(String, LatestNode, Source)>, StoreError> {
+    const OPERATION: &str = "loading the latest snapshots";
     let mut stmt = conn
-        .prepare_cached("SELECT DISTINCT cluster FROM latest ORDER BY cluster")
-        .during(OPERATION)?;
-    let rows = stmt.query_map([], |row| row.get(0)).during(OPERATION)?;
-    rows.collect::<Result<_, _>>().during(OPERATION)
-}
-
-pub(super) fn all(
-    conn: &Connection,
-    cluster: &str,
-) -> Result<Vec<(NodeMetricsSnapshot, DateTime<Utc>)>, StoreError> {
-    const OPERATION: &str = "reading the latest snapshots";
-    // The nodes first, then each snapshot: a query that returns `snapshot` loads it
-    // whole before any condition on its size is tested, while `octet_length` alone
-    // reads the size from the record header.
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT node FROM latest
-              WHERE cluster = ?1 AND octet_length(snapshot) <= ?2
-              ORDER BY node",
+        .prepare(
+            "SELECT cluster, node, snapshot, last_seen, source FROM latest
+              WHERE octet_length(snapshot) <= ?1
+              ORDER BY last_seen DESC LIMIT ?2",
         )
         .during(OPERATION)?;
-    let nodes = stmt
-        .query_map(params![cluster, MAX_STORED_SNAPSHOT_BYTES], |row| {
-            row.get::<_, String>(0)
+    let limit = i64::try_from(max_nodes).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![MAX_STORED_SNAPSHOT_BYTES, limit], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                StoredRow {
+                    node: row.get(1)?,
+                    json: row.get(2)?,
+                    last_seen: row.get(3)?,
+                },
+                row.get::<_, String>(4)?,
+            ))
         })
-        .during(OPERATION)?
-        .collect::<Result<Vec<_>, _>>()
         .during(OPERATION)?;
-    let mut latest = Vec::with_capacity(nodes.len());
-    for node in nodes {
-        if let Some(row) = stored_row(conn, cluster, &node, OPERATION)? {
-            latest.extend(row.decode(OPERATION)?);
+    let mut loaded = Vec::new();
+    for row in rows {
+        let (cluster, stored, source) = row.during(OPERATION)?;
+        if let Some(node) = stored.decode(OPERATION)? {
+            loaded.push((cluster, node, Source::parse(&source)));
         }
     }
-    Ok(latest)
-}
-
-pub(super) fn one(
-    conn: &Connection,
-    cluster: &str,
-    node: &str,
-) -> Result<Option<(NodeMetricsSnapshot, DateTime<Utc>)>, StoreError> {
-    const OPERATION: &str = "reading a node's latest snapshot";
-    let fits: Option<bool> = conn
-        .prepare_cached(
-            "SELECT octet_length(snapshot) <= ?3 FROM latest WHERE cluster = ?1 AND node = ?2",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row(params![cluster, node, MAX_STORED_SNAPSHOT_BYTES], |row| {
-                row.get(0)
-            })
-            .optional()
-        })
-        .during(OPERATION)?;
-    if fits != Some(true) {
-        return Ok(None);
-    }
-    match stored_row(conn, cluster, node, OPERATION)? {
-        Some(row) => row.decode(OPERATION),
-        None => Ok(None),
-    }
-}
-
-/// The stored row of one node, JSON not yet decoded.
-fn stored_row(
-    conn: &Connection,
-    cluster: &str,
-    node: &str,
-    operation: &'static str,
-) -> Result<Option<StoredRow>, StoreError> {
-    conn.prepare_cached(
-        "SELECT node, snapshot, last_seen FROM latest WHERE cluster = ?1 AND node = ?2",
-    )
-    .and_then(|mut stmt| {
-        stmt.query_row(params![cluster, node], StoredRow::read)
-            .optional()
-    })
-    .during(operation)
+    Ok(loaded)
 }
 
 struct StoredRow {
@@ -202,20 +130,9 @@ struct StoredRow {
 }
 
 impl StoredRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<StoredRow> {
-        Ok(StoredRow {
-            node: row.get(0)?,
-            json: row.get(1)?,
-            last_seen: row.get(2)?,
-        })
-    }
-
-    /// The snapshot and its last-seen time; `None` (logged) for JSON that does not
-    /// decode as a snapshot of this release.
-    fn decode(
-        self,
-        operation: &'static str,
-    ) -> Result<Option<(NodeMetricsSnapshot, DateTime<Utc>)>, StoreError> {
+    /// The snapshot with its JSON and last-seen time; `None` (logged) for JSON that
+    /// does not decode as a snapshot of this release.
+    fn decode(self, operation: &'static str) -> Result<Option<LatestNode>, StoreError> {
         let snapshot = match serde_json::from_str(&self.json) {
             Ok(snapshot) => snapshot,
             Err(source) => {
@@ -228,6 +145,10 @@ impl StoredRow {
                 return Ok(None);
             }
         };
-        Ok(Some((snapshot, from_millis(operation, self.last_seen)?)))
+        Ok(Some(LatestNode {
+            snapshot: Arc::new(snapshot),
+            json: self.json.into(),
+            last_seen: from_millis(operation, self.last_seen)?,
+        }))
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! - `schema` — the tables and their versioned migrations (`PRAGMA user_version`).
 //! - `connections` — one writer, a few readers: reads never queue behind a write.
-//! - `latest` — one row per (cluster, node), overwritten by each snapshot, with where
-//!   it came from (a scrape or a push) and a hard cap on its size.
+//! - `resident` — every node's latest snapshot in memory, which answers every read of
+//!   it, with what is not yet on disk and a generation per cluster.
+//! - `latest` — its copy on disk: one row per (cluster, node), with where it came from
+//!   (a scrape or a push) and a hard cap on its size.
 //! - `history` — the sampled points, the primary disk/interface rules, and the query
 //!   that picks raw or hourly resolution by window.
 //! - `series` — the extra history columns of atlhyper's per-node series (observe
@@ -12,9 +14,22 @@
 //!   future) and rolls week-old points into hourly averages and maxima; [`run_cleanup`]
 //!   runs it every interval.
 //!
+//! Writing less: a node's latest snapshot changes every scrape, and rewriting a few KiB
+//! of JSON per node every round was nearly all of what the master wrote (3 MB/s at
+//! 1,000 nodes every 5 s, a worn SD card within months). So `latest` lives in memory
+//! and is written to disk by [`Store::persist_latest`]: every `--latest.persist-interval`
+//! ([`run_latest_persist`]), at shutdown (and when the store is dropped), before each
+//! cleanup, and at once for a node whose status changes (its first snapshot, its
+//! return after more than `offline_after` away, a change of source). History is
+//! written as before, when a point is due, in the write that brings it. So a crash
+//! loses at most one persist interval of `latest` — the nodes show their snapshot of
+//! up to that long ago until their next scrape or push — and no history. The map is
+//! loaded from the table when the store opens.
+//!
 //! Durability: WAL with `synchronous=NORMAL`. A commit is a write into the WAL file, so
-//! once a write returns, a killed process (even `kill -9`) loses nothing, and SQLite's
-//! recovery leaves a consistent file whatever instant the kill hit. Only a power cut or
+//! once a commit returns (history as it comes, `latest` as of its last persist), a
+//! killed process (even `kill -9`) loses none of it, and SQLite's recovery leaves a
+//! consistent file whatever instant the kill hit. Only a power cut or
 //! kernel crash can drop the last commits before a checkpoint, and even then the file
 //! stays consistent. `FULL` would fsync the WAL on every scrape round, which wears SD
 //! cards and eMMC on the small boards this runs on, to protect a few seconds of metrics.
@@ -30,6 +45,7 @@
 mod connections;
 mod history;
 mod latest;
+mod resident;
 mod retention;
 mod schema;
 pub mod series;
@@ -37,6 +53,7 @@ pub mod series;
 mod test_support;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -44,10 +61,21 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::model::{MetricsDataPoint, NodeMetricsSnapshot};
 use connections::{ReaderPool, Readers, Writer};
+use history::Due;
+use resident::{Admit, Put, ResidentLatest};
 
 pub use connections::{WriterState, MAX_READERS};
 pub use history::{history_point, HourlyPoint, PeakValues};
+pub use resident::LatestNode;
 pub use retention::CleanupReport;
+
+/// Default `--latest.persist-interval`: how often the latest snapshots in memory are
+/// written to disk, and so the most a crash loses of them.
+pub const DEFAULT_PERSIST_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Default `--max-nodes`: far more than one master scrapes, few enough that the store
+/// and a list request stay small (each snapshot is at most 64 KiB stored).
+pub const DEFAULT_MAX_NODES: usize = 5000;
 
 /// Raw points are kept this long; older ones are rolled into hourly rows, and a
 /// history window longer than this is answered hourly.
@@ -64,6 +92,10 @@ pub const WRITE_WAIT: Duration = Duration::from_secs(5);
 /// How long a scrape round or a push should hold the writer: longer, it is waiting for
 /// a lock, and readiness says so (without waiting for [`WRITE_WAIT`] to pass).
 const WRITE_STALLED_AFTER: Duration = Duration::from_secs(2);
+
+/// The same for a persist, which writes every node's snapshot at once (5,000 nodes of
+/// 64 KiB at most: 320 MB).
+const PERSIST_STALLED_AFTER: Duration = Duration::from_secs(10);
 
 /// How long cleanup waits for the writer (it runs on its own thread and can wait for a
 /// busy round), and how long it may take before readiness calls it stalled.
@@ -182,6 +214,36 @@ impl Source {
             Source::Push => "push",
         }
     }
+
+    /// The stored name; anything but `scrape` is a push, as before sources were kept.
+    fn parse(stored: &str) -> Source {
+        if stored == Source::Scrape.as_str() {
+            Source::Scrape
+        } else {
+            Source::Push
+        }
+    }
+}
+
+/// How the store keeps the latest snapshots in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatestRules {
+    /// A node seen again after longer than this was offline: its snapshot is written
+    /// to disk at once (the API's `offline_after`).
+    pub offline_after: Duration,
+    /// At most this many nodes are loaded from disk when the store opens, the most
+    /// recently seen (`--max-nodes`).
+    pub max_nodes: usize,
+}
+
+impl Default for LatestRules {
+    /// Three missed scrapes at the default 5 s interval, and the default node limit.
+    fn default() -> LatestRules {
+        LatestRules {
+            offline_after: Duration::from_secs(15),
+            max_nodes: DEFAULT_MAX_NODES,
+        }
+    }
 }
 
 /// The rules a push is written under.
@@ -201,16 +263,24 @@ pub struct RoundReport {
     pub refused: Vec<StoreError>,
 }
 
-/// The master's database: one writing connection and a pool of readers.
+/// The master's database: one writing connection, a pool of readers, and the latest
+/// snapshots in memory.
 pub struct Store {
     writer: Writer,
     readers: Readers,
+    resident: ResidentLatest,
+    rules: LatestRules,
 }
 
 impl Store {
-    /// Opens or creates the database at `path`, switches it to WAL and migrates the
-    /// schema to this release's version.
+    /// [`Store::open_with`] the default [`LatestRules`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, LatestRules::default())
+    }
+
+    /// Opens or creates the database at `path`, switches it to WAL, migrates the
+    /// schema to this release's version and loads the latest snapshots.
+    pub fn open_with(path: &Path, rules: LatestRules) -> Result<Store, StoreError> {
         let open_failed = |source| StoreError::Open {
             path: path.to_owned(),
             source,
@@ -230,7 +300,7 @@ impl Store {
             .map_err(open_failed)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)
             .map_err(open_failed)?;
-        Store::ready(conn, Readers::Pool(ReaderPool::new(path)))
+        Store::ready(conn, Readers::Pool(ReaderPool::new(path)), rules)
     }
 
     /// A fresh database in memory, for tests of other modules. Reads share the writer.
@@ -239,10 +309,14 @@ impl Store {
             path: PathBuf::from(":memory:"),
             source,
         })?;
-        Store::ready(conn, Readers::Writer)
+        Store::ready(conn, Readers::Writer, LatestRules::default())
     }
 
-    fn ready(mut conn: Connection, readers: Readers) -> Result<Store, StoreError> {
+    fn ready(
+        mut conn: Connection,
+        readers: Readers,
+        rules: LatestRules,
+    ) -> Result<Store, StoreError> {
         schema::migrate(&mut conn)?;
         // Before the first read: a seek past such a row would load it whole.
         let oversized = latest::drop_oversized(&conn)?;
@@ -253,9 +327,15 @@ impl Store {
                 "deleted latest snapshots over the size cap (written by an older release)"
             );
         }
+        let resident = ResidentLatest::default();
+        for (cluster, node, source) in latest::load(&conn, rules.max_nodes)? {
+            resident.load(cluster, node, source);
+        }
         Ok(Store {
             writer: Writer::new(conn),
             readers,
+            resident,
+            rules,
         })
     }
 
@@ -269,44 +349,59 @@ impl Store {
         }
     }
 
-    /// One scrape round, in one transaction: upserts `latest` for each snapshot
-    /// (`last_seen` = its `DateTime`, source: scrape), and adds a history point for a
-    /// node when it has none within `sample_interval` of the snapshot's timestamp. A
-    /// snapshot over the size cap is left out and reported; the others are written.
+    /// One scrape round: each snapshot becomes its node's latest (`last_seen` = its
+    /// `DateTime`, source: scrape) in memory, and a history point is added for a node
+    /// that has none within `sample_interval` of the snapshot's timestamp. What must go
+    /// to disk now (the points, the nodes whose status changed) goes in one
+    /// transaction; the rest waits for [`Store::persist_latest`]. A snapshot over the
+    /// size cap is left out and reported; the others are written. When the
+    /// transaction fails, the snapshots are still the latest in memory (persisted
+    /// later) and their points are tried again with the next write.
     pub fn write_round(
         &self,
         cluster: &str,
         round: &[(NodeMetricsSnapshot, DateTime<Utc>)],
         sample_interval: Duration,
     ) -> Result<RoundReport, StoreError> {
-        const OPERATION: &str = "writing a scrape round";
         let mut report = RoundReport::default();
-        let mut encoded = Vec::with_capacity(round.len());
+        let mut now_due = Vec::new();
         for (snapshot, seen) in round {
-            match latest::encode(snapshot) {
-                Ok(json) => encoded.push((snapshot, json, *seen)),
-                Err(error) => report.refused.push(error),
+            let node = match latest::encode(snapshot) {
+                Ok(json) => LatestNode {
+                    snapshot: Arc::new(snapshot.clone()),
+                    json: json.into(),
+                    last_seen: stored_time(*seen),
+                },
+                Err(error) => {
+                    report.refused.push(error);
+                    continue;
+                }
+            };
+            let put = self.resident.put(
+                cluster,
+                node.clone(),
+                Admit::Scrape,
+                self.rules.offline_after,
+                sample_interval,
+            )?;
+            report.written += 1;
+            if put.write_through || put.point_may_be_due {
+                now_due.push((node, put));
             }
         }
-        self.writer.write(WRITE_WAIT, WRITE_STALLED_AFTER, |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .during(OPERATION)?;
-            for (snapshot, json, seen) in &encoded {
-                latest::upsert(&tx, cluster, snapshot, json, *seen, Source::Scrape)?;
-                if history::add_if_due(&tx, cluster, &history_point(snapshot), sample_interval)? {
-                    series::record(&tx, cluster, snapshot)?;
-                }
-            }
-            tx.commit().during(OPERATION)
-        })?;
-        report.written = encoded.len();
+        self.write_now(
+            "writing a scrape round",
+            cluster,
+            &now_due,
+            Source::Scrape,
+            sample_interval,
+        )?;
         Ok(report)
     }
 
-    /// One pushed snapshot, in one transaction, refused when it is over the size cap,
-    /// when its node is one the master scrapes, or when it is a new node and the store
-    /// holds `rules.max_nodes` already.
+    /// One pushed snapshot, refused when it is over the size cap, when its node is one
+    /// the master scrapes, or when it is a new node and the store holds
+    /// `rules.max_nodes` already. Kept as [`Store::write_round`] keeps a scraped one.
     pub fn push(
         &self,
         cluster: &str,
@@ -314,51 +409,133 @@ impl Store {
         seen: DateTime<Utc>,
         rules: &PushRules,
     ) -> Result<(), StoreError> {
-        const OPERATION: &str = "writing a pushed snapshot";
-        let json = latest::encode(snapshot)?;
+        let node = LatestNode {
+            json: latest::encode(snapshot)?.into(),
+            snapshot: Arc::new(snapshot.clone()),
+            last_seen: stored_time(seen),
+        };
+        let put = self.resident.put(
+            cluster,
+            node.clone(),
+            Admit::Push {
+                max_nodes: rules.max_nodes,
+            },
+            self.rules.offline_after,
+            rules.sample_interval,
+        )?;
+        if put.write_through || put.point_may_be_due {
+            self.write_now(
+                "writing a pushed snapshot",
+                cluster,
+                &[(node, put)],
+                Source::Push,
+                rules.sample_interval,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// In one transaction: the nodes put with `write_through`, and the history points
+    /// due of those put with `point_may_be_due`.
+    fn write_now(
+        &self,
+        operation: &'static str,
+        cluster: &str,
+        nodes: &[(LatestNode, Put)],
+        source: Source,
+        sample_interval: Duration,
+    ) -> Result<(), StoreError> {
+        if nodes.is_empty() {
+            return Ok(());
+        }
+        let mut near_points = Vec::new();
         self.writer.write(WRITE_WAIT, WRITE_STALLED_AFTER, |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
-                .during(OPERATION)?;
-            let node = &snapshot.node_name;
-            match latest::source(&tx, cluster, node)? {
-                Some(Source::Scrape) => {
-                    return Err(StoreError::NodeIsScraped { node: node.clone() });
+                .during(operation)?;
+            for (node, put) in nodes {
+                let snapshot = &*node.snapshot;
+                if put.write_through {
+                    latest::upsert(&tx, cluster, snapshot, &node.json, node.last_seen, source)?;
                 }
-                Some(Source::Push) => {}
-                None => {
-                    if latest::count(&tx)? >= rules.max_nodes {
-                        return Err(StoreError::NodeLimit {
-                            node: node.clone(),
-                            max_nodes: rules.max_nodes,
-                        });
+                if put.point_may_be_due {
+                    let point = history_point(snapshot);
+                    match history::add_if_due(&tx, cluster, &point, sample_interval)? {
+                        Due::Added => {
+                            series::record(&tx, cluster, snapshot)?;
+                            near_points.push((&snapshot.node_name, millis(snapshot.timestamp)));
+                        }
+                        Due::Near(ts) => near_points.push((&snapshot.node_name, ts)),
                     }
                 }
             }
-            latest::upsert(&tx, cluster, snapshot, &json, seen, Source::Push)?;
-            if history::add_if_due(
-                &tx,
-                cluster,
-                &history_point(snapshot),
-                rules.sample_interval,
-            )? {
-                series::record(&tx, cluster, snapshot)?;
+            tx.commit().during(operation)
+        })?;
+        for (node, put) in nodes {
+            if put.write_through {
+                self.resident
+                    .mark_saved(cluster, &node.snapshot.node_name, put.version);
             }
-            tx.commit().during(OPERATION)
-        })
+        }
+        for (node, ts) in near_points {
+            self.resident.note_point(cluster, node, ts);
+        }
+        Ok(())
     }
 
-    /// Clusters that have at least one node in `latest`, sorted.
+    /// Writes the latest snapshots not yet on disk as they are now, in one
+    /// transaction; returns how many. A snapshot that arrives meanwhile stays unsaved
+    /// until the next persist.
+    pub fn persist_latest(&self) -> Result<usize, StoreError> {
+        const OPERATION: &str = "persisting the latest snapshots";
+        let unsaved = self.resident.unsaved();
+        if unsaved.is_empty() {
+            return Ok(0);
+        }
+        self.writer
+            .write(WRITE_WAIT, PERSIST_STALLED_AFTER, |conn| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .during(OPERATION)?;
+                for entry in &unsaved {
+                    let node = &entry.node;
+                    latest::upsert(
+                        &tx,
+                        &entry.cluster,
+                        &node.snapshot,
+                        &node.json,
+                        node.last_seen,
+                        entry.source,
+                    )?;
+                }
+                tx.commit().during(OPERATION)
+            })?;
+        for entry in &unsaved {
+            self.resident.mark_saved(
+                &entry.cluster,
+                &entry.node.snapshot.node_name,
+                entry.version,
+            );
+        }
+        Ok(unsaved.len())
+    }
+
+    /// Clusters that have at least one node, sorted (from memory).
     pub fn clusters(&self) -> Result<Vec<String>, StoreError> {
-        self.read(latest::clusters)
+        Ok(self.resident.clusters())
     }
 
-    /// Every node of `cluster`: its last snapshot and when it was last seen, by node name.
+    /// Every node of `cluster`: its last snapshot and when it was last seen, by node
+    /// name (from memory, copied; [`Store::latest_view`] shares them).
     pub fn latest(
         &self,
         cluster: &str,
     ) -> Result<Vec<(NodeMetricsSnapshot, DateTime<Utc>)>, StoreError> {
-        self.read(|conn| latest::all(conn, cluster))
+        let (_, nodes) = self.resident.view(cluster);
+        Ok(nodes
+            .into_iter()
+            .map(|node| (NodeMetricsSnapshot::clone(&node.snapshot), node.last_seen))
+            .collect())
     }
 
     pub fn latest_node(
@@ -366,7 +543,22 @@ impl Store {
         cluster: &str,
         node: &str,
     ) -> Result<Option<(NodeMetricsSnapshot, DateTime<Utc>)>, StoreError> {
-        self.read(|conn| latest::one(conn, cluster, node))
+        Ok(self
+            .resident
+            .one(cluster, node)
+            .map(|node| (NodeMetricsSnapshot::clone(&node.snapshot), node.last_seen)))
+    }
+
+    /// Every node of `cluster` by name, shared, and the generation they are of: it
+    /// changes with every write to the cluster and every removal from it, so what is
+    /// built from them stays right while [`Store::latest_generation`] is the same.
+    pub fn latest_view(&self, cluster: &str) -> (u64, Vec<LatestNode>) {
+        self.resident.view(cluster)
+    }
+
+    /// The generation of `cluster`'s latest snapshots (0 while it has none).
+    pub fn latest_generation(&self, cluster: &str) -> u64 {
+        self.resident.generation(cluster)
     }
 
     /// A node's history in `[from, to]`, ascending. Windows up to [`RAW_HISTORY_SPAN`]
@@ -416,18 +608,32 @@ impl Store {
         self.read(|conn| history::hourly(conn, cluster, node, from, to))
     }
 
-    /// Drops history older than `retention` or dated in the future, `latest` rows not
-    /// seen for `latest_retention` or over the size cap, and rolls raw points older
-    /// than [`RAW_HISTORY_SPAN`] into hourly rows. One transaction.
+    /// Drops history older than `retention` or dated in the future, latest snapshots
+    /// not seen for `latest_retention`, dated in the future or over the size cap, and
+    /// rolls raw points older than [`RAW_HISTORY_SPAN`] into hourly rows. The unsaved
+    /// snapshots are persisted first, so the table holds what memory does and the same
+    /// rule removes the same nodes from both. One transaction, after the persist.
     pub fn cleanup(
         &self,
         now: DateTime<Utc>,
         retention: Duration,
         latest_retention: Duration,
     ) -> Result<CleanupReport, StoreError> {
-        self.writer.write(CLEANUP_WAIT, CLEANUP_WAIT, |conn| {
+        // Should it fail, cleanup still holds: an unsaved node is one seen recently,
+        // which the memory keeps and the next persist writes back.
+        if let Err(error) = self.persist_latest() {
+            tracing::warn!(%error, "persisting the latest snapshots before cleanup failed");
+        }
+        let report = self.writer.write(CLEANUP_WAIT, CLEANUP_WAIT, |conn| {
             retention::cleanup(conn, now, retention, latest_retention)
-        })
+        })?;
+        let seen_before =
+            from_millis_saturating(millis(now).saturating_sub(duration_millis(latest_retention)));
+        let dated_after = from_millis_saturating(
+            millis(now).saturating_add(duration_millis(crate::admission::MAX_CLOCK_SKEW)),
+        );
+        self.resident.remove_expired(seen_before, dated_after);
+        Ok(report)
     }
 
     /// For readiness, without waiting on a busy writer. When no write is under way:
@@ -462,6 +668,19 @@ impl Store {
     #[cfg(test)]
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.writer.conn()
+    }
+}
+
+/// Closing the store persists what is unsaved (a failure is logged).
+impl Drop for Store {
+    fn drop(&mut self) {
+        match self.persist_latest() {
+            Ok(0) => {}
+            Ok(persisted) => tracing::info!(persisted, "latest snapshots persisted at close"),
+            Err(error) => {
+                tracing::error!(%error, "persisting the latest snapshots at close failed")
+            }
+        }
     }
 }
 
@@ -503,6 +722,18 @@ pub fn run_cleanup(
     }
 }
 
+/// [`Store::persist_latest`] every `interval`, forever (a failure is logged; the next
+/// one tries again). Blocking: run it on a thread of its own.
+pub fn run_latest_persist(store: &Store, interval: Duration) -> ! {
+    loop {
+        std::thread::sleep(interval.max(Duration::from_secs(1)));
+        match store.persist_latest() {
+            Ok(persisted) => tracing::debug!(persisted, "latest snapshots persisted"),
+            Err(error) => tracing::error!(%error, "persisting the latest snapshots failed"),
+        }
+    }
+}
+
 /// Milliseconds since the epoch, the unit of every stored time.
 fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
@@ -510,6 +741,21 @@ fn millis(time: DateTime<Utc>) -> i64 {
 
 fn from_millis(operation: &'static str, millis: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(millis).ok_or(StoreError::BadTime { operation, millis })
+}
+
+/// `time` as it is stored, in whole milliseconds: memory holds what a reload would
+/// give, so the API answers the same before and after a restart.
+fn stored_time(time: DateTime<Utc>) -> DateTime<Utc> {
+    from_millis_saturating(millis(time))
+}
+
+/// The time of `millis`, clamped to the times chrono can hold.
+fn from_millis_saturating(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or(if millis < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
 }
 
 /// A duration in milliseconds, saturating (a retention of "forever" must not wrap).
@@ -603,6 +849,209 @@ mod tests {
         assert_eq!(store.latest("c1").unwrap(), latest_before);
     }
 
+    /// The stored `latest` rows: (node, cpu usage of the stored snapshot, last_seen).
+    fn stored_latest(store: &Store) -> Vec<(String, f64, i64)> {
+        let conn = store.conn();
+        let mut stmt = conn
+            .prepare("SELECT node, snapshot, last_seen FROM latest ORDER BY cluster, node")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |row| {
+                let json: String = row.get(1)?;
+                let snapshot: NodeMetricsSnapshot = serde_json::from_str(&json).unwrap();
+                Ok((row.get(0)?, snapshot.cpu.usage_percent, row.get(2)?))
+            })
+            .unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    fn history_rows(store: &Store) -> i64 {
+        store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM history", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn latest_is_written_when_it_appears_and_when_persisted_not_every_round() {
+        let (_dir, store) = temp_store();
+        let t0 = at("2026-11-22T10:00:00Z");
+        let every_5s = |i: i64| t0 + chrono::Duration::seconds(5 * i);
+        for i in 0..10 {
+            store
+                .write_round(
+                    "c1",
+                    &[(snapshot("n1", every_5s(i), i as f64), every_5s(i))],
+                    Duration::from_secs(300),
+                )
+                .unwrap();
+        }
+        // The first snapshot went to disk at once (a new node); the rest wait.
+        assert_eq!(stored_latest(&store), [("n1".to_owned(), 0.0, millis(t0))]);
+        // Reads see the newest, from memory.
+        let (n1, seen) = store.latest_node("c1", "n1").unwrap().unwrap();
+        assert_eq!((n1.cpu.usage_percent, seen), (9.0, every_5s(9)));
+        // History as before: one point in these 45 s.
+        assert_eq!(history_rows(&store), 1);
+
+        assert_eq!(store.persist_latest().unwrap(), 1);
+        assert_eq!(
+            stored_latest(&store),
+            [("n1".to_owned(), 9.0, millis(every_5s(9)))]
+        );
+        assert_eq!(store.persist_latest().unwrap(), 0, "nothing left unsaved");
+
+        // Back after more than offline_after (15 s) away: written at once.
+        let back = every_5s(9) + chrono::Duration::seconds(60);
+        store
+            .write_round(
+                "c1",
+                &[(snapshot("n1", back, 50.0), back)],
+                Duration::from_secs(300),
+            )
+            .unwrap();
+        assert_eq!(
+            stored_latest(&store),
+            [("n1".to_owned(), 50.0, millis(back))]
+        );
+    }
+
+    #[test]
+    fn a_store_never_closed_keeps_its_history_and_the_last_persisted_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.db");
+        let t0 = at("2026-11-22T10:00:00Z");
+        let store = Store::open(&path).unwrap();
+        for i in 0..12 {
+            let ts = t0 + chrono::Duration::seconds(5 * i);
+            let round: Vec<_> = ["a", "b"]
+                .iter()
+                .map(|node| (snapshot(node, ts, i as f64), ts))
+                .collect();
+            store
+                .write_round("c1", &round, Duration::from_secs(20))
+                .unwrap();
+            if i == 6 {
+                store.persist_latest().unwrap();
+            }
+        }
+        // As a crash would: no persist at close.
+        std::mem::forget(store);
+
+        let store = Store::open(&path).unwrap();
+        let latest = store.latest("c1").unwrap();
+        let cpu: Vec<(&str, f64)> = latest
+            .iter()
+            .map(|(s, _)| (s.node_name.as_str(), s.cpu.usage_percent))
+            .collect();
+        assert_eq!(cpu, [("a", 6.0), ("b", 6.0)]);
+        // Every point: seconds 0, 20 and 40 of both nodes.
+        for node in ["a", "b"] {
+            let points = store
+                .history("c1", node, t0, t0 + chrono::Duration::hours(1))
+                .unwrap();
+            let cpu: Vec<f64> = points.iter().map(|p| p.cpu_usage).collect();
+            assert_eq!(cpu, [0.0, 4.0, 8.0], "{node}");
+        }
+    }
+
+    #[test]
+    fn pushes_keep_their_rules_in_memory() {
+        let (_dir, store) = temp_store();
+        let t0 = at("2026-11-22T10:00:00Z");
+        let rules = PushRules {
+            sample_interval: Duration::from_secs(300),
+            max_nodes: 2,
+        };
+        store
+            .write_round(
+                "c1",
+                &[(snapshot("scraped", t0, 1.0), t0)],
+                rules.sample_interval,
+            )
+            .unwrap();
+        assert!(matches!(
+            store.push("c1", &snapshot("scraped", t0, 2.0), t0, &rules),
+            Err(StoreError::NodeIsScraped { .. })
+        ));
+        store
+            .push("c1", &snapshot("p1", t0, 3.0), t0, &rules)
+            .unwrap();
+        assert!(matches!(
+            store.push("c1", &snapshot("p2", t0, 4.0), t0, &rules),
+            Err(StoreError::NodeLimit { max_nodes: 2, .. })
+        ));
+        let later = t0 + chrono::Duration::seconds(5);
+        store
+            .push("c1", &snapshot("p1", later, 5.0), later, &rules)
+            .unwrap();
+        assert_eq!(
+            store
+                .latest_node("c1", "p1")
+                .unwrap()
+                .unwrap()
+                .0
+                .cpu
+                .usage_percent,
+            5.0
+        );
+        assert!(store.latest_node("c1", "p2").unwrap().is_none());
+        // The refusals left the writer healthy.
+        assert_eq!(store.writer_state().last_failure, None);
+        drop(store);
+    }
+
+    #[test]
+    fn cleanup_removes_stale_nodes_from_memory_and_disk_alike() {
+        let (_dir, store) = temp_store();
+        let now = at("2026-11-22T10:00:00Z");
+        let old = now - chrono::Duration::hours(25);
+        let recent = now - chrono::Duration::minutes(1);
+        let sample = Duration::from_secs(300);
+        store
+            .write_round("c1", &[(snapshot("old", old, 1.0), old)], sample)
+            .unwrap();
+        store
+            .write_round("c2", &[(snapshot("gone", old, 1.0), old)], sample)
+            .unwrap();
+        store
+            .write_round("c1", &[(snapshot("fresh", old, 1.0), old)], sample)
+            .unwrap();
+        // "fresh" came back a minute ago (written through); and once more since, unsaved.
+        store
+            .write_round("c1", &[(snapshot("fresh", recent, 2.0), recent)], sample)
+            .unwrap();
+        let newest = recent + chrono::Duration::seconds(5);
+        store
+            .write_round("c1", &[(snapshot("fresh", newest, 3.0), newest)], sample)
+            .unwrap();
+        let generation = store.latest_generation("c1");
+
+        let report = store
+            .cleanup(
+                now,
+                30 * Duration::from_secs(86_400),
+                Duration::from_secs(86_400),
+            )
+            .unwrap();
+        assert_eq!(report.stale_nodes, 2);
+        assert_eq!(store.clusters().unwrap(), ["c1"]);
+        let names: Vec<String> = store
+            .latest("c1")
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s.node_name)
+            .collect();
+        assert_eq!(names, ["fresh"]);
+        assert!(store.latest_generation("c1") > generation);
+        // The table holds what memory does, the unsaved snapshot included.
+        assert_eq!(
+            stored_latest(&store),
+            [("fresh".to_owned(), 3.0, millis(newest))]
+        );
+        assert!(store.latest("c2").unwrap().is_empty());
+    }
+
     #[test]
     fn check_writable_leaves_nothing_behind() {
         let (_dir, store) = temp_store();
@@ -628,6 +1077,8 @@ mod tests {
         let store = Store {
             writer: Writer::new(conn),
             readers: Readers::Writer,
+            resident: ResidentLatest::default(),
+            rules: LatestRules::default(),
         };
         assert!(matches!(store.check_writable(), Err(StoreError::ReadOnly)));
     }
