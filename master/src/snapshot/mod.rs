@@ -76,7 +76,7 @@ impl Scrape {
     /// What of this scrape the next one needs, as its previous: only the families a
     /// section reads from the window's earlier side ([`RATE_FAMILIES`]), without the
     /// list of dropped families. A scraper keeps this between scrapes instead of the
-    /// whole scrape (an edge-exporter's body has ~420 series, ~100 of them these).
+    /// whole scrape (of the 1,837 series of edge-exporter's golden output, 90).
     pub fn into_rate_counters(self) -> Scrape {
         let mut families: Vec<MetricFamily> = self
             .families

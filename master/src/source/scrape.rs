@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{header, Request, StatusCode};
 use chrono::Utc;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -106,7 +106,7 @@ impl Scraper {
         }
     }
 
-    async fn fetch_body(&self, url: &str) -> Result<hyper::body::Bytes, ScrapeError> {
+    async fn fetch_body(&self, url: &str) -> Result<Vec<u8>, ScrapeError> {
         let request = Request::get(url)
             .header(header::ACCEPT, ACCEPT)
             .body(String::new())
@@ -120,18 +120,32 @@ impl Scraper {
         if !status.is_success() {
             return Err(ScrapeError::HttpStatus(status));
         }
-        match Limited::new(response.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await
-        {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-                Err(ScrapeError::TooLarge {
-                    limit: MAX_BODY_BYTES,
-                })
-            }
-            Err(error) => Err(ScrapeError::Read(error)),
+        // One buffer, sized from Content-Length when the exporter sends one, rather
+        // than a list of chunks copied into one at the end.
+        let expected = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+            .unwrap_or(0);
+        if expected > MAX_BODY_BYTES {
+            return Err(ScrapeError::TooLarge {
+                limit: MAX_BODY_BYTES,
+            });
         }
+        let mut body = response.into_body();
+        let mut read = Vec::with_capacity(expected);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| ScrapeError::Read(Box::new(error)))?;
+            if let Ok(data) = frame.into_data() {
+                if read.len() + data.len() > MAX_BODY_BYTES {
+                    return Err(ScrapeError::TooLarge {
+                        limit: MAX_BODY_BYTES,
+                    });
+                }
+                read.extend_from_slice(&data);
+            }
+        }
+        Ok(read)
     }
 
     /// Scrapes `target` and builds its snapshot from this scrape and `previous`, which
@@ -298,6 +312,14 @@ mod tests {
         assert_eq!(
             kind("HTTP/1.1 200 OK\r\n\r\n", Duration::from_secs(2)).await,
             ScrapeFailure::Timeout
+        );
+        assert_eq!(
+            kind(
+                "HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\nx",
+                Duration::ZERO
+            )
+            .await,
+            ScrapeFailure::TooLarge
         );
         assert_eq!(
             kind("SSH-2.0-OpenSSH\r\n\r\n", Duration::ZERO).await,
