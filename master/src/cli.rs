@@ -70,7 +70,7 @@ pub fn command() -> Command {
         .arg(arg("dns-refresh", Some("30s"), "How often --discover-dns is resolved again."))
         .arg(arg("scrape-interval", Some("5s"), "How often every target is scraped."))
         .arg(arg("scrape-timeout", Some("4s"), "Longest one scrape may take."))
-        .arg(arg("scrape-concurrency", Some("16"), "Targets scraped at once."))
+        .arg(arg("scrape-concurrency", Some("64"), "Scrapes in flight at most. Every target has its own timer; a scrape that falls due while this many are running waits for one to finish (a dead target holds one for at most --scrape-timeout)."))
         .arg(arg("sample-interval", Some("5m"), "Spacing of history points per node."))
         .arg(arg("retention", Some("30d"), "How long history is kept (10s, 5m, 7d…); older than 7 days is kept hourly."))
         .arg(arg("latest-retention", Some("24h"), "How long a node that stopped reporting stays listed."))

@@ -8,9 +8,9 @@ use edge_master::api::SharedStore;
 use edge_master::app;
 use edge_master::cli;
 use edge_master::own_metrics::OwnMetrics;
-use edge_master::source::scrape::ScrapeSource;
+use edge_master::source::batch::BatchWriter;
+use edge_master::source::schedule::{self, ScrapeSettings};
 use edge_master::source::targets::TargetSet;
-use edge_master::source::{self, RoundWriter};
 use edge_master::store::{self, LatestRules, Store};
 
 fn main() -> ExitCode {
@@ -43,25 +43,35 @@ fn main() -> ExitCode {
     };
     let own_metrics = Arc::new(OwnMetrics::new());
 
+    // The scrape source on a runtime of its own, so that parsing scrapes never delays
+    // the API's answers.
     let scraper = {
-        let source = ScrapeSource::new(
-            TargetSet::new(
-                std::mem::take(&mut settings.targets),
-                settings.targets_file.take(),
-                settings.discover_dns.take(),
-            ),
-            settings.scrape_timeout,
-            settings.scrape_concurrency,
+        let targets = TargetSet::new(
+            std::mem::take(&mut settings.targets),
+            settings.targets_file.take(),
+            settings.discover_dns.take(),
         );
-        let writer = RoundWriter::new(
-            Arc::clone(&store),
-            Arc::clone(&own_metrics),
-            settings.api_settings().admission(),
-            settings.cluster_id.clone(),
-            settings.sample_interval,
-        );
-        let interval = settings.scrape_interval;
-        move || source::run(source, writer, interval)
+        let scrape_settings = ScrapeSettings {
+            interval: settings.scrape_interval,
+            timeout: settings.scrape_timeout,
+            concurrency: settings.scrape_concurrency,
+            admission: settings.api_settings().admission(),
+        };
+        let writer = BatchWriter {
+            store: Arc::clone(&store),
+            own_metrics: Arc::clone(&own_metrics),
+            cluster_id: settings.cluster_id.clone(),
+            sample_interval: settings.sample_interval,
+        };
+        move || match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("scrape")
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(schedule::run(targets, scrape_settings, writer)),
+            Err(error) => tracing::error!(%error, "starting the scrape runtime failed"),
+        }
     };
     let cleanup = {
         let store = Arc::clone(&store);

@@ -3,13 +3,15 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use edge_common::textparse::{MetricFamily, Value};
 
 use super::Scrape;
 
 /// The families of one scrape, indexed by name.
 pub(super) struct Series<'a> {
-    by_name: HashMap<&'a str, &'a MetricFamily>,
+    by_name: HashMap<&'a str, &'a MetricFamily, RandomState>,
 }
 
 /// One series of a counter, gauge or untyped family.
@@ -35,7 +37,7 @@ impl<'a> Sample<'a> {
 
 impl<'a> Series<'a> {
     pub fn new(families: &'a [MetricFamily]) -> Series<'a> {
-        let mut by_name = HashMap::with_capacity(families.len());
+        let mut by_name = HashMap::with_capacity_and_hasher(families.len(), RandomState::default());
         for family in families {
             by_name.entry(family.name.as_str()).or_insert(family);
         }
@@ -132,7 +134,7 @@ impl Window<'_> {
         let Some((before, seconds)) = &self.before else {
             return 0.0;
         };
-        let then: HashMap<&[(String, String)], f64> = before
+        let then: HashMap<&[(String, String)], f64, RandomState> = before
             .samples(name)
             .map(|sample| (sample.labels, sample.value))
             .collect();

@@ -1,19 +1,22 @@
-//! Where node data comes from, and the scraper's loop.
+//! Where node data comes from.
 //!
-//! A source is asked for a round every scrape interval and returns the snapshots it
-//! could build plus a report per target. The main one scrapes exporters
-//! ([`scrape::ScrapeSource`]); pushes arrive through the API instead. A later source
-//! will read the same data from a Prometheus-compatible query API, for clusters
-//! beyond one master: it only has to implement [`NodeSource`].
+//! The main source scrapes exporters, each target on its own timer
+//! ([`schedule::run`]: [`scrape`] does one scrape, [`batch`] writes what arrives);
+//! pushes arrive through the API instead.
 //!
-//! [`run`] asks the source for a round every interval and hands it to a
+//! A source that works in rounds (one that reads the same data from a
+//! Prometheus-compatible query API, for clusters beyond one master) implements
+//! [`NodeSource`]: [`run`] asks it for a round every interval and hands it to a
 //! [`RoundWriter`]: the snapshots pass admission (fitted within bounds, command lines
 //! redacted) and go to the store in one transaction, the reports to the master's own
 //! metrics.
 
+pub mod batch;
+pub mod schedule;
 pub mod scrape;
 pub mod targets;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,7 +64,7 @@ pub struct RoundWriter {
     /// At most one history point per node per this interval.
     sample_interval: Duration,
     /// The targets of the last round, to forget those that are gone.
-    known_targets: Vec<String>,
+    known_targets: HashSet<String, foldhash::fast::RandomState>,
 }
 
 impl RoundWriter {
@@ -78,7 +81,7 @@ impl RoundWriter {
             admission,
             cluster_id,
             sample_interval,
-            known_targets: Vec::new(),
+            known_targets: HashSet::default(),
         }
     }
 
@@ -101,14 +104,11 @@ impl RoundWriter {
                 }
             }
         }
-        for gone in self
-            .known_targets
-            .iter()
-            .filter(|url| !round.targets.iter().any(|r| &r.url == *url))
-        {
+        let current: HashSet<String, _> = round.targets.iter().map(|r| r.url.clone()).collect();
+        for gone in self.known_targets.difference(&current) {
             metrics.forget_target(gone);
         }
-        self.known_targets = round.targets.iter().map(|r| r.url.clone()).collect();
+        self.known_targets = current;
         let seen = Utc::now();
         let batch: Vec<_> = round
             .snapshots
