@@ -11,6 +11,7 @@
 //! redacted) and go to the store in one transaction, the reports to the master's own
 //! metrics.
 
+pub mod promql;
 pub mod scrape;
 pub mod targets;
 
