@@ -8,6 +8,7 @@ use edge_master::api::SharedStore;
 use edge_master::app;
 use edge_master::cli;
 use edge_master::own_metrics::OwnMetrics;
+use edge_master::source::promql::{self, PromqlSource};
 use edge_master::source::scrape::ScrapeSource;
 use edge_master::source::targets::TargetSet;
 use edge_master::source::{self, RoundWriter};
@@ -39,25 +40,37 @@ fn main() -> ExitCode {
     };
     let own_metrics = Arc::new(OwnMetrics::new());
 
-    let scraper = {
-        let source = ScrapeSource::new(
-            TargetSet::new(
-                std::mem::take(&mut settings.targets),
-                settings.targets_file.take(),
-                settings.discover_dns.take(),
-            ),
-            settings.scrape_timeout,
-            settings.scrape_concurrency,
-        );
-        let writer = RoundWriter::new(
-            Arc::clone(&store),
-            Arc::clone(&own_metrics),
-            settings.api_settings().admission(),
-            settings.cluster_id.clone(),
-            settings.sample_interval,
-        );
-        let interval = settings.scrape_interval;
-        move || source::run(source, writer, interval)
+    let writer = RoundWriter::new(
+        Arc::clone(&store),
+        Arc::clone(&own_metrics),
+        settings.api_settings().admission(),
+        settings.cluster_id.clone(),
+        settings.sample_interval,
+    );
+    let scraper: Box<dyn FnOnce() + Send> = match settings.promql.take() {
+        None => {
+            let source = ScrapeSource::new(
+                TargetSet::new(
+                    std::mem::take(&mut settings.targets),
+                    settings.targets_file.take(),
+                    settings.discover_dns.take(),
+                ),
+                settings.scrape_timeout,
+                settings.scrape_concurrency,
+            );
+            let interval = settings.scrape_interval;
+            Box::new(move || source::run(source, writer, interval))
+        }
+        Some(config) => {
+            let writer = writer.seen_at_sample_time(config.delay);
+            let source = PromqlSource::new(
+                config,
+                settings.scrape_interval,
+                settings.scrape_timeout,
+                settings.api_settings().offline_after,
+            );
+            Box::new(move || promql::run(source, writer))
+        }
     };
     let cleanup = {
         let store = Arc::clone(&store);
@@ -68,10 +81,7 @@ fn main() -> ExitCode {
         );
         move || store::run_cleanup(&store, interval, retention, latest_retention)
     };
-    for (name, work) in [
-        ("scraper", Box::new(scraper) as Box<dyn FnOnce() + Send>),
-        ("cleanup", Box::new(cleanup)),
-    ] {
+    for (name, work) in [("scraper", scraper), ("cleanup", Box::new(cleanup))] {
         if let Err(error) = std::thread::Builder::new().name(name.into()).spawn(work) {
             eprintln!("edge-master: error: starting the {name} thread: {error}");
             return ExitCode::FAILURE;

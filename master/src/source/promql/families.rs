@@ -174,11 +174,15 @@ impl Query {
 /// Every query of a round: a fixed number, whatever the number of nodes.
 pub fn round_queries(node_label: &str, rate_window: std::time::Duration) -> Vec<Query> {
     let window = promql_duration(rate_window);
+    // `timestamp` drops the name, so one `timestamp({__name__=~…})` would hold series
+    // of one label set twice, which Prometheus refuses; `or` keeps the first of them.
+    let newest = HEARTBEAT
+        .iter()
+        .map(|family| format!("timestamp({family})"))
+        .collect::<Vec<_>>()
+        .join(" or ");
     let mut queries = vec![Query::Newest {
-        expr: format!(
-            "max by ({node_label}) (timestamp({}))",
-            name_selector(HEARTBEAT)
-        ),
+        expr: format!("max by ({node_label}) ({newest})"),
     }];
     queries.extend(
         INSTANT_GROUPS
@@ -222,7 +226,7 @@ mod tests {
         assert_eq!(queries.len(), 1 + INSTANT_GROUPS.len() + RATED.len());
         assert_eq!(
             queries[0].expr(),
-            "max by (instance) (timestamp({__name__=~\"node_boot_time_seconds|node_load1|node_uname_info|edge_node_info\"}))"
+            "max by (instance) (timestamp(node_boot_time_seconds) or timestamp(node_load1) or timestamp(node_uname_info) or timestamp(edge_node_info))"
         );
         assert_eq!(
             queries[1].expr(),
