@@ -78,11 +78,16 @@ pub struct Assembled {
     pub stale: usize,
 }
 
+/// One series' labels, sorted by name.
+type Labels = Vec<(String, String)>;
+/// Series and their values, by family.
+type ByFamily = BTreeMap<&'static str, Vec<(Labels, f64)>>;
+
 /// The series of one node, by family.
 #[derive(Default)]
 struct NodeSeries {
-    instant: BTreeMap<&'static str, Vec<(Vec<(String, String)>, f64)>>,
-    rates: BTreeMap<&'static str, Vec<(Vec<(String, String)>, f64)>>,
+    instant: ByFamily,
+    rates: ByFamily,
     newest: Option<f64>,
 }
 
@@ -179,11 +184,11 @@ impl Assembly {
 
 /// The node's "now" scrape at `at` and its "before" scrape `window` seconds earlier.
 fn made_up_scrapes(series: NodeSeries, at: DateTime<Utc>, window: f64) -> (Scrape, Scrape) {
-    let mut now: BTreeMap<&'static str, Vec<(Vec<(String, String)>, f64)>> = series.instant;
-    let mut before: BTreeMap<&'static str, Vec<(Vec<(String, String)>, f64)>> = BTreeMap::new();
+    let mut now: ByFamily = series.instant;
+    let mut before: ByFamily = BTreeMap::new();
     for (family, rates) in series.rates {
         let current = now.entry(family).or_default();
-        let totals: HashMap<Vec<(String, String)>, f64> = current.iter().cloned().collect();
+        let totals: HashMap<Labels, f64> = current.iter().cloned().collect();
         let mut earlier = Vec::with_capacity(rates.len());
         for (labels, rate) in rates {
             if !rate.is_finite() || rate < 0.0 {
@@ -205,10 +210,7 @@ fn made_up_scrapes(series: NodeSeries, at: DateTime<Utc>, window: f64) -> (Scrap
     (scrape(now, at), scrape(before, before_at))
 }
 
-fn scrape(
-    families: BTreeMap<&'static str, Vec<(Vec<(String, String)>, f64)>>,
-    at: DateTime<Utc>,
-) -> Scrape {
+fn scrape(families: ByFamily, at: DateTime<Utc>) -> Scrape {
     let families = families
         .into_iter()
         .map(|(name, mut series)| {
