@@ -175,6 +175,15 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
     )
     .map_err(|e| fail("cors.allowed-origin", e))?;
     let scrape_interval = positive(matches, "scrape-interval", parse_go_duration)?;
+    let promql = promql_config(matches, scrape_interval)?;
+    let scrapes =
+        !targets.is_empty() || discover_dns.is_some() || matches.contains_id("targets-file");
+    if promql.is_some() && scrapes {
+        return Err(fail(
+            "source",
+            "prometheus=URL reads no targets: leave out --target, --targets-file and --discover-dns",
+        ));
+    }
     let log_level = flags::log_level(matches);
     let server = edge_server::ServerOptions::from_matches(matches)?;
     if let Some(path) = &server.web_config_file {
@@ -187,7 +196,7 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
         cluster_id,
         targets,
         targets_file: matches.get_one::<String>("targets-file").map(PathBuf::from),
-        promql: promql_config(matches, scrape_interval)?,
+        promql,
         discover_dns,
         scrape_interval,
         scrape_timeout: positive(matches, "scrape-timeout", parse_go_duration)?,
@@ -528,6 +537,13 @@ mod tests {
             (
                 vec!["--atlhyper-api=v3"],
                 "--atlhyper-api: \"v3\": must be one of v2, current",
+            ),
+            (
+                vec![
+                    "--source=prometheus=http://p:9090",
+                    "--target=127.0.0.1:9100",
+                ],
+                "--source: prometheus=URL reads no targets",
             ),
             (
                 vec!["--source=victoria"],
