@@ -21,10 +21,12 @@ INTERVAL=15
 cargo build --release -p edge-master -p edge-exporter --bin edge-master --bin edge-exporter
 target_dir=$(cargo metadata --format-version 1 --no-deps |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-MASTER=$target_dir/release/edge-master
-EXPORTER=$target_dir/release/edge-exporter
-
 work=$(mktemp -d)
+# Copies: a shared target directory may be rebuilt from another checkout meanwhile.
+cp "$target_dir/release/edge-master" "$target_dir/release/edge-exporter" "$work/"
+MASTER=$work/edge-master
+EXPORTER=$work/edge-exporter
+
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -112,6 +114,10 @@ for _ in $(seq $((ROUNDS * INTERVAL + 30))); do
     sleep 1
 done
 grep -E 'PromQL round' "$work/master.log" | sed 's/^.*PromQL round/round/' | cut -c1-300
+echo "bench-promql: the slowest queries of the last round (4 run at once):"
+grep -E 'PromQL query' "$work/master.log" | tail -n 34 | sed 's/^.*PromQL query //' |
+    awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^seconds=/) print substr($i, 9), $0 }' |
+    sort -rn | head -n 5 | cut -d' ' -f2- | cut -c1-200
 listed=$(curl -fs "http://127.0.0.1:$master_port/api/v2/clusters/default/node-metrics" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["summary"]["total_nodes"], d["summary"]["online_nodes"])')
 write=$(curl -fs "http://127.0.0.1:$master_port/metrics" |

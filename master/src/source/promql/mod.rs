@@ -107,7 +107,20 @@ impl PromqlSource {
                     .iter()
                     .map(|(i, query)| {
                         let api = &self.api;
-                        (*i, scope.spawn(move || api.instant(query.expr(), time)))
+                        (
+                            *i,
+                            scope.spawn(move || {
+                                let started = Instant::now();
+                                let answer = api.instant(query.expr(), time);
+                                tracing::debug!(
+                                    query = %query.expr().chars().take(80).collect::<String>(),
+                                    seconds = started.elapsed().as_secs_f64(),
+                                    series = answer.as_ref().map_or(0, |v| v.samples.len()),
+                                    "PromQL query"
+                                );
+                                answer
+                            }),
+                        )
                     })
                     .collect();
                 for (i, handle) in handles {
