@@ -76,17 +76,18 @@ const IDENTITY: &[&str] = &[
 ];
 
 /// Per field, how far a value through a backend may be from the direct scrape's
-/// (absolute, in the field's unit): the two are read at moments up to a few seconds
-/// apart and rates are over different windows (4 s through the backend, 1 s direct).
+/// (absolute, in the field's unit). The two are read from different samples, up to a
+/// few seconds apart, on a machine other tests keep busy: only values that move
+/// slowly are compared here (socket and file-handle counts, the load of the last
+/// minute and CPU shares swing by thousands and by tens of points in a second, and
+/// are compared between the two backends instead, which read the same samples).
 fn live_tolerances() -> Vec<(&'static str, f64)> {
     vec![
         ("/uptime", 30.0),
-        ("/memory/usage_percent", 15.0),
-        ("/cpu/usage_percent", 100.0),
+        ("/memory/usage_percent", 25.0),
         ("/cpu/load_15", 2.0),
         ("/temperature/cpu_temp", 10.0),
-        ("/tcp/sockets_used", 500.0),
-        ("/system/filefd_allocated", 5000.0),
+        ("/disks/0/usage_percent", 5.0),
     ]
 }
 
