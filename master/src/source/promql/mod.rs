@@ -124,9 +124,14 @@ impl PromqlSource {
                     })
                     .collect();
                 for (i, handle) in handles {
-                    if let Ok(result) = handle.join() {
-                        results.push((i, result));
-                    }
+                    // A query whose thread panicked is a failed query, not a missing one.
+                    let result = handle.join().unwrap_or_else(|_| {
+                        Err(QueryError {
+                            query: self.queries[i].expr().chars().take(200).collect(),
+                            failure: query_api::QueryFailure::Lost,
+                        })
+                    });
+                    results.push((i, result));
                 }
             });
         }

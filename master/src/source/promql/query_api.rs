@@ -98,6 +98,8 @@ pub enum QueryFailure {
     TooManySeries { limit: usize },
     #[error("a value {0:?} is not a number")]
     BadValue(String),
+    #[error("the query's thread panicked")]
+    Lost,
 }
 
 impl QueryFailure {
@@ -114,7 +116,8 @@ impl QueryFailure {
             | QueryFailure::Backend { .. }
             | QueryFailure::NotAVector(_)
             | QueryFailure::TooManySeries { .. }
-            | QueryFailure::BadValue(_) => ScrapeFailure::Parse,
+            | QueryFailure::BadValue(_)
+            | QueryFailure::Lost => ScrapeFailure::Parse,
         }
     }
 
