@@ -10,6 +10,9 @@ use edge_common::flags::{self, FlagError};
 
 use crate::admission::CmdlinePolicy;
 use crate::api::{AllowedOrigins, ApiSettings, HistoryShape};
+use crate::source::promql::assemble::NodeNaming;
+use crate::source::promql::query_api::BackendAuth;
+use crate::source::promql::{PromqlConfig, RATE_WINDOW_INTERVALS};
 use crate::source::targets::{parse_target, DnsDiscovery, Target};
 
 #[derive(Debug, Clone)]
@@ -23,6 +26,8 @@ pub struct Settings {
     pub targets_file: Option<PathBuf>,
     /// `--discover-dns`, re-resolved every `--dns-refresh`.
     pub discover_dns: Option<DnsDiscovery>,
+    /// `--source prometheus=URL` and its `--source.*` flags; `None` scrapes.
+    pub promql: Option<PromqlConfig>,
     pub scrape_interval: Duration,
     pub scrape_timeout: Duration,
     pub scrape_concurrency: usize,
@@ -68,6 +73,14 @@ pub fn command() -> Command {
         .arg(arg("targets-file", None, "A file of targets, one NAME=URL or URL per line, re-read every round."))
         .arg(arg("discover-dns", None, "HOST:PORT whose addresses are scraped (a headless Service over the exporter DaemonSet)."))
         .arg(arg("dns-refresh", Some("30s"), "How often --discover-dns is resolved again."))
+        .arg(arg("source", Some("scrape"), "Where node data comes from: scrape (the targets, --target/--targets-file/--discover-dns) or prometheus=URL, a Prometheus-compatible query API (Prometheus, VictoriaMetrics single node or a cluster's select/<tenant>/prometheus URL, Thanos Query; http:// only) read with a fixed number of instant queries per --scrape-interval, whatever the number of nodes. Set --scrape-interval to the backend's scrape interval."))
+        .arg(arg("source.node-label", Some("instance"), "PromQL source: the label that tells nodes apart (our manifests' vmagent sets instance to the node name)."))
+        .arg(arg("source.node-name", Some("label"), "PromQL source: a node's name: label (the --source.node-label value, a :port suffix removed) or reported (edge_node_info{node_name}, else node_uname_info{nodename}, as when scraping)."))
+        .arg(arg("source.bearer-token-file", None, "PromQL source: a file whose content is sent as Authorization: Bearer (re-read every round)."))
+        .arg(arg("source.basic-auth-username", None, "PromQL source: basic-auth user name (with --source.basic-auth-password-file)."))
+        .arg(arg("source.basic-auth-password-file", None, "PromQL source: a file holding the basic-auth password (re-read every round)."))
+        .arg(arg("source.rate-window", None, "PromQL source: the window of rate() (default: 4 × --scrape-interval, so that it holds at least two samples when one scrape is missed; at least 4 × the backend's scrape interval)."))
+        .arg(arg("source.delay", Some("30s"), "PromQL source: how far behind now rounds are evaluated, so that what was scraped has reached the backend: at least VictoriaMetrics' -search.latencyOffset (30s by default); a few seconds for Prometheus. A node's last-seen time is its newest sample's time plus this."))
         .arg(arg("scrape-interval", Some("5s"), "How often every target is scraped."))
         .arg(arg("scrape-timeout", Some("4s"), "Longest one scrape may take."))
         .arg(arg("scrape-concurrency", Some("64"), "Scrapes in flight at most. Every target has its own timer; a scrape that falls due while this many are running waits for one to finish (a dead target holds one for at most --scrape-timeout)."))
@@ -164,6 +177,16 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
             .map(String::as_str),
     )
     .map_err(|e| fail("cors.allowed-origin", e))?;
+    let scrape_interval = positive(matches, "scrape-interval", parse_go_duration)?;
+    let promql = promql_config(matches, scrape_interval)?;
+    let scrapes =
+        !targets.is_empty() || discover_dns.is_some() || matches.contains_id("targets-file");
+    if promql.is_some() && scrapes {
+        return Err(fail(
+            "source",
+            "prometheus=URL reads no targets: leave out --target, --targets-file and --discover-dns",
+        ));
+    }
     let log_level = flags::log_level(matches);
     let server = edge_server::ServerOptions::from_matches(matches)?;
     if let Some(path) = &server.web_config_file {
@@ -176,8 +199,9 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
         cluster_id,
         targets,
         targets_file: matches.get_one::<String>("targets-file").map(PathBuf::from),
+        promql,
         discover_dns,
-        scrape_interval: positive(matches, "scrape-interval", parse_go_duration)?,
+        scrape_interval,
         scrape_timeout: positive(matches, "scrape-timeout", parse_go_duration)?,
         scrape_concurrency: number(
             matches,
@@ -250,6 +274,89 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
         },
         log_level,
     })
+}
+
+/// `--source` and, for `prometheus=URL`, the `--source.*` flags.
+fn promql_config(
+    matches: &ArgMatches,
+    scrape_interval: Duration,
+) -> Result<Option<PromqlConfig>, FlagError> {
+    let source = text(matches, "source");
+    if source == "scrape" {
+        return Ok(None);
+    }
+    let url = source.strip_prefix("prometheus=").ok_or_else(|| {
+        fail(
+            "source",
+            format!("{source:?}: expected scrape or prometheus=URL"),
+        )
+    })?;
+    if !url.starts_with("http://") || url.len() <= "http://".len() {
+        return Err(fail(
+            "source",
+            format!("{url:?}: expected an http:// URL (https is not supported yet)"),
+        ));
+    }
+    let node_label = text(matches, "source.node-label");
+    let is_label_name = node_label
+        .bytes()
+        .enumerate()
+        .all(|(i, b)| b == b'_' || b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()));
+    if node_label.is_empty() || !is_label_name || node_label.starts_with("__") {
+        return Err(fail(
+            "source.node-label",
+            format!("{node_label:?}: expected a label name"),
+        ));
+    }
+    let naming_text = text(matches, "source.node-name");
+    let naming = NodeNaming::parse(&naming_text).ok_or_else(|| {
+        fail(
+            "source.node-name",
+            format!(
+                "{naming_text:?}: must be one of {}",
+                NodeNaming::NAMES.join(", ")
+            ),
+        )
+    })?;
+    let path = |id: &str| matches.get_one::<String>(id).map(PathBuf::from);
+    let auth = match (
+        path("source.bearer-token-file"),
+        matches.get_one::<String>("source.basic-auth-username"),
+        path("source.basic-auth-password-file"),
+    ) {
+        (None, None, None) => BackendAuth::None,
+        (Some(file), None, None) => BackendAuth::BearerTokenFile(file),
+        (None, Some(username), Some(password_file)) => BackendAuth::Basic {
+            username: username.clone(),
+            password_file,
+        },
+        (Some(_), _, _) => {
+            return Err(fail(
+                "source.bearer-token-file",
+                "cannot be used with basic auth",
+            ))
+        }
+        (None, _, _) => {
+            return Err(fail(
+                "source.basic-auth-username",
+                "needs --source.basic-auth-password-file, and the other way round",
+            ))
+        }
+    };
+    let rate_window = match matches.get_one::<String>("source.rate-window") {
+        Some(_) => positive(matches, "source.rate-window", parse_go_duration)?,
+        None => scrape_interval.saturating_mul(RATE_WINDOW_INTERVALS),
+    };
+    let delay =
+        parse_go_duration(&text(matches, "source.delay")).map_err(|e| fail("source.delay", e))?;
+    Ok(Some(PromqlConfig {
+        url: url.to_owned(),
+        auth,
+        node_label,
+        naming,
+        rate_window,
+        delay,
+    }))
 }
 
 impl Settings {
@@ -332,6 +439,56 @@ mod tests {
     }
 
     #[test]
+    fn promql_source_flags() {
+        assert_eq!(parse(&[]).unwrap().promql, None);
+        let s = parse(&[
+            "--source=prometheus=http://vmselect:8481/select/0/prometheus",
+            "--scrape-interval=15s",
+            "--source.bearer-token-file=/run/token",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.promql,
+            Some(PromqlConfig {
+                url: "http://vmselect:8481/select/0/prometheus".into(),
+                auth: BackendAuth::BearerTokenFile("/run/token".into()),
+                node_label: "instance".into(),
+                naming: NodeNaming::Label,
+                rate_window: Duration::from_secs(60),
+                delay: Duration::from_secs(30),
+            })
+        );
+        let s = parse(&[
+            "--source=prometheus=http://prometheus:9090",
+            "--source.node-label=node",
+            "--source.node-name=reported",
+            "--source.basic-auth-username=reader",
+            "--source.basic-auth-password-file=/run/password",
+            "--source.rate-window=1m30s",
+            "--source.delay=2s",
+        ])
+        .unwrap()
+        .promql
+        .unwrap();
+        assert_eq!(
+            (s.node_label.as_str(), s.naming, s.rate_window, s.delay),
+            (
+                "node",
+                NodeNaming::Reported,
+                Duration::from_secs(90),
+                Duration::from_secs(2)
+            )
+        );
+        assert_eq!(
+            s.auth,
+            BackendAuth::Basic {
+                username: "reader".into(),
+                password_file: "/run/password".into()
+            }
+        );
+    }
+
+    #[test]
     fn log_levels_are_tracing_levels() {
         assert_eq!(parse(&[]).unwrap().log_level, tracing::Level::INFO);
         assert_eq!(
@@ -394,6 +551,42 @@ mod tests {
             (
                 vec!["--atlhyper-api=v3"],
                 "--atlhyper-api: \"v3\": must be one of v2, current",
+            ),
+            (
+                vec![
+                    "--source=prometheus=http://p:9090",
+                    "--target=127.0.0.1:9100",
+                ],
+                "--source: prometheus=URL reads no targets",
+            ),
+            (
+                vec!["--source=victoria"],
+                "--source: \"victoria\": expected scrape or prometheus=URL",
+            ),
+            (
+                vec!["--source=prometheus=https://prom:9090"],
+                "--source: \"https://prom:9090\": expected an http:// URL",
+            ),
+            (
+                vec![
+                    "--source=prometheus=http://p:9090",
+                    "--source.node-label=node-name",
+                ],
+                "--source.node-label: \"node-name\": expected a label name",
+            ),
+            (
+                vec![
+                    "--source=prometheus=http://p:9090",
+                    "--source.node-name=uname",
+                ],
+                "--source.node-name: \"uname\": must be one of label, reported",
+            ),
+            (
+                vec![
+                    "--source=prometheus=http://p:9090",
+                    "--source.basic-auth-username=u",
+                ],
+                "--source.basic-auth-username: needs --source.basic-auth-password-file",
             ),
             (
                 vec!["--process.cmdline=hide"],

@@ -9,8 +9,10 @@ use edge_master::app;
 use edge_master::cli;
 use edge_master::own_metrics::OwnMetrics;
 use edge_master::source::batch::BatchWriter;
+use edge_master::source::promql::{self, PromqlSource};
 use edge_master::source::schedule::{self, ScrapeSettings};
 use edge_master::source::targets::TargetSet;
+use edge_master::source::RoundWriter;
 use edge_master::store::{self, LatestRules, Store};
 
 fn main() -> ExitCode {
@@ -43,34 +45,58 @@ fn main() -> ExitCode {
     };
     let own_metrics = Arc::new(OwnMetrics::new());
 
-    // The scrape source on a runtime of its own, so that parsing scrapes never delays
-    // the API's answers.
-    let scraper = {
-        let targets = TargetSet::new(
-            std::mem::take(&mut settings.targets),
-            settings.targets_file.take(),
-            settings.discover_dns.take(),
-        );
-        let scrape_settings = ScrapeSettings {
-            interval: settings.scrape_interval,
-            timeout: settings.scrape_timeout,
-            concurrency: settings.scrape_concurrency,
-            admission: settings.api_settings().admission(),
-        };
-        let writer = BatchWriter {
-            store: Arc::clone(&store),
-            own_metrics: Arc::clone(&own_metrics),
-            cluster_id: settings.cluster_id.clone(),
-            sample_interval: settings.sample_interval,
-        };
-        move || match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("scrape")
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime.block_on(schedule::run(targets, scrape_settings, writer)),
-            Err(error) => tracing::error!(%error, "starting the scrape runtime failed"),
+    let scraper: Box<dyn FnOnce() + Send> = match settings.promql.take() {
+        // The scrape source on a runtime of its own, so that parsing scrapes never
+        // delays the API's answers.
+        None => {
+            let targets = TargetSet::new(
+                std::mem::take(&mut settings.targets),
+                settings.targets_file.take(),
+                settings.discover_dns.take(),
+            );
+            let scrape_settings = ScrapeSettings {
+                interval: settings.scrape_interval,
+                timeout: settings.scrape_timeout,
+                concurrency: settings.scrape_concurrency,
+                admission: settings.api_settings().admission(),
+            };
+            let writer = BatchWriter {
+                store: Arc::clone(&store),
+                own_metrics: Arc::clone(&own_metrics),
+                cluster_id: settings.cluster_id.clone(),
+                sample_interval: settings.sample_interval,
+            };
+            Box::new(move || {
+                match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("scrape")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => {
+                        runtime.block_on(schedule::run(targets, scrape_settings, writer))
+                    }
+                    Err(error) => tracing::error!(%error, "starting the scrape runtime failed"),
+                }
+            })
+        }
+        // Rounds of instant queries to a Prometheus-compatible backend.
+        Some(config) => {
+            let writer = RoundWriter::new(
+                Arc::clone(&store),
+                Arc::clone(&own_metrics),
+                settings.api_settings().admission(),
+                settings.cluster_id.clone(),
+                settings.sample_interval,
+            )
+            .seen_at_sample_time(config.delay);
+            let source = PromqlSource::new(
+                config,
+                settings.scrape_interval,
+                settings.scrape_timeout,
+                settings.api_settings().offline_after,
+            );
+            Box::new(move || promql::run(source, writer))
         }
     };
     let cleanup = {
@@ -87,7 +113,7 @@ fn main() -> ExitCode {
         move || store::run_latest_persist(&store, interval)
     };
     for (name, work) in [
-        ("scraper", Box::new(scraper) as Box<dyn FnOnce() + Send>),
+        ("scraper", scraper),
         ("cleanup", Box::new(cleanup)),
         ("persist", Box::new(persist)),
     ] {

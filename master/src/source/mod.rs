@@ -12,6 +12,7 @@
 //! metrics.
 
 pub mod batch;
+pub mod promql;
 pub mod schedule;
 pub mod scrape;
 pub mod targets;
@@ -65,6 +66,9 @@ pub struct RoundWriter {
     sample_interval: Duration,
     /// The targets of the last round, to forget those that are gone.
     known_targets: HashSet<String, foldhash::fast::RandomState>,
+    /// When set, a node counts as seen at its snapshot's time plus this, not when the
+    /// round is written: a PromQL round's snapshot is as old as its newest sample.
+    seen_after_sample: Option<Duration>,
 }
 
 impl RoundWriter {
@@ -82,7 +86,14 @@ impl RoundWriter {
             cluster_id,
             sample_interval,
             known_targets: HashSet::default(),
+            seen_after_sample: None,
         }
+    }
+
+    /// Nodes count as seen at their snapshot's time plus `delay` (capped at now).
+    pub fn seen_at_sample_time(mut self, delay: Duration) -> RoundWriter {
+        self.seen_after_sample = Some(delay);
+        self
     }
 
     /// Reports every target, forgets those no longer in the round, and writes the
@@ -109,12 +120,23 @@ impl RoundWriter {
             metrics.forget_target(gone);
         }
         self.known_targets = current;
-        let seen = Utc::now();
+        let now = Utc::now();
+        let seen_after_sample = self.seen_after_sample;
+        let seen = |snapshot: &NodeMetricsSnapshot| match seen_after_sample {
+            Some(delay) => chrono::TimeDelta::from_std(delay)
+                .ok()
+                .and_then(|delay| snapshot.timestamp.checked_add_signed(delay))
+                .map_or(now, |seen| seen.min(now)),
+            None => now,
+        };
         let batch: Vec<_> = round
             .snapshots
             .into_iter()
             .filter_map(|snapshot| match self.admission.scraped(snapshot) {
-                Ok(snapshot) => Some((snapshot, seen)),
+                Ok(snapshot) => {
+                    let seen = seen(&snapshot);
+                    Some((snapshot, seen))
+                }
                 Err(error) => {
                     tracing::warn!(%error, "scraped snapshot not admitted");
                     None

@@ -1,0 +1,260 @@
+//! What the snapshot reads (every section of `master/src/snapshot/`), as the queries a
+//! round asks the backend: a few instant queries of families read as they are, one
+//! `rate()` query per counter whose rate a section takes, and one query for the time of
+//! each node's newest sample.
+//!
+//! A family missing here is a field left at its default in PromQL mode only; the test
+//! `the_fixture_gives_the_scraped_snapshot` builds the edge-exporter fixture both ways
+//! and finds such a family.
+
+/// Families read as they are, in groups of one instant query each (smaller answers
+/// than one query for all; the name says which failed). Counters whose totals are
+/// shown (network and disk bytes, packets, errors, drops) are here and in [`RATED`].
+pub const INSTANT_GROUPS: &[(&str, &[&str])] = &[
+    (
+        "host",
+        &[
+            "edge_node_info",
+            "node_uname_info",
+            "node_os_info",
+            "node_time_seconds",
+            "node_boot_time_seconds",
+            "node_load1",
+            "node_load5",
+            "node_load15",
+        ],
+    ),
+    (
+        "cpu",
+        &[
+            "node_cpu_info",
+            "node_cpu_scaling_frequency_hertz",
+            "node_cpu_frequency_hertz",
+            "edge_cpu_clock_hertz",
+        ],
+    ),
+    (
+        "memory",
+        &[
+            "node_memory_MemTotal_bytes",
+            "node_memory_MemFree_bytes",
+            "node_memory_MemAvailable_bytes",
+            "node_memory_Cached_bytes",
+            "node_memory_Buffers_bytes",
+            "node_memory_SwapTotal_bytes",
+            "node_memory_SwapFree_bytes",
+        ],
+    ),
+    (
+        "disks",
+        &[
+            "node_filesystem_size_bytes",
+            "node_filesystem_free_bytes",
+            "node_filesystem_avail_bytes",
+            "node_disk_device_mapper_info",
+            "node_disk_read_bytes_total",
+            "node_disk_written_bytes_total",
+        ],
+    ),
+    (
+        "networks",
+        &[
+            "node_network_info",
+            "node_network_address_info",
+            "node_network_speed_bytes",
+            "node_network_mtu_bytes",
+            "node_network_receive_bytes_total",
+            "node_network_transmit_bytes_total",
+            "node_network_receive_packets_total",
+            "node_network_transmit_packets_total",
+            "node_network_receive_errs_total",
+            "node_network_transmit_errs_total",
+            "node_network_receive_drop_total",
+            "node_network_transmit_drop_total",
+        ],
+    ),
+    (
+        "processes",
+        &[
+            "edge_process_cpu_ratio",
+            "edge_process_memory_ratio",
+            "edge_process_resident_memory_bytes",
+            "edge_process_threads",
+            "edge_process_start_time_seconds",
+            "edge_process_info",
+            "edge_process_state",
+        ],
+    ),
+    (
+        "temperature",
+        &[
+            "node_hwmon_chip_names",
+            "node_hwmon_temp_celsius",
+            "node_hwmon_temp_max_celsius",
+            "node_hwmon_temp_crit_celsius",
+            "node_hwmon_sensor_label",
+            "node_thermal_zone_temp",
+        ],
+    ),
+    (
+        "system",
+        &[
+            "node_nf_conntrack_entries",
+            "node_nf_conntrack_entries_limit",
+            "node_filefd_allocated",
+            "node_filefd_maximum",
+            "node_entropy_available_bits",
+            "node_netstat_Tcp_CurrEstab",
+            "node_sockstat_TCP_alloc",
+            "node_sockstat_TCP_inuse",
+            "node_sockstat_TCP_tw",
+            "node_sockstat_sockets_used",
+        ],
+    ),
+];
+
+/// Counters whose per-second rate a section reads, one `rate()` query each (`rate`
+/// drops the metric name, so one query cannot carry several families apart).
+pub const RATED: &[&str] = &[
+    "node_cpu_seconds_total",
+    "node_disk_read_bytes_total",
+    "node_disk_written_bytes_total",
+    "node_disk_reads_completed_total",
+    "node_disk_writes_completed_total",
+    "node_disk_io_time_seconds_total",
+    "node_network_receive_bytes_total",
+    "node_network_transmit_bytes_total",
+    "node_network_receive_packets_total",
+    "node_network_transmit_packets_total",
+    "node_network_receive_errs_total",
+    "node_network_transmit_errs_total",
+    "node_network_receive_drop_total",
+    "node_network_transmit_drop_total",
+    "node_pressure_cpu_waiting_seconds_total",
+    "node_pressure_memory_waiting_seconds_total",
+    "node_pressure_memory_stalled_seconds_total",
+    "node_pressure_io_waiting_seconds_total",
+    "node_pressure_io_stalled_seconds_total",
+    "node_softnet_dropped_total",
+    "node_softnet_times_squeezed_total",
+    "node_vmstat_pgfault",
+    "node_vmstat_pgmajfault",
+    "node_vmstat_pswpin",
+    "node_vmstat_pswpout",
+];
+
+/// Families every exporter serves on every scrape: the newest of their samples is when
+/// the node was last scraped.
+pub const HEARTBEAT: &[&str] = &[
+    "node_boot_time_seconds",
+    "node_load1",
+    "node_uname_info",
+    "edge_node_info",
+];
+
+/// One query of a round: what it asks and what its answer is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    /// Families read as they are; the answer keeps `__name__`.
+    Instant { group: &'static str, expr: String },
+    /// The per-second rate of one counter family over the rate window.
+    Rate { family: &'static str, expr: String },
+    /// Per node label value, the Unix time of its newest heartbeat sample.
+    Newest { expr: String },
+}
+
+impl Query {
+    pub fn expr(&self) -> &str {
+        match self {
+            Query::Instant { expr, .. } | Query::Rate { expr, .. } | Query::Newest { expr } => expr,
+        }
+    }
+}
+
+/// Every query of a round: a fixed number, whatever the number of nodes.
+pub fn round_queries(node_label: &str, rate_window: std::time::Duration) -> Vec<Query> {
+    let window = promql_duration(rate_window);
+    // `timestamp` drops the name, so one `timestamp({__name__=~…})` would hold series
+    // of one label set twice, which Prometheus refuses; `or` keeps the first of them.
+    let newest = HEARTBEAT
+        .iter()
+        .map(|family| format!("timestamp({family})"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let mut queries = vec![Query::Newest {
+        expr: format!("max by ({node_label}) ({newest})"),
+    }];
+    queries.extend(
+        INSTANT_GROUPS
+            .iter()
+            .map(|(group, families)| Query::Instant {
+                group,
+                expr: name_selector(families),
+            }),
+    );
+    queries.extend(RATED.iter().map(|family| Query::Rate {
+        family,
+        expr: format!("rate({family}[{window}])"),
+    }));
+    queries
+}
+
+/// `{__name__=~"a|b|c"}`: names are PromQL identifiers, nothing to escape.
+fn name_selector(families: &[&str]) -> String {
+    format!("{{__name__=~\"{}\"}}", families.join("|"))
+}
+
+/// A duration as PromQL writes it, in whole milliseconds (`1500ms`, `60s`).
+pub fn promql_duration(duration: std::time::Duration) -> String {
+    let millis = duration.as_millis().max(1);
+    if millis % 1000 == 0 {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{millis}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_round_is_a_fixed_set_of_queries() {
+        let queries = round_queries("instance", Duration::from_secs(20));
+        assert_eq!(queries.len(), 1 + INSTANT_GROUPS.len() + RATED.len());
+        assert_eq!(
+            queries[0].expr(),
+            "max by (instance) (timestamp(node_boot_time_seconds) or timestamp(node_load1) or timestamp(node_uname_info) or timestamp(edge_node_info))"
+        );
+        assert_eq!(
+            queries[1].expr(),
+            "{__name__=~\"edge_node_info|node_uname_info|node_os_info|node_time_seconds|node_boot_time_seconds|node_load1|node_load5|node_load15\"}"
+        );
+        assert_eq!(
+            queries.last().unwrap(),
+            &Query::Rate {
+                family: "node_vmstat_pswpout",
+                expr: "rate(node_vmstat_pswpout[20s])".into()
+            }
+        );
+        assert_eq!(promql_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn no_family_is_asked_twice_in_one_kind() {
+        let mut instant: Vec<&str> = INSTANT_GROUPS
+            .iter()
+            .flat_map(|(_, f)| f.iter().copied())
+            .collect();
+        let count = instant.len();
+        instant.sort();
+        instant.dedup();
+        assert_eq!(instant.len(), count);
+        let mut rated = RATED.to_vec();
+        rated.sort();
+        rated.dedup();
+        assert_eq!(rated.len(), RATED.len());
+    }
+}

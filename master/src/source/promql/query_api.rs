@@ -1,0 +1,460 @@
+//! The Prometheus HTTP query API as a client: `POST /api/v1/query` with `query` and
+//! `time`, answered by Prometheus, VictoriaMetrics (single node, or a cluster's
+//! `select/<tenant>/prometheus` URL), Thanos Query and anything else that speaks it.
+//!
+//! Everything read is bounded: the body ([`MAX_ANSWER_BYTES`]), the series of one
+//! answer ([`MAX_SERIES_PER_ANSWER`]), the labels of one series and their length (a
+//! series over them is left out and counted, not an error: one odd series must not
+//! cost the round). Every error names the query.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::own_metrics::ScrapeFailure;
+
+/// The most one answer's body may be.
+pub const MAX_ANSWER_BYTES: u64 = 256 << 20;
+/// The most series one answer may have (10,000 nodes × 100 series of one group).
+pub const MAX_SERIES_PER_ANSWER: usize = 1_000_000;
+/// The most labels one series may have; a series with more is left out.
+pub const MAX_LABELS_PER_SERIES: usize = 64;
+/// The longest label name or value kept (command lines are the long ones); a series
+/// with a longer one is left out.
+pub const MAX_LABEL_BYTES: usize = 4096;
+/// The longest secret file read (a bearer token or a password).
+pub const MAX_SECRET_FILE_BYTES: u64 = 16 << 10;
+/// How much of a query, and of the backend's error text, an error message shows.
+const SHOWN_CHARS: usize = 200;
+
+/// How the backend wants to be authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BackendAuth {
+    #[default]
+    None,
+    /// `Authorization: Bearer <the file's content, trimmed>`, read every round so a
+    /// rotated token is picked up.
+    BearerTokenFile(PathBuf),
+    /// `Authorization: Basic`, the password read from a file every round.
+    Basic {
+        username: String,
+        password_file: PathBuf,
+    },
+}
+
+/// One series of an instant vector: its labels (sorted by name, `__name__` included
+/// when the backend kept it) and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorSample {
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// An instant vector as read, with the series left out for their size.
+#[derive(Debug, Default, PartialEq)]
+pub struct Vector {
+    pub samples: Vec<VectorSample>,
+    pub left_out: usize,
+}
+
+/// Why a query failed; shown with the query it was.
+#[derive(Debug, thiserror::Error)]
+#[error("query {query}: {failure}")]
+pub struct QueryError {
+    /// The query, cut to [`SHOWN_CHARS`] characters.
+    pub query: String,
+    pub failure: QueryFailure,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryFailure {
+    #[error("reading {path}: {error}")]
+    Secret { path: String, error: std::io::Error },
+    #[error("connecting: {0}")]
+    Connect(#[source] ureq::Error),
+    #[error("timed out: {0}")]
+    Timeout(#[source] ureq::Error),
+    #[error("not an HTTP answer: {0}")]
+    Protocol(#[source] ureq::Error),
+    #[error("HTTP {status}: {message}")]
+    HttpStatus {
+        status: ureq::http::StatusCode,
+        message: String,
+    },
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("reading the answer: {0}")]
+    Read(#[source] ureq::Error),
+    #[error("the answer is not the query API's JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the backend answered {status}: {message}")]
+    Backend { status: String, message: String },
+    #[error("expected an instant vector, got {0:?}")]
+    NotAVector(String),
+    #[error("more than {limit} series")]
+    TooManySeries { limit: usize },
+    #[error("a value {0:?} is not a number")]
+    BadValue(String),
+    #[error("the query's thread panicked")]
+    Lost,
+}
+
+impl QueryFailure {
+    /// The kind, for the master's own metrics (`edge_master_scrape_*`).
+    pub fn kind(&self) -> ScrapeFailure {
+        match self {
+            QueryFailure::Connect(_) | QueryFailure::Secret { .. } => ScrapeFailure::Connect,
+            QueryFailure::Timeout(_) => ScrapeFailure::Timeout,
+            QueryFailure::Protocol(_) => ScrapeFailure::Protocol,
+            QueryFailure::HttpStatus { .. } => ScrapeFailure::HttpStatus,
+            QueryFailure::TooLarge { .. } => ScrapeFailure::TooLarge,
+            QueryFailure::Read(_) => ScrapeFailure::Read,
+            QueryFailure::Json(_)
+            | QueryFailure::Backend { .. }
+            | QueryFailure::NotAVector(_)
+            | QueryFailure::TooManySeries { .. }
+            | QueryFailure::BadValue(_)
+            | QueryFailure::Lost => ScrapeFailure::Parse,
+        }
+    }
+
+    fn of_request(error: ureq::Error) -> QueryFailure {
+        match error {
+            ureq::Error::Timeout(_) => QueryFailure::Timeout(error),
+            ureq::Error::HostNotFound | ureq::Error::ConnectionFailed | ureq::Error::Io(_) => {
+                QueryFailure::Connect(error)
+            }
+            _ => QueryFailure::Protocol(error),
+        }
+    }
+
+    fn of_body(error: ureq::Error) -> QueryFailure {
+        match error {
+            ureq::Error::Timeout(_) => QueryFailure::Timeout(error),
+            ureq::Error::BodyExceedsLimit(limit) => QueryFailure::TooLarge { limit },
+            _ => QueryFailure::Read(error),
+        }
+    }
+}
+
+/// A backend's query API: its base URL (`http://prometheus:9090`,
+/// `http://vmselect:8481/select/0/prometheus`), credentials and a timeout per query.
+#[derive(Clone)]
+pub struct QueryApi {
+    query_url: String,
+    auth: BackendAuth,
+    agent: ureq::Agent,
+}
+
+impl QueryApi {
+    pub fn new(base_url: &str, auth: BackendAuth, timeout: Duration) -> QueryApi {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        QueryApi {
+            query_url: format!("{}/api/v1/query", base_url.trim_end_matches('/')),
+            auth,
+            agent,
+        }
+    }
+
+    pub fn query_url(&self) -> &str {
+        &self.query_url
+    }
+
+    /// The instant vector `expr` gives at `time`.
+    pub fn instant(&self, expr: &str, time: DateTime<Utc>) -> Result<Vector, QueryError> {
+        self.ask(expr, time).map_err(|failure| QueryError {
+            query: expr.chars().take(SHOWN_CHARS).collect(),
+            failure,
+        })
+    }
+
+    fn ask(&self, expr: &str, time: DateTime<Utc>) -> Result<Vector, QueryFailure> {
+        let mut request = self.agent.post(&self.query_url);
+        if let Some(value) = authorization(&self.auth)? {
+            request = request.header("Authorization", value);
+        }
+        let time = unix_seconds_text(time);
+        let mut response = request
+            .send_form([("query", expr), ("time", time.as_str())])
+            .map_err(QueryFailure::of_request)?;
+        let status = response.status();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_vec()
+            .map_err(QueryFailure::of_body)?;
+        // The API answers errors with JSON too (400 for a bad query, 422, 503); its
+        // `error` says more than the status.
+        match parse_answer(&body) {
+            Err(QueryFailure::Json(_)) if !status.is_success() => Err(QueryFailure::HttpStatus {
+                status,
+                message: shown(&String::from_utf8_lossy(&body)),
+            }),
+            Ok(_) if !status.is_success() => Err(QueryFailure::HttpStatus {
+                status,
+                message: String::new(),
+            }),
+            other => other,
+        }
+    }
+}
+
+/// The `Authorization` header `auth` asks for, its secret read now.
+fn authorization(auth: &BackendAuth) -> Result<Option<String>, QueryFailure> {
+    Ok(match auth {
+        BackendAuth::None => None,
+        BackendAuth::BearerTokenFile(path) => Some(format!("Bearer {}", read_secret(path)?)),
+        BackendAuth::Basic {
+            username,
+            password_file,
+        } => {
+            let password = read_secret(password_file)?;
+            Some(format!(
+                "Basic {}",
+                base64(format!("{username}:{password}").as_bytes())
+            ))
+        }
+    })
+}
+
+fn read_secret(path: &std::path::Path) -> Result<String, QueryFailure> {
+    use std::io::Read;
+    let failure = |error| QueryFailure::Secret {
+        path: path.display().to_string(),
+        error,
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(failure)?
+        .take(MAX_SECRET_FILE_BYTES)
+        .read_to_string(&mut text)
+        .map_err(failure)?;
+    Ok(text.trim().to_owned())
+}
+
+/// Standard base64 with padding (RFC 4648), for the basic-auth header.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Unix seconds with milliseconds, as the API's `time` parameter takes them.
+pub fn unix_seconds_text(time: DateTime<Utc>) -> String {
+    let millis = time.timestamp_millis();
+    format!("{}.{:03}", millis.div_euclid(1000), millis.rem_euclid(1000))
+}
+
+fn shown(text: &str) -> String {
+    text.chars().take(SHOWN_CHARS).collect()
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    status: String,
+    #[serde(default)]
+    data: Option<AnswerData>,
+    #[serde(default, rename = "errorType")]
+    error_type: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AnswerData {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    #[serde(default)]
+    result: Vec<AnswerSeries>,
+}
+
+#[derive(Deserialize)]
+struct AnswerSeries {
+    #[serde(default)]
+    metric: BTreeMap<String, String>,
+    /// `[unix seconds, "value"]`.
+    value: (f64, String),
+}
+
+/// Reads a query API answer: an instant vector, or the backend's error.
+pub fn parse_answer(body: &[u8]) -> Result<Vector, QueryFailure> {
+    let answer: Answer = serde_json::from_slice(body)?;
+    if answer.status != "success" {
+        return Err(QueryFailure::Backend {
+            status: shown(&format!(
+                "{} ({})",
+                answer.status,
+                answer.error_type.as_deref().unwrap_or("no errorType")
+            )),
+            message: shown(answer.error.as_deref().unwrap_or("")),
+        });
+    }
+    let data = answer
+        .data
+        .ok_or_else(|| QueryFailure::NotAVector("no data".into()))?;
+    if data.result_type != "vector" {
+        return Err(QueryFailure::NotAVector(shown(&data.result_type)));
+    }
+    if data.result.len() > MAX_SERIES_PER_ANSWER {
+        return Err(QueryFailure::TooManySeries {
+            limit: MAX_SERIES_PER_ANSWER,
+        });
+    }
+    let mut vector = Vector {
+        samples: Vec::with_capacity(data.result.len()),
+        left_out: 0,
+    };
+    for series in data.result {
+        let oversized = series.metric.len() > MAX_LABELS_PER_SERIES
+            || series
+                .metric
+                .iter()
+                .any(|(name, value)| name.len() > MAX_LABEL_BYTES || value.len() > MAX_LABEL_BYTES);
+        if oversized {
+            vector.left_out += 1;
+            continue;
+        }
+        let text = series.value.1;
+        let value = parse_value(&text).ok_or_else(|| QueryFailure::BadValue(shown(&text)))?;
+        vector.samples.push(VectorSample {
+            labels: series.metric.into_iter().collect(),
+            value,
+        });
+    }
+    Ok(vector)
+}
+
+/// A sample value as the API writes it: a decimal, `NaN`, `+Inf` or `-Inf`.
+fn parse_value(text: &str) -> Option<f64> {
+    match text {
+        "NaN" => Some(f64::NAN),
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        _ => text.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Captured from Prometheus 2.42 (`{__name__=~"node_load1|edge_node_info"}`).
+    const PROMETHEUS: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"edge_node_info","instance":"127.0.0.1:19100","job":"edge-exporter","node_name":"edge-a"},"value":[1796317852,"1"]},{"metric":{"__name__":"node_load1","instance":"127.0.0.1:19100","job":"edge-exporter"},"value":[1796317852,"3"]}]}}"#;
+
+    #[test]
+    fn reads_an_instant_vector() {
+        let vector = parse_answer(PROMETHEUS.as_bytes()).unwrap();
+        assert_eq!(vector.left_out, 0);
+        assert_eq!(vector.samples.len(), 2);
+        assert_eq!(
+            vector.samples[0].labels,
+            [
+                ("__name__".to_owned(), "edge_node_info".to_owned()),
+                ("instance".to_owned(), "127.0.0.1:19100".to_owned()),
+                ("job".to_owned(), "edge-exporter".to_owned()),
+                ("node_name".to_owned(), "edge-a".to_owned()),
+            ]
+        );
+        assert_eq!(vector.samples[1].value, 3.0);
+    }
+
+    #[test]
+    fn special_values_and_oversized_series() {
+        let long = "x".repeat(MAX_LABEL_BYTES + 1);
+        let body = format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[
+            {{"metric":{{"a":"1"}},"value":[1,"NaN"]}},
+            {{"metric":{{"a":"2"}},"value":[1,"+Inf"]}},
+            {{"metric":{{"a":"{long}"}},"value":[1,"1"]}},
+            {{"metric":{{"a":"3"}},"value":[1,"-1.5e3"]}}]}}}}"#
+        );
+        let vector = parse_answer(body.as_bytes()).unwrap();
+        assert_eq!(vector.left_out, 1);
+        let values: Vec<f64> = vector.samples.iter().map(|s| s.value).collect();
+        assert!(values[0].is_nan());
+        assert_eq!(values[1..], [f64::INFINITY, -1500.0]);
+    }
+
+    #[test]
+    fn errors_say_what_the_backend_said() {
+        let error = parse_answer(
+            br#"{"status":"error","errorType":"bad_data","error":"1:6: parse error: unexpected end of input"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the backend answered error (bad_data): 1:6: parse error: unexpected end of input"
+        );
+        assert_eq!(error.kind(), ScrapeFailure::Parse);
+        let matrix =
+            parse_answer(br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#)
+                .unwrap_err();
+        assert_eq!(
+            matrix.to_string(),
+            "expected an instant vector, got \"matrix\""
+        );
+        let bad = parse_answer(
+            br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"one"]}]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(bad.to_string(), "a value \"one\" is not a number");
+        assert!(matches!(
+            parse_answer(b"<html>"),
+            Err(QueryFailure::Json(_))
+        ));
+    }
+
+    #[test]
+    fn basic_auth_and_time_text() {
+        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"a"), "YQ==");
+        let time = DateTime::from_timestamp_millis(1_796_317_852_005).unwrap();
+        assert_eq!(unix_seconds_text(time), "1796317852.005");
+    }
+
+    #[test]
+    fn an_unreachable_backend_names_the_query() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let api = QueryApi::new(&url, BackendAuth::None, Duration::from_secs(5));
+        let error = api.instant("up", Utc::now()).unwrap_err();
+        assert!(
+            error.to_string().starts_with("query up: connecting"),
+            "{error}"
+        );
+        assert_eq!(error.failure.kind(), ScrapeFailure::Connect);
+        let secret = QueryApi::new(
+            &url,
+            BackendAuth::BearerTokenFile("/nonexistent/token".into()),
+            Duration::from_secs(5),
+        );
+        let error = secret.instant("up", Utc::now()).unwrap_err().to_string();
+        assert!(
+            error.starts_with("query up: reading /nonexistent/token:"),
+            "{error}"
+        );
+    }
+}
