@@ -425,8 +425,7 @@ impl<'a> Parser<'a> {
                 return answer;
             }
         }
-        // Name bytes are ASCII: never the empty fallback.
-        let text = std::str::from_utf8(name).unwrap_or_default();
+        let text = ascii(name);
         let answer = wanted(text)
             || ["_count", "_sum", "_bucket"].iter().any(|suffix| {
                 text.strip_suffix(suffix)
@@ -539,17 +538,17 @@ impl<'a> Parser<'a> {
             _ => return self.skip_line(),
         };
         self.skip_blanks()?;
-        let name = self.name(is_metric_name_start, is_metric_name_char)?;
+        let name = self.name_bytes(is_metric_name_start, is_metric_name_char)?;
         if self.cur == b'\n' {
             return Ok(());
         }
         if !is_blank(self.cur) {
             return Err(self.error("invalid metric name in comment"));
         }
-        if !self.is_wanted(name.as_bytes()) {
+        if !self.is_wanted(name) {
             return self.skip_line();
         }
-        let (family, _) = self.family_for(name);
+        let (family, _) = self.family_for(ascii(name));
         self.skip_blanks()?;
         if self.cur == b'\n' {
             return Ok(());
@@ -945,13 +944,31 @@ impl<'a> Parser<'a> {
         is_start: impl Fn(u8) -> bool,
         is_char: impl Fn(u8) -> bool,
     ) -> Result<&'a str, ParseError> {
+        Ok(ascii(self.name_bytes(is_start, is_char)?))
+    }
+
+    /// [`Parser::name`] as bytes (they are ASCII), scanned as a slice.
+    fn name_bytes(
+        &mut self,
+        is_start: impl Fn(u8) -> bool,
+        is_char: impl Fn(u8) -> bool,
+    ) -> Result<&'a [u8], ParseError> {
         let start = self.pos.saturating_sub(1);
         if !is_start(self.cur) {
-            return Ok("");
+            return Ok(&[]);
         }
-        while is_char(self.next()?) {}
-        // Name bytes are ASCII, so this is never the empty fallback.
-        Ok(std::str::from_utf8(&self.input[start..self.pos - 1]).unwrap_or_default())
+        let rest = &self.input[self.pos..];
+        match rest.iter().position(|&byte| !is_char(byte)) {
+            Some(len) => {
+                self.pos += len + 1;
+                self.cur = rest[len];
+                Ok(&self.input[start..self.pos - 1])
+            }
+            None => {
+                self.pos = self.input.len();
+                Err(self.end_of_input())
+            }
+        }
     }
 
     /// The bytes from `cur` up to a blank, tab or newline, which is left in `cur`.
@@ -969,6 +986,11 @@ impl<'a> Parser<'a> {
         self.skip_line()?;
         Ok(&self.input[start..self.pos - 1])
     }
+}
+
+/// A name's bytes, which the name rules keep ASCII, as text (never the empty fallback).
+fn ascii(name: &[u8]) -> &str {
+    std::str::from_utf8(name).unwrap_or_default()
 }
 
 /// A hash of a family's label set that does not depend on the labels' order (names
