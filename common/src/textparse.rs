@@ -43,16 +43,58 @@
 //! twice. Every other error (a line that cannot be read at all) still rejects the
 //! input. The dropped families are reported by name and reason, the names bounded by
 //! [`MAX_REPORTED_DROPS`].
+//!
+//! [`parse_lenient_wanted`] is [`parse_lenient`] for a reader that needs only some
+//! families (edge-master reads ~80 of a node's ~300): a line whose metric name is not
+//! wanted is passed over at the speed of a newline search, its labels and value never
+//! read, so it can neither fail the input nor drop its family. Only its name (at the
+//! start of the line) and the final newline are checked. The cost of a scrape is then
+//! the wanted lines, not the body.
+//!
+//! Cost notes: names, values and the name index borrow from the input; only what a
+//! [`Metric`] keeps (its label names and values) is allocated. Lenient mode finds a
+//! repeated counter/gauge series by a hash of its label set that does not depend on
+//! label order, comparing label sets only on a hash match, instead of keeping a
+//! sorted copy of every label set.
 
 use crate::exposition::names::{
     is_label_name_char, is_label_name_start, is_metric_name_char, is_metric_name_start,
 };
+use foldhash::fast::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::BuildHasher;
 
 /// Up to this many labels, a repeated name is found by scanning them; beyond, by a
 /// set (a line of 50,000 labels took 13.7 s when every name was scanned for).
 const SCANNED_LABELS: usize = 16;
+
+/// `is_metric_name_char` and `is_label_name_char` by byte, made from them at compile
+/// time: a name is scanned at one load per byte (names are most of what is scanned).
+const METRIC_NAME_CHARS: [bool; 256] = byte_table(true);
+const LABEL_NAME_CHARS: [bool; 256] = byte_table(false);
+
+const fn byte_table(metric: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = if metric {
+            is_metric_name_char(byte as u8)
+        } else {
+            is_label_name_char(byte as u8)
+        };
+        byte += 1;
+    }
+    table
+}
+
+fn is_metric_name_byte(byte: u8) -> bool {
+    METRIC_NAME_CHARS[usize::from(byte)]
+}
+
+fn is_label_name_byte(byte: u8) -> bool {
+    LABEL_NAME_CHARS[usize::from(byte)]
+}
 
 /// The type a `# TYPE` line declares. Samples without one are `Untyped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -190,6 +232,9 @@ pub struct LenientParse {
     pub dropped: Vec<DroppedFamily>,
     /// How many families were dropped for each reason, in [`DropReason::ALL`]'s order.
     pub dropped_counts: [usize; 3],
+    /// Sample lines [`parse_lenient_wanted`] passed over, their family not wanted
+    /// (0 from [`parse_lenient`]).
+    pub skipped_samples: usize,
 }
 
 impl LenientParse {
@@ -210,7 +255,7 @@ impl LenientParse {
 /// Parses a whole exposition. Families are returned in the order they first appear,
 /// without those that have a HELP or TYPE line but no samples.
 pub fn parse(input: &[u8]) -> Result<Vec<MetricFamily>, ParseError> {
-    let mut parser = Parser::new(input, None);
+    let mut parser = Parser::new(input, None, None);
     parser.run()?;
     Ok(parser.finish().0)
 }
@@ -219,14 +264,37 @@ pub fn parse(input: &[u8]) -> Result<Vec<MetricFamily>, ParseError> {
 /// type conflict or a repeated series drops that family instead of the whole input
 /// (see the module doc). Lines that cannot be read at all are still an error.
 pub fn parse_lenient(input: &[u8]) -> Result<LenientParse, ParseError> {
-    let mut parser = Parser::new(input, Some(Drops::default()));
+    lenient_with(input, None)
+}
+
+/// Parses as [`parse_lenient`] does, reading only the families `wanted` accepts by
+/// name (see the module doc): a sample, HELP or TYPE line is read when its name or,
+/// for the `_count`, `_sum` or `_bucket` of a summary or histogram, the family's name
+/// is wanted. Every other line is passed over unread and counted in
+/// [`LenientParse::skipped_samples`] if it is a sample. A wanted name that is not a
+/// family's (`x_count` of a summary `x` that is not wanted) is read as a family of its
+/// own.
+pub fn parse_lenient_wanted(
+    input: &[u8],
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<LenientParse, ParseError> {
+    lenient_with(input, Some(wanted))
+}
+
+fn lenient_with(
+    input: &[u8],
+    wanted: Option<&dyn Fn(&str) -> bool>,
+) -> Result<LenientParse, ParseError> {
+    let mut parser = Parser::new(input, Some(Drops::default()), wanted);
     parser.run()?;
+    let skipped_samples = parser.skipped_samples;
     let (families, drops) = parser.finish();
     let drops = drops.unwrap_or_default();
     Ok(LenientParse {
         families,
         dropped: drops.reported,
         dropped_counts: drops.counts,
+        skipped_samples,
     })
 }
 
@@ -252,18 +320,23 @@ enum Part {
 type Labels = Vec<(String, String)>;
 
 /// A byte-at-a-time reader, shaped like expfmt's state machine so that the same
-/// inputs fail in the same way. `cur` is the last byte read.
+/// inputs fail in the same way. `cur` is the last byte read, `input[pos - 1]`.
 struct Parser<'a> {
     input: &'a [u8],
     pos: usize,
     line: usize,
     cur: u8,
     families: Vec<FamilyState>,
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<&'a str, usize, RandomState>,
     /// The metric of each (summary or histogram family, label set sorted by name).
-    grouped: HashMap<(usize, Labels), usize>,
+    grouped: HashMap<(usize, Labels), usize, RandomState>,
     /// `Some` in lenient mode: what has been dropped so far.
     lenient: Option<Drops>,
+    /// `Some` when only some families are read ([`parse_lenient_wanted`]).
+    wanted: Option<&'a dyn Fn(&str) -> bool>,
+    /// The last sample name [`Parser::is_wanted`] answered for, and its answer.
+    last_wanted: Option<(&'a [u8], bool)>,
+    skipped_samples: usize,
 }
 
 /// What lenient parsing has dropped, and the series seen (to find repeats).
@@ -273,21 +346,31 @@ struct Drops {
     reasons: HashMap<usize, DropReason>,
     reported: Vec<DroppedFamily>,
     counts: [usize; 3],
-    /// (family, sorted labels, part, bound bits) of every sample read.
-    series: std::collections::HashSet<(usize, Labels, Part, u64)>,
+    /// (family, sorted labels, part, bound bits) of every summary or histogram sample read.
+    series: HashSet<(usize, Labels, Part, u64), RandomState>,
+    /// [`label_set_hash`] of every counter, gauge or untyped sample read: a repeat is
+    /// only possible on a match, which is then checked against the family's metrics.
+    single_hashes: HashSet<u64, RandomState>,
 }
 
 impl<'a> Parser<'a> {
-    fn new(input: &'a [u8], lenient: Option<Drops>) -> Parser<'a> {
+    fn new(
+        input: &'a [u8],
+        lenient: Option<Drops>,
+        wanted: Option<&'a dyn Fn(&str) -> bool>,
+    ) -> Parser<'a> {
         Parser {
             input,
             pos: 0,
             line: 0,
             cur: 0,
             families: Vec::new(),
-            by_name: HashMap::new(),
-            grouped: HashMap::new(),
+            by_name: HashMap::default(),
+            grouped: HashMap::default(),
             lenient,
+            wanted,
+            last_wanted: None,
+            skipped_samples: 0,
         }
     }
 
@@ -340,10 +423,58 @@ impl<'a> Parser<'a> {
 
     /// Reads to the end of the line: `cur` becomes its newline.
     fn skip_line(&mut self) -> Result<(), ParseError> {
-        while self.cur != b'\n' {
-            self.next()?;
+        if self.cur == b'\n' {
+            return Ok(());
         }
-        Ok(())
+        match memchr::memchr(b'\n', &self.input[self.pos..]) {
+            Some(offset) => {
+                self.pos += offset + 1;
+                self.cur = b'\n';
+                Ok(())
+            }
+            None => {
+                self.pos = self.input.len();
+                Err(self.error("unexpected end of input stream"))
+            }
+        }
+    }
+
+    /// Whether a line of metric `name` (a sample's, or a HELP or TYPE line's) is read:
+    /// always, unless only some families are wanted and neither `name` nor the summary
+    /// or histogram it may belong to is. A family's lines come together, so the last
+    /// answer is kept and most lines cost one comparison.
+    fn is_wanted(&mut self, name: &'a [u8]) -> bool {
+        let Some(wanted) = self.wanted else {
+            return true;
+        };
+        if let Some((last, answer)) = self.last_wanted {
+            if last == name {
+                return answer;
+            }
+        }
+        let text = ascii(name);
+        let answer = wanted(text)
+            || ["_count", "_sum", "_bucket"].iter().any(|suffix| {
+                text.strip_suffix(suffix)
+                    .is_some_and(|base| !base.is_empty() && wanted(base))
+            });
+        self.last_wanted = Some((name, answer));
+        answer
+    }
+
+    /// The metric name at the start of a sample line (`cur` its first byte), without
+    /// moving: what [`Parser::name`] would read.
+    fn peek_metric_name(&self) -> &'a [u8] {
+        let start = self.pos - 1;
+        let rest = &self.input[start..];
+        if !rest.first().is_some_and(|&b| is_metric_name_start(b)) {
+            return &[];
+        }
+        let len = rest
+            .iter()
+            .position(|&b| !is_metric_name_byte(b))
+            .unwrap_or(rest.len());
+        &rest[..len]
     }
 
     fn error(&self, message: impl Into<String>) -> ParseError {
@@ -355,6 +486,7 @@ impl<'a> Parser<'a> {
 
     /// Reads the next byte into `cur`. Everywhere except at the start of a line, the
     /// input ending is an error.
+    #[inline]
     fn next(&mut self) -> Result<u8, ParseError> {
         match self.input.get(self.pos) {
             Some(&byte) => {
@@ -362,8 +494,14 @@ impl<'a> Parser<'a> {
                 self.cur = byte;
                 Ok(byte)
             }
-            None => Err(self.error("unexpected end of input stream")),
+            None => Err(self.end_of_input()),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_of_input(&self) -> ParseError {
+        self.error("unexpected end of input stream")
     }
 
     /// Reads past blanks and tabs. `cur` is the first other byte.
@@ -396,7 +534,17 @@ impl<'a> Parser<'a> {
             match self.cur {
                 b'#' => self.comment()?,
                 b'\n' => {}
-                _ => self.sample()?,
+                _ => {
+                    if self.wanted.is_some() {
+                        let name = self.peek_metric_name();
+                        if !name.is_empty() && !self.is_wanted(name) {
+                            self.skipped_samples += 1;
+                            self.skip_line()?;
+                            continue;
+                        }
+                    }
+                    self.sample()?
+                }
             }
         }
     }
@@ -411,25 +559,23 @@ impl<'a> Parser<'a> {
         if self.cur == b'\n' {
             return Ok(());
         }
-        let is_help = match keyword.as_slice() {
+        let is_help = match keyword {
             b"HELP" => true,
             b"TYPE" => false,
-            _ => {
-                while self.cur != b'\n' {
-                    self.next()?;
-                }
-                return Ok(());
-            }
+            _ => return self.skip_line(),
         };
         self.skip_blanks()?;
-        let name = self.name(is_metric_name_start, is_metric_name_char)?;
+        let name = self.name_bytes(is_metric_name_start, is_metric_name_byte)?;
         if self.cur == b'\n' {
             return Ok(());
         }
         if !is_blank(self.cur) {
             return Err(self.error("invalid metric name in comment"));
         }
-        let (family, _) = self.family_for(&name);
+        if !self.is_wanted(name) {
+            return self.skip_line();
+        }
+        let (family, _) = self.family_for(ascii(name));
         self.skip_blanks()?;
         if self.cur == b'\n' {
             return Ok(());
@@ -502,18 +648,18 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         let kind =
-            kind.ok_or_else(|| self.error(format!("unknown metric type {}", quote(&text))))?;
+            kind.ok_or_else(|| self.error(format!("unknown metric type {}", quote(text))))?;
         self.families[family].kind = Some(kind);
         Ok(())
     }
 
     /// A sample line. `cur` is its first byte. On return it is the line's newline.
     fn sample(&mut self) -> Result<(), ParseError> {
-        let name = self.name(is_metric_name_start, is_metric_name_char)?;
+        let name = self.name(is_metric_name_start, is_metric_name_byte)?;
         if name.is_empty() {
             return Err(self.error("invalid metric name"));
         }
-        let (family, part) = self.family_for(&name);
+        let (family, part) = self.family_for(name);
         let kind = *self.families[family]
             .kind
             .get_or_insert(MetricType::Untyped);
@@ -527,10 +673,10 @@ impl<'a> Parser<'a> {
         }
 
         let token = self.token_until_blank()?;
-        let value = std::str::from_utf8(&token)
+        let value = std::str::from_utf8(token)
             .ok()
             .and_then(parse_float)
-            .ok_or_else(|| self.error(format!("expected float as value, got {}", quote(&token))))?;
+            .ok_or_else(|| self.error(format!("expected float as value, got {}", quote(token))))?;
         if self.lenient.is_some() && self.repeats_a_series(family, &labels, part, bound) {
             self.drop_family(family, DropReason::RepeatedSeries);
         }
@@ -560,19 +706,19 @@ impl<'a> Parser<'a> {
 
         self.skip_blanks()?;
         let token = self.token_until_blank()?;
-        let millis = std::str::from_utf8(&token)
+        let millis = std::str::from_utf8(token)
             .ok()
             .and_then(|t| t.parse::<i64>().ok())
             .ok_or_else(|| {
                 self.error(format!(
                     "expected integer as timestamp, got {}",
-                    quote(&token)
+                    quote(token)
                 ))
             })?;
         let timestamp_line = self.line;
         let rest = self.token_until_newline()?;
         if !rest.is_empty() {
-            return Err(self.error(format!("spurious string after timestamp: {}", quote(&rest))));
+            return Err(self.error(format!("spurious string after timestamp: {}", quote(rest))));
         }
         let metric = &mut self.families[family].metrics[index];
         metric.timestamp.get_or_insert(Timestamp {
@@ -589,11 +735,23 @@ impl<'a> Parser<'a> {
         let Some(drops) = self.lenient.as_mut() else {
             return false;
         };
+        if drops.reasons.contains_key(&family) {
+            // Dropped already: whether it repeats changes nothing.
+            return false;
+        }
         let grouped = matches!(
             self.families[family].kind,
             Some(MetricType::Summary | MetricType::Histogram)
         );
-        if grouped && part == Part::Plain && bound.is_nan() {
+        if !grouped {
+            let hash = label_set_hash(family, labels);
+            return !drops.single_hashes.insert(hash)
+                && self.families[family]
+                    .metrics
+                    .iter()
+                    .any(|metric| same_label_set(&metric.labels, labels));
+        }
+        if part == Part::Plain && bound.is_nan() {
             return false;
         }
         let mut key = labels.clone();
@@ -613,13 +771,13 @@ impl<'a> Parser<'a> {
     ) -> Result<(), ParseError> {
         // The names so far, once there are enough that scanning them for a repeat
         // would make a line of many labels quadratic.
-        let mut seen: Option<HashSet<String>> = None;
+        let mut seen: Option<HashSet<String, RandomState>> = None;
         loop {
             self.skip_blanks()?;
             if self.cur == b'}' {
                 return self.skip_blanks();
             }
-            let name = self.name(is_label_name_start, is_label_name_char)?;
+            let name = self.name(is_label_name_start, is_label_name_byte)?;
             if name.is_empty() {
                 return Err(self.error(format!(
                     "invalid label name for metric {}",
@@ -642,7 +800,7 @@ impl<'a> Parser<'a> {
                 labels.iter().any(|(n, _)| *n == name)
             } else {
                 seen.get_or_insert_with(|| labels.iter().map(|(n, _)| n.clone()).collect())
-                    .contains(&name)
+                    .contains(name)
             };
             if !is_bound && repeated {
                 return Err(self.error(format!(
@@ -679,9 +837,9 @@ impl<'a> Parser<'a> {
             }
             if !is_bound {
                 if let Some(seen) = &mut seen {
-                    seen.insert(name.clone());
+                    seen.insert(name.to_string());
                 }
-                labels.push((name, value));
+                labels.push((name.to_string(), value));
             }
             if self.cur == b'}' {
                 return self.skip_blanks();
@@ -691,7 +849,15 @@ impl<'a> Parser<'a> {
 
     /// A quoted label value. `cur` is the opening quote. On return it is the closing one.
     fn label_value(&mut self) -> Result<Vec<u8>, ParseError> {
-        let mut value = Vec::new();
+        // Most values have no escape: copy up to the next quote, backslash or newline
+        // at once, then go on byte by byte from there.
+        let rest = &self.input[self.pos..];
+        let plain = memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len());
+        let mut value = rest[..plain].to_vec();
+        self.pos += plain;
+        if let Some(&last) = value.last() {
+            self.cur = last;
+        }
         let mut escaped = false;
         loop {
             let byte = self.next()?;
@@ -766,7 +932,7 @@ impl<'a> Parser<'a> {
     /// The family a name belongs to, as expfmt decides it: the family of that exact
     /// name, else the summary or histogram it is the `_count`, `_sum` or `_bucket` of,
     /// else a new family.
-    fn family_for(&mut self, name: &str) -> (usize, Part) {
+    fn family_for(&mut self, name: &'a str) -> (usize, Part) {
         if let Some(&index) = self.by_name.get(name) {
             return (index, Part::Plain);
         }
@@ -794,7 +960,7 @@ impl<'a> Parser<'a> {
             metrics: Vec::new(),
         });
         let index = self.families.len() - 1;
-        self.by_name.insert(name.to_string(), index);
+        self.by_name.insert(name, index);
         (index, Part::Plain)
     }
 
@@ -802,40 +968,81 @@ impl<'a> Parser<'a> {
     /// start one. On return `cur` is the first byte after the name.
     fn name(
         &mut self,
-        is_start: fn(u8) -> bool,
-        is_char: fn(u8) -> bool,
-    ) -> Result<String, ParseError> {
-        let mut name = String::new();
+        is_start: impl Fn(u8) -> bool,
+        is_char: impl Fn(u8) -> bool,
+    ) -> Result<&'a str, ParseError> {
+        Ok(ascii(self.name_bytes(is_start, is_char)?))
+    }
+
+    /// [`Parser::name`] as bytes (they are ASCII), scanned as a slice.
+    fn name_bytes(
+        &mut self,
+        is_start: impl Fn(u8) -> bool,
+        is_char: impl Fn(u8) -> bool,
+    ) -> Result<&'a [u8], ParseError> {
+        let start = self.pos.saturating_sub(1);
         if !is_start(self.cur) {
-            return Ok(name);
+            return Ok(&[]);
         }
-        loop {
-            name.push(char::from(self.cur));
-            if !is_char(self.next()?) {
-                return Ok(name);
+        let rest = &self.input[self.pos..];
+        match rest.iter().position(|&byte| !is_char(byte)) {
+            Some(len) => {
+                self.pos += len + 1;
+                self.cur = rest[len];
+                Ok(&self.input[start..self.pos - 1])
+            }
+            None => {
+                self.pos = self.input.len();
+                Err(self.end_of_input())
             }
         }
     }
 
     /// The bytes from `cur` up to a blank, tab or newline, which is left in `cur`.
-    fn token_until_blank(&mut self) -> Result<Vec<u8>, ParseError> {
-        let mut token = Vec::new();
+    fn token_until_blank(&mut self) -> Result<&'a [u8], ParseError> {
+        let start = self.pos.saturating_sub(1);
         while !is_blank(self.cur) && self.cur != b'\n' {
-            token.push(self.cur);
             self.next()?;
         }
-        Ok(token)
+        Ok(&self.input[start..self.pos.saturating_sub(1).max(start)])
     }
 
     /// The bytes from `cur` up to the newline, which is left in `cur`.
-    fn token_until_newline(&mut self) -> Result<Vec<u8>, ParseError> {
-        let mut token = Vec::new();
-        while self.cur != b'\n' {
-            token.push(self.cur);
-            self.next()?;
-        }
-        Ok(token)
+    fn token_until_newline(&mut self) -> Result<&'a [u8], ParseError> {
+        let start = self.pos.saturating_sub(1);
+        self.skip_line()?;
+        Ok(&self.input[start..self.pos - 1])
     }
+}
+
+/// A name's bytes, which the name rules keep ASCII, as text (never the empty fallback).
+fn ascii(name: &[u8]) -> &str {
+    std::str::from_utf8(name).unwrap_or_default()
+}
+
+/// A hash of a family's label set that does not depend on the labels' order (names
+/// are unique within a set, so the set is what a series is).
+fn label_set_hash(family: usize, labels: &Labels) -> u64 {
+    // A fixed seed: the hashes are compared only with each other, within one parse.
+    let state = foldhash::fast::FixedState::with_seed(0x9e37_79b9_7f4a_7c15);
+    let set = labels
+        .iter()
+        .fold(0u64, |sum, pair| sum.wrapping_add(state.hash_one(pair)));
+    state.hash_one((family, labels.len(), set))
+}
+
+/// Whether two label sets of unique names are the same set, in any order.
+fn same_label_set(a: &Labels, b: &Labels) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= SCANNED_LABELS {
+        return a.iter().all(|pair| b.contains(pair));
+    }
+    let (mut a, mut b) = (a.clone(), b.clone());
+    a.sort();
+    b.sort();
+    a == b
 }
 
 fn is_blank(byte: u8) -> bool {
@@ -1294,6 +1501,77 @@ mod tests {
             read.dropped_count(DropReason::RepeatedSeries),
             MAX_REPORTED_DROPS + 10
         );
+    }
+
+    fn wanted(names: &'static [&'static str]) -> impl Fn(&str) -> bool {
+        move |name| names.contains(&name)
+    }
+
+    #[test]
+    fn wanted_families_are_read_as_the_full_parse_reads_them() {
+        let text = "# HELP c_total C.\n# TYPE c_total counter\nc_total{a=\"1\"} 7\n\
+                    other{z=\"q\"} 1\n# HELP other O.\n# TYPE other gauge\n\
+                    c_total{a=\"2\"} 8 1700000000000\n\
+                    # TYPE lat histogram\nlat_bucket{le=\"0.5\"} 1\nlat_bucket{le=\"+Inf\"} 3\nlat_sum 7.5\nlat_count 3\n\
+                    # TYPE q summary\nq{quantile=\"0.5\"} 1\nq_sum 1\nq_count 1\n";
+        let full = lenient(text);
+        let read = parse_lenient_wanted(text.as_bytes(), &wanted(&["c_total", "lat"])).unwrap();
+        let expected: Vec<MetricFamily> = full
+            .families
+            .into_iter()
+            .filter(|f| f.name == "c_total" || f.name == "lat")
+            .collect();
+        assert_eq!(read.families, expected);
+        // other, q, q_sum, q_count: samples passed over.
+        assert_eq!(read.skipped_samples, 4);
+        assert_eq!(full.skipped_samples, 0);
+    }
+
+    #[test]
+    fn lines_not_wanted_are_passed_over_unread_but_the_input_must_still_end() {
+        let keep = wanted(&["a"]);
+        // Unreadable lines of other families (labels, value, a repeat, a conflict).
+        let text = "b{ 2\nb x\nb 1\nb 1\n# TYPE b gauge_histogram\n# HELP b x\\ty\na{k=\"v\"} 1\n";
+        let read = parse_lenient_wanted(text.as_bytes(), &keep).unwrap();
+        assert_eq!(names(&read.families), ["a"]);
+        assert_eq!(read.families[0].metrics[0].line, 7);
+        assert_eq!((read.skipped_samples, read.dropped_total()), (4, 0));
+        for (text, message) in [
+            (
+                &b"b 1\na 1\nb 2"[..],
+                "line 3: unexpected end of input stream",
+            ),
+            (b"b 1\n1b 2\n", "line 2: invalid metric name"),
+            (
+                b"b 1\na{k=1} 1\n",
+                "line 2: expected '\"' at start of label value, found '1'",
+            ),
+            (b"b 1\na 1\n# TYPE a gauge\n", "no error"),
+        ] {
+            let got = parse_lenient_wanted(text, &keep)
+                .map(|r| {
+                    assert_eq!(r.dropped_count(DropReason::TypeConflict), 1);
+                    "no error".to_string()
+                })
+                .unwrap_or_else(|e| e.to_string());
+            assert_eq!(got, message);
+        }
+    }
+
+    #[test]
+    fn a_repeat_in_another_label_order_is_found_without_sorted_copies() {
+        let many: Vec<String> = (0..40).map(|n| format!("l{n}=\"v{n}\"")).collect();
+        let mut reversed = many.clone();
+        reversed.reverse();
+        let text = format!(
+            "w{{{}}} 1\nw{{{}}} 2\nk{{a=\"1\",b=\"2\"}} 1\nk{{a=\"2\",b=\"1\"}} 1\nk{{b=\"1\",a=\"1\"}} 1\n",
+            many.join(","),
+            reversed.join(",")
+        );
+        let read = lenient(&text);
+        assert_eq!(names(&read.families), ["k"]);
+        assert_eq!(read.families[0].metrics.len(), 3, "different sets are kept");
+        assert_eq!(read.dropped_count(DropReason::RepeatedSeries), 1);
     }
 
     #[test]

@@ -809,12 +809,22 @@ fn a_read_token_guards_the_api_but_not_probes_preflights_or_the_page_shell() {
 }
 
 /// Item 11 (master): one family declared twice in an exporter's answer made the strict
-/// parser refuse the whole scrape, and the node went offline.
+/// parser refuse the whole scrape, and the node went offline. The master reads only the
+/// families its snapshot needs: two of those are unreadable here (counted), and two
+/// families it does not read, just as odd, are passed over (not counted).
 #[test]
 fn a_family_that_cannot_be_read_is_dropped_and_the_node_kept() {
     let fixture = include_str!("../../exporter/tests/fixtures/edge_exporter_output.txt");
     let exporter_port = serve_text(format!(
         "{fixture}\
+         # HELP edge_process_state A process's state.\n\
+         # TYPE edge_process_state gauge\n\
+         edge_process_state{{pid=\"1\",state=\"S\"}} 1\n\
+         # HELP edge_process_state Again.\n\
+         edge_process_state{{pid=\"2\",state=\"R\"}} 1\n\
+         # TYPE edge_process_threads gauge\n\
+         edge_process_threads{{pid=\"1\",comm=\"init\",user=\"root\"}} 1\n\
+         edge_process_threads{{comm=\"init\",pid=\"1\",user=\"root\"}} 2\n\
          # HELP edge_sidecar_source_runs_total Script runs.\n\
          # TYPE edge_sidecar_source_runs_total counter\n\
          edge_sidecar_source_runs_total{{source=\"a\"}} 3\n\

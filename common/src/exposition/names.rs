@@ -21,19 +21,19 @@ pub fn is_reserved_label_name(name: &str) -> bool {
     name.starts_with("__")
 }
 
-pub fn is_label_name_start(byte: u8) -> bool {
+pub const fn is_label_name_start(byte: u8) -> bool {
     byte.is_ascii_alphabetic() || byte == b'_'
 }
 
-pub fn is_label_name_char(byte: u8) -> bool {
+pub const fn is_label_name_char(byte: u8) -> bool {
     is_label_name_start(byte) || byte.is_ascii_digit()
 }
 
-pub fn is_metric_name_start(byte: u8) -> bool {
+pub const fn is_metric_name_start(byte: u8) -> bool {
     is_label_name_start(byte) || byte == b':'
 }
 
-pub fn is_metric_name_char(byte: u8) -> bool {
+pub const fn is_metric_name_char(byte: u8) -> bool {
     is_label_name_char(byte) || byte == b':'
 }
 
