@@ -3,6 +3,10 @@
 //! and the snapshot built from it and the previous scrape of the same target
 //! (`snapshot::build_snapshot`: rates, summaries, the primary disk and interface).
 //!
+//! The scraper reads only the families the snapshot needs
+//! (`Scrape::parse_for_snapshot`, which skips the others' lines unread): wherever the
+//! full parse reads a body, that one reads it too and gives the same snapshot.
+//!
 //! The input: the first byte is the seconds between the two scrapes, then the
 //! current body, then (after 0xFF) the previous one. Never panics, and the snapshot
 //! is JSON that reads back (no NaN or infinity leaks into it: serde_json writes
@@ -39,5 +43,16 @@ fuzz_target!(|data: &[u8]| {
     let json = serde_json::to_string(&snapshot).expect("a snapshot serializes");
     if let Err(error) = serde_json::from_str::<NodeMetricsSnapshot>(&json) {
         panic!("the snapshot's JSON does not read back: {error}\n{json}");
+    }
+
+    let lean = Scrape::parse_for_snapshot(parts[0], now)
+        .unwrap_or_else(|error| panic!("the full parse read the body, the lean one: {error}"));
+    let lean_previous = parts.get(1).and_then(|body| {
+        Scrape::parse_for_snapshot(body, now - TimeDelta::seconds(gap.into())).ok()
+    });
+    if previous.is_some() == lean_previous.is_some() {
+        let lean_snapshot = build_snapshot(&node, &lean, lean_previous.as_ref(), target);
+        let lean_json = serde_json::to_string(&lean_snapshot).expect("a snapshot serializes");
+        assert_eq!(json, lean_json, "the lean parse built another snapshot");
     }
 });

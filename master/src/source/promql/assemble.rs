@@ -241,6 +241,7 @@ fn scrape(families: ByFamily, at: DateTime<Utc>) -> Scrape {
         families,
         dropped: Vec::new(),
         dropped_counts: [0; 3],
+        skipped_samples: 0,
     }
 }
 
