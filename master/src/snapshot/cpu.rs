@@ -1,13 +1,16 @@
 //! CPU: time shares over the window from `node_cpu_seconds_total{cpu,mode}`, load,
 //! and identity from `node_cpu_info` and the frequency families.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::series::{increase, Series, Window};
 use crate::model::CpuMetrics;
 
-/// Seconds per mode of one CPU (`node_cpu_seconds_total` of one `cpu` label).
-type ModeSeconds<'a> = HashMap<&'a str, f64>;
+/// Seconds per mode of one CPU (`node_cpu_seconds_total` of one `cpu` label). Ordered:
+/// the shares are sums over the modes, and a sum in a random order (a HashMap's) would
+/// differ in its last digits from one process to the next, so that two masters, or
+/// two reads of the same body, would not give the same snapshot.
+type ModeSeconds<'a> = BTreeMap<&'a str, f64>;
 
 pub(super) fn record(window: &Window) -> CpuMetrics {
     let now = cpu_times(&window.now);
@@ -16,7 +19,7 @@ pub(super) fn record(window: &Window) -> CpuMetrics {
     // Numerically: cpu10 after cpu9.
     cpus.sort_by_key(|cpu| (cpu.parse::<u64>().unwrap_or(u64::MAX), *cpu));
 
-    let mut total: ModeSeconds = HashMap::new();
+    let mut total: ModeSeconds = BTreeMap::new();
     let mut per_core = Vec::with_capacity(cpus.len());
     for cpu in &cpus {
         let spent = before
@@ -62,7 +65,7 @@ fn cpu_times<'a>(series: &Series<'a>) -> BTreeMap<&'a str, ModeSeconds<'a>> {
 /// Seconds spent per mode between two readings of one CPU; `None` when a counter went
 /// down (a reset) or no time passed.
 fn spent<'a>(now: &ModeSeconds<'a>, then: &ModeSeconds<'a>) -> Option<ModeSeconds<'a>> {
-    let mut spent = HashMap::with_capacity(now.len());
+    let mut spent = BTreeMap::new();
     for (mode, seconds) in now {
         if let Some(before) = then.get(mode) {
             spent.insert(*mode, increase(*seconds, *before)?);
