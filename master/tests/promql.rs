@@ -390,6 +390,13 @@ fn check_history(direct: u16, replica_a: u16, replica_b: u16, on_vm: u16) {
                     "{name}: history {field}: scraped {a}, through {b}"
                 );
             }
+            // Made from the node's families at the step: none may be missing.
+            for field in ["memory_usage", "disk_usage"] {
+                assert!(
+                    number(point, &format!("/{field}")) > 0.0,
+                    "{name}: {field}: {point}"
+                );
+            }
             let cpu = number(point, "/cpu_usage");
             assert!((0.0..=100.0).contains(&cpu), "{name}: cpu_usage {cpu}");
             for field in [

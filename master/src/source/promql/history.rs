@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::assemble::{Answers, Assembly, NodeNaming};
-use super::families::{promql_duration, INSTANT_GROUPS};
+use super::families::{counter_selector, promql_duration, HIDDEN_INTERFACES, INSTANT_GROUPS};
 use super::query_api::{Matrix, QueryApi, QueryError, Vector, VectorSample};
 use crate::api::{LatestSnapshot, LatestView, NodeStore, SharedStore};
 use crate::model::{MetricsDataPoint, NodeMetricsSnapshot};
@@ -29,7 +29,7 @@ use crate::store::history_point;
 use crate::store::series::SeriesColumn;
 use crate::store::{PushRules, StoreError};
 
-/// The instant groups a history point reads (of [`INSTANT_GROUPS`]): load, memory,
+/// The instant groups a history point reads (none with a filter after its selector) (of [`INSTANT_GROUPS`]): load, memory,
 /// the primary disk's usage, the interfaces' state, the sensors; `host` also holds
 /// the names a node reports.
 pub const HISTORY_GROUPS: &[&str] = &["host", "memory", "disks", "networks", "temperature"];
@@ -75,21 +75,29 @@ pub fn history_queries(node_label: &str, matcher: &str, window: Duration) -> Vec
         .map(|family| format!("timestamp({family}{{{matcher}}})"))
         .collect::<Vec<_>>()
         .join(" or ");
+    // One selector: `or` would join the groups' queries by their labels without the
+    // name, keeping one family of each label set. The interfaces' matcher holds for
+    // series without a `device` label (an empty value does not match), and no disk
+    // device is named like a hidden interface.
     let families: Vec<&str> = INSTANT_GROUPS
         .iter()
         .filter(|(group, _)| HISTORY_GROUPS.contains(group))
         .flat_map(|(_, families)| families.iter().copied())
         .collect();
+    let instant = format!(
+        "{{__name__=~\"{}\",{HIDDEN_INTERFACES},{matcher}}}",
+        families.join("|")
+    );
     let mut queries = vec![
         HistoryQuery::Newest(format!("max by ({node_label}) ({newest})")),
-        HistoryQuery::Instant(format!(
-            "{{__name__=~\"{}\",{matcher}}}",
-            families.join("|")
-        )),
+        HistoryQuery::Instant(instant),
     ];
     queries.extend(HISTORY_RATED.iter().map(|family| HistoryQuery::Rate {
         family,
-        expr: format!("rate({family}{{{matcher}}}[{window}])"),
+        expr: format!(
+            "rate({}[{window}])",
+            counter_selector(family, Some(matcher))
+        ),
     }));
     queries
 }
@@ -397,7 +405,7 @@ mod tests {
             .starts_with(r#"{__name__=~"edge_node_info|node_uname_info|"#));
         assert!(queries[1]
             .expr()
-            .ends_with(r#"|node_thermal_zone_temp",instance=~"edge-1\\.lab(:[0-9]+)?"}"#));
+            .ends_with(r#"|node_thermal_zone_temp",device!~"lo|(veth|docker|br-|virbr|vnet|cni|flannel|cali).*",instance=~"edge-1\\.lab(:[0-9]+)?"}"#));
         assert!(!queries[1].expr().contains("edge_process"));
         assert_eq!(
             queries[2],

@@ -224,7 +224,9 @@ impl NodeSource for PromqlSource {
         let left_out = answers.newest.left_out
             + answers.instant.iter().map(|v| v.left_out).sum::<usize>()
             + answers.rates.iter().map(|(_, v)| v.left_out).sum::<usize>();
+        let queried = started.elapsed();
         let assembled = self.assembly.snapshots(answers, time);
+        let assembly_seconds = (started.elapsed() - queried).as_secs_f64();
         if left_out > 0 || assembled.unlabelled > 0 || !assembled.unnamed.is_empty() {
             let unnamed: Vec<String> = assembled
                 .unnamed
@@ -245,6 +247,8 @@ impl NodeSource for PromqlSource {
             nodes = assembled.snapshots.len(),
             stale = assembled.stale,
             series,
+            query_seconds = queried.as_secs_f64(),
+            assembly_seconds,
             seconds = started.elapsed().as_secs_f64(),
             "PromQL round"
         );

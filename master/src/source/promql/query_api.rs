@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -249,6 +249,7 @@ impl QueryApi {
         if let Some(value) = authorization(&self.auth)? {
             request = request.header("Authorization", value);
         }
+        let asked = Instant::now();
         let mut response = request
             .send_form(form.iter().copied())
             .map_err(QueryFailure::of_request)?;
@@ -259,9 +260,19 @@ impl QueryApi {
             .limit(MAX_ANSWER_BYTES)
             .read_to_vec()
             .map_err(QueryFailure::of_body)?;
+        let answered = Instant::now();
+        let parsed = parse(&body);
+        // Where a round's time goes: the backend (and the transfer) or our decoding.
+        tracing::debug!(
+            query = %form.first().map_or("", |(_, q)| q).chars().take(60).collect::<String>(),
+            bytes = body.len(),
+            backend_seconds = (answered - asked).as_secs_f64(),
+            decode_seconds = answered.elapsed().as_secs_f64(),
+            "PromQL answer"
+        );
         // The API answers errors with JSON too (400 for a bad query, 422, 503); its
         // `error` says more than the status.
-        match parse(&body) {
+        match parsed {
             Err(QueryFailure::Json(_)) if !status.is_success() => Err(QueryFailure::HttpStatus {
                 status,
                 message: shown(&String::from_utf8_lossy(&body)),
