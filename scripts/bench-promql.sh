@@ -110,12 +110,14 @@ master_pid=$!
 pids+=($master_pid)
 wait_http "http://127.0.0.1:$master_port/healthz"
 
-for _ in $(seq $((ROUNDS * INTERVAL + 30))); do
-    rounds=$(grep -c 'PromQL round ' "$work/master.log" || true)
+# A round may take longer than the interval (then the next starts late) or fail at
+# the 60 s query timeout: wait for that, and print failures too.
+for _ in $(seq $((ROUNDS * (INTERVAL + 60) + 30))); do
+    rounds=$(grep -c 'PromQL round' "$work/master.log" || true)
     [[ $rounds -ge $ROUNDS ]] && break
     sleep 1
 done
-grep -E 'PromQL round' "$work/master.log" | sed 's/^.*PromQL round/round/' | cut -c1-300
+grep -E 'PromQL round' "$work/master.log" | sed 's/^.*PromQL round/round/' | cut -c1-300 || true
 echo "bench-promql: the slowest queries of the last round (4 run at once):"
 grep -E 'PromQL query' "$work/master.log" | tail -n 34 | sed 's/^.*PromQL query //' |
     awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^seconds=/) print substr($i, 9), $0 }' |

@@ -1,7 +1,9 @@
 //! What the snapshot reads (every section of `master/src/snapshot/`), as the queries a
 //! round asks the backend: a few instant queries of families read as they are, one
 //! `rate()` query per counter whose rate a section takes, and one query for the time of
-//! each node's newest sample.
+//! each node's newest sample. Only what a snapshot shows is asked for (the backend's
+//! time is most of a round's): a process's current state, not the state set's zeros,
+//! and no interface the snapshot leaves out.
 //!
 //! A family missing here is a field left at its default in PromQL mode only; the test
 //! `the_fixture_gives_the_scraped_snapshot` builds the edge-exporter fixture both ways
