@@ -61,8 +61,8 @@ vm_pid=$!
 pids+=($vm_pid)
 wait_http "http://127.0.0.1:$vm_port/health"
 
-# Both imports' samples, 15 s apart, the second (counters and all) 1 % higher: a
-# steady rate for every counter.
+# Both imports' samples, 15 s apart, the second's counters 1 % higher: a steady rate
+# for every counter.
 now_ms=$(($(date +%s) * 1000))
 import() {
     local at_ms=$1 scale=$2
@@ -74,11 +74,13 @@ for line in open(body):
     if not line.strip() or line.startswith("#"):
         continue
     series, value = line.rstrip("\n").rsplit(" ", 1)
+    name, brace, rest = series.partition("{")
     try:
-        value = repr(float(value) * scale)
+        # Only counters move on: a gauge such as a state set's 1 stays what it is.
+        counter = name.endswith("_total") or name.startswith("node_vmstat_")
+        value = repr(float(value) * (scale if counter else 1.0))
     except ValueError:
         continue
-    name, brace, rest = series.partition("{")
     lines.append((name, rest if brace else None, value))
 out = sys.stdout
 for n in range(nodes):
@@ -108,16 +110,23 @@ master_pid=$!
 pids+=($master_pid)
 wait_http "http://127.0.0.1:$master_port/healthz"
 
-for _ in $(seq $((ROUNDS * INTERVAL + 30))); do
-    rounds=$(grep -c 'PromQL round ' "$work/master.log" || true)
+# A round may take longer than the interval (then the next starts late) or fail at
+# the 60 s query timeout: wait for that, and print failures too.
+for _ in $(seq $((ROUNDS * (INTERVAL + 60) + 30))); do
+    rounds=$(grep -c 'PromQL round' "$work/master.log" || true)
     [[ $rounds -ge $ROUNDS ]] && break
     sleep 1
 done
-grep -E 'PromQL round' "$work/master.log" | sed 's/^.*PromQL round/round/' | cut -c1-300
+grep -E 'PromQL round' "$work/master.log" | sed 's/^.*PromQL round/round/' | cut -c1-300 || true
 echo "bench-promql: the slowest queries of the last round (4 run at once):"
 grep -E 'PromQL query' "$work/master.log" | tail -n 34 | sed 's/^.*PromQL query //' |
     awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^seconds=/) print substr($i, 9), $0 }' |
-    sort -rn | head -n 5 | cut -d' ' -f2- | cut -c1-200
+    sort -rn | head -n 5 | cut -d' ' -f2- | cut -c1-200 || true
+echo "bench-promql: the last round's answers: backend (answer and transfer) vs decoding, summed over its queries; the 5 slowest:"
+grep -E 'PromQL answer' "$work/master.log" | tail -n 34 | sed 's/^.*PromQL answer //' |
+    awk '{ b = 0; d = 0; for (i = 1; i <= NF; i++) { if ($i ~ /^backend_seconds=/) b = substr($i, 17); if ($i ~ /^decode_seconds=/) d = substr($i, 16) }
+           sb += b; sd += d; print b + d, $0 } END { printf "  total: backend %.2f s, decoding %.2f s\n", sb, sd > "/dev/stderr" }' |
+    sort -rn | head -n 5 | cut -d' ' -f2- | cut -c1-200 || true
 listed=$(curl -fs "http://127.0.0.1:$master_port/api/v2/clusters/default/node-metrics" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["summary"]["total_nodes"], d["summary"]["online_nodes"])')
 write=$(curl -fs "http://127.0.0.1:$master_port/metrics" |

@@ -12,7 +12,7 @@ use crate::admission::CmdlinePolicy;
 use crate::api::{AllowedOrigins, ApiSettings, HistoryShape};
 use crate::source::promql::assemble::NodeNaming;
 use crate::source::promql::query_api::BackendAuth;
-use crate::source::promql::{PromqlConfig, RATE_WINDOW_INTERVALS};
+use crate::source::promql::{HistoryFrom, PromqlConfig, RATE_WINDOW_INTERVALS};
 use crate::source::targets::{parse_target, DnsDiscovery, Target};
 
 #[derive(Debug, Clone)]
@@ -80,6 +80,7 @@ pub fn command() -> Command {
         .arg(arg("source.basic-auth-username", None, "PromQL source: basic-auth user name (with --source.basic-auth-password-file)."))
         .arg(arg("source.basic-auth-password-file", None, "PromQL source: a file holding the basic-auth password (re-read every round)."))
         .arg(arg("source.rate-window", None, "PromQL source: the window of rate() (default: 4 × --scrape-interval, so that it holds at least two samples when one scrape is missed; at least 4 × the backend's scrape interval)."))
+        .arg(arg("source.history", Some("backend"), "PromQL source: where /history is answered from: backend (query_range at the step that fits the window) or local (the SQLite sampler, for a backend whose retention is shorter)."))
         .arg(arg("source.delay", Some("30s"), "PromQL source: how far behind now rounds are evaluated, so that what was scraped has reached the backend: at least VictoriaMetrics' -search.latencyOffset (30s by default); a few seconds for Prometheus. A node's last-seen time is its newest sample's time plus this."))
         .arg(arg("scrape-interval", Some("5s"), "How often every target is scraped."))
         .arg(arg("scrape-timeout", Some("4s"), "Longest one scrape may take."))
@@ -349,6 +350,16 @@ fn promql_config(
     };
     let delay =
         parse_go_duration(&text(matches, "source.delay")).map_err(|e| fail("source.delay", e))?;
+    let history_text = text(matches, "source.history");
+    let history = HistoryFrom::parse(&history_text).ok_or_else(|| {
+        fail(
+            "source.history",
+            format!(
+                "{history_text:?}: must be one of {}",
+                HistoryFrom::NAMES.join(", ")
+            ),
+        )
+    })?;
     Ok(Some(PromqlConfig {
         url: url.to_owned(),
         auth,
@@ -356,6 +367,7 @@ fn promql_config(
         naming,
         rate_window,
         delay,
+        history,
     }))
 }
 
@@ -456,6 +468,7 @@ mod tests {
                 naming: NodeNaming::Label,
                 rate_window: Duration::from_secs(60),
                 delay: Duration::from_secs(30),
+                history: HistoryFrom::Backend,
             })
         );
         let s = parse(&[
@@ -466,17 +479,25 @@ mod tests {
             "--source.basic-auth-password-file=/run/password",
             "--source.rate-window=1m30s",
             "--source.delay=2s",
+            "--source.history=local",
         ])
         .unwrap()
         .promql
         .unwrap();
         assert_eq!(
-            (s.node_label.as_str(), s.naming, s.rate_window, s.delay),
+            (
+                s.node_label.as_str(),
+                s.naming,
+                s.rate_window,
+                s.delay,
+                s.history
+            ),
             (
                 "node",
                 NodeNaming::Reported,
                 Duration::from_secs(90),
-                Duration::from_secs(2)
+                Duration::from_secs(2),
+                HistoryFrom::Local
             )
         );
         assert_eq!(

@@ -45,6 +45,17 @@ fn main() -> ExitCode {
     };
     let own_metrics = Arc::new(OwnMetrics::new());
 
+    // In PromQL mode `/history` may come from the backend (`--source.history`).
+    let shared: SharedStore = match &settings.promql {
+        Some(config) => PromqlSource::history_store(
+            config,
+            Arc::clone(&store) as SharedStore,
+            settings.cluster_id.clone(),
+            settings.scrape_timeout,
+            settings.api_settings().offline_after,
+        ),
+        None => Arc::clone(&store) as SharedStore,
+    };
     let scraper: Box<dyn FnOnce() + Send> = match settings.promql.take() {
         // The scrape source on a runtime of its own, so that parsing scrapes never
         // delays the API's answers.
@@ -123,7 +134,6 @@ fn main() -> ExitCode {
         }
     }
 
-    let shared: SharedStore = Arc::clone(&store) as SharedStore;
     let app = app::router(shared, settings.api_settings(), own_metrics);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -40,8 +40,8 @@ fn start(args: Vec<String>) -> (Server, u16) {
     (server, port)
 }
 
-fn promql_master(db: &std::path::Path, backend: &str) -> (Server, u16) {
-    start(vec![
+fn promql_master(db: &std::path::Path, backend: &str, extra: &[&str]) -> (Server, u16) {
+    let mut args = vec![
         format!("--db={}", db.display()),
         format!("--source=prometheus={backend}"),
         "--scrape-interval=1s".into(),
@@ -49,7 +49,9 @@ fn promql_master(db: &std::path::Path, backend: &str) -> (Server, u16) {
         // Above VictoriaMetrics' -search.latencyOffset (1s here) and vmagent's
         // one-second flush.
         "--source.delay=3s".into(),
-    ])
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    start(args)
 }
 
 fn number(value: &Value, path: &str) -> f64 {
@@ -180,9 +182,19 @@ fn promql_masters_agree_with_scraping_and_with_each_other() {
         "--scrape-interval=1s".into(),
     ]);
     let prometheus = format!("http://127.0.0.1:{prometheus_port}");
-    let (_a, replica_a) = promql_master(&dir.join("a.db"), &prometheus);
-    let (_b, replica_b) = promql_master(&dir.join("b.db"), &prometheus);
-    let (_vm, on_vm) = promql_master(&dir.join("vm.db"), &format!("http://127.0.0.1:{vm_port}"));
+    // History from the backend is the default; replica b shows it in atlhyper's
+    // current shape, replica a in the v2 one.
+    let (_a, replica_a) = promql_master(&dir.join("a.db"), &prometheus, &[]);
+    let (_b, replica_b) = promql_master(
+        &dir.join("b.db"),
+        &prometheus,
+        &["--atlhyper-api=current", "--source.history=backend"],
+    );
+    let (_vm, on_vm) = promql_master(
+        &dir.join("vm.db"),
+        &format!("http://127.0.0.1:{vm_port}"),
+        &[],
+    );
 
     let online = |port: u16| {
         let answer = try_get(port, &node_path());
@@ -311,6 +323,8 @@ fn promql_masters_agree_with_scraping_and_with_each_other() {
         }
     }
 
+    check_history(direct, replica_a, replica_b, on_vm);
+
     // The exporter stops: vmagent marks its series stale, the backend stops answering
     // them, and the node is offline once --offline-after (3 × 1 s) has passed since its
     // last sample (plus the delay).
@@ -321,6 +335,108 @@ fn promql_masters_agree_with_scraping_and_with_each_other() {
         Duration::from_secs(20),
         || get(replica_a, &node_path()).json()["status"] == "offline",
     );
+}
+
+/// Per history field, how far a point from the backend may be from the direct
+/// master's newest point (its sampler keeps one every 5 minutes: the first scrape's).
+/// Slow values only, as in `live_tolerances`; the rest are checked for range.
+const HISTORY_TOLERANCES: &[(&str, f64)] = &[
+    ("memory_usage", 25.0),
+    ("disk_usage", 5.0),
+    ("cpu_temp", 10.0),
+];
+
+/// `/history` through the backends: points at the 60 s steps of a 1-hour window,
+/// answered by `query_range`, close to the direct master's sampled history; the same
+/// through the legacy route in both shapes.
+fn check_history(direct: u16, replica_a: u16, replica_b: u16, on_vm: u16) {
+    let route = format!("{LIST}/{NODE}/history?hours=1");
+    let legacy = format!("/api/v2/node-metrics/{NODE}/history?cluster_id=default&hours=1");
+    let points = |port: u16, path: &str, key: &str| -> Vec<Value> {
+        get(port, path).json()[key]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let scraped = points(direct, &route, "history");
+    let newest_scraped = scraped
+        .last()
+        .expect("the direct master has a history point");
+    // A point needs a whole minute that the node was up at, with rates: up to a
+    // minute's wait.
+    for (name, port) in [("Prometheus", replica_a), ("VictoriaMetrics", on_vm)] {
+        wait_until(
+            &format!("a history point through {name}"),
+            Duration::from_secs(75),
+            || {
+                points(port, &route, "history")
+                    .iter()
+                    .any(|p| p["cpu_usage"].as_f64() > Some(0.0))
+            },
+        );
+        let history = points(port, &route, "history");
+        for point in &history {
+            let time = point["timestamp"].as_str().unwrap();
+            let time = chrono::DateTime::parse_from_rfc3339(time).unwrap();
+            assert_eq!(time.timestamp() % 60, 0, "{name}: a step time: {point}");
+            assert_eq!(point["node_name"], NODE, "{name}");
+            for (field, tolerance) in HISTORY_TOLERANCES {
+                let (a, b) = (
+                    number(newest_scraped, &format!("/{field}")),
+                    number(point, &format!("/{field}")),
+                );
+                assert!(
+                    (a - b).abs() <= *tolerance,
+                    "{name}: history {field}: scraped {a}, through {b}"
+                );
+            }
+            // Made from the node's families at the step: none may be missing.
+            for field in ["memory_usage", "disk_usage"] {
+                assert!(
+                    number(point, &format!("/{field}")) > 0.0,
+                    "{name}: {field}: {point}"
+                );
+            }
+            let cpu = number(point, "/cpu_usage");
+            assert!((0.0..=100.0).contains(&cpu), "{name}: cpu_usage {cpu}");
+            for field in [
+                "disk_io_read",
+                "disk_io_write",
+                "network_rx",
+                "network_tx",
+                "load_1",
+            ] {
+                assert!(
+                    number(point, &format!("/{field}")) >= 0.0,
+                    "{name}: {field}"
+                );
+            }
+        }
+        println!(
+            "history through {name}: {} points; newest {}; scraped newest {}",
+            history.len(),
+            history.last().unwrap(),
+            newest_scraped
+        );
+        // The legacy route, v2 shape: the same steps (a minute may have passed).
+        let data = points(port, &legacy, "data");
+        let times = |points: &[Value]| -> Vec<Value> {
+            points.iter().map(|p| p["timestamp"].clone()).collect()
+        };
+        assert!(
+            times(&data).starts_with(&times(&history)[..history.len() - 1]),
+            "{name}: legacy v2 history {data:?}"
+        );
+    }
+    // The legacy route in atlhyper's current shape: buckets of 60 s.
+    let current = get(replica_b, &legacy).json();
+    let cpu = current["data"]["cpu"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!cpu.is_empty(), "current-shape history: {current}");
+    assert_eq!(current["nodeName"], NODE);
+    assert!(number(&current, "/data/memory/0/value") > 0.0, "{current}");
 }
 
 /// Strings, booleans and structure equal; numbers to `GAUGE_PRECISION` relative.

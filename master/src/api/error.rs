@@ -62,6 +62,8 @@ impl ApiError {
                 StoreError::TooLarge { .. } => StatusCode::BAD_REQUEST,
                 StoreError::NodeIsScraped { .. } => StatusCode::CONFLICT,
                 StoreError::NodeLimit { .. } => StatusCode::INSUFFICIENT_STORAGE,
+                // The backend history is read from failed or refused: not our fault.
+                StoreError::Backend(_) => StatusCode::BAD_GATEWAY,
                 error if error.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },

@@ -161,6 +161,10 @@ pub enum StoreError {
     /// A push under the name of a node the master scrapes.
     #[error("node {node:?} is scraped by this master; a push may not replace it")]
     NodeIsScraped { node: String },
+    /// The metrics backend a call is answered from (`--source.history=backend`) failed;
+    /// the message names the query.
+    #[error("the metrics backend: {0}")]
+    Backend(String),
 }
 
 impl StoreError {

@@ -1,7 +1,9 @@
 //! What the snapshot reads (every section of `master/src/snapshot/`), as the queries a
 //! round asks the backend: a few instant queries of families read as they are, one
 //! `rate()` query per counter whose rate a section takes, and one query for the time of
-//! each node's newest sample.
+//! each node's newest sample. Only what a snapshot shows is asked for (the backend's
+//! time is most of a round's): a process's current state, not the state set's zeros,
+//! and no interface the snapshot leaves out.
 //!
 //! A family missing here is a field left at its default in PromQL mode only; the test
 //! `the_fixture_gives_the_scraped_snapshot` builds the edge-exporter fixture both ways
@@ -82,9 +84,11 @@ pub const INSTANT_GROUPS: &[(&str, &[&str])] = &[
             "edge_process_threads",
             "edge_process_start_time_seconds",
             "edge_process_info",
-            "edge_process_state",
         ],
     ),
+    // Only each process's current state: the state set's other series are 0 and read
+    // by nobody (they were 5 of the group's 11 series per process).
+    ("process_states", &["edge_process_state"]),
     (
         "temperature",
         &[
@@ -112,6 +116,52 @@ pub const INSTANT_GROUPS: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// Interfaces the snapshot never shows (`snapshot::networks`: loopback, container,
+/// bridge and CNI plumbing), left out by the backend: on a Kubernetes node they are
+/// most of the network series.
+pub const HIDDEN_INTERFACES: &str =
+    "device!~\"lo|(veth|docker|br-|virbr|vnet|cni|flannel|cali).*\"";
+
+/// The extra matcher of a family's series: the network families' shown interfaces.
+pub fn family_matcher(family: &str) -> Option<&'static str> {
+    family
+        .starts_with("node_network_")
+        .then_some(HIDDEN_INTERFACES)
+}
+
+/// What a group's instant query filters its answer by (after the selector).
+fn group_filter(group: &str) -> &'static str {
+    match group {
+        "process_states" => " == 1",
+        _ => "",
+    }
+}
+
+/// The instant query of a group: its families, the extra matchers they share (the
+/// groups are made so that a group's families share them), and its filter. `extra`
+/// is added to the selector (`instance=~"…"` for one node's history).
+pub fn group_expr(group: &str, families: &[&str], extra: Option<&str>) -> String {
+    let mut matchers = vec![format!("__name__=~\"{}\"", families.join("|"))];
+    matchers.extend(
+        families
+            .first()
+            .and_then(|f| family_matcher(f))
+            .map(str::to_owned),
+    );
+    matchers.extend(extra.map(str::to_owned));
+    format!("{{{}}}{}", matchers.join(","), group_filter(group))
+}
+
+/// A counter's selector: its name and the matchers its series are read with.
+pub fn counter_selector(family: &str, extra: Option<&str>) -> String {
+    let matchers: Vec<&str> = family_matcher(family).into_iter().chain(extra).collect();
+    if matchers.is_empty() {
+        family.to_owned()
+    } else {
+        format!("{family}{{{}}}", matchers.join(","))
+    }
+}
 
 /// Counters whose per-second rate a section reads, one `rate()` query each (`rate`
 /// drops the metric name, so one query cannot carry several families apart).
@@ -189,19 +239,14 @@ pub fn round_queries(node_label: &str, rate_window: std::time::Duration) -> Vec<
             .iter()
             .map(|(group, families)| Query::Instant {
                 group,
-                expr: name_selector(families),
+                expr: group_expr(group, families, None),
             }),
     );
     queries.extend(RATED.iter().map(|family| Query::Rate {
         family,
-        expr: format!("rate({family}[{window}])"),
+        expr: format!("rate({}[{window}])", counter_selector(family, None)),
     }));
     queries
-}
-
-/// `{__name__=~"a|b|c"}`: names are PromQL identifiers, nothing to escape.
-fn name_selector(families: &[&str]) -> String {
-    format!("{{__name__=~\"{}\"}}", families.join("|"))
 }
 
 /// A duration as PromQL writes it, in whole milliseconds (`1500ms`, `60s`).
@@ -240,6 +285,26 @@ mod tests {
             }
         );
         assert_eq!(promql_duration(Duration::from_millis(1500)), "1500ms");
+        // Only current process states, only shown interfaces.
+        let expr = |wanted: &str| {
+            queries
+                .iter()
+                .find(|q| matches!(q, Query::Instant { group, .. } | Query::Rate { family: group, .. } if *group == wanted))
+                .unwrap()
+                .expr()
+                .to_owned()
+        };
+        assert_eq!(
+            expr("process_states"),
+            "{__name__=~\"edge_process_state\"} == 1"
+        );
+        assert!(expr("networks").ends_with(
+            "node_network_transmit_drop_total\",device!~\"lo|(veth|docker|br-|virbr|vnet|cni|flannel|cali).*\"}"
+        ));
+        assert_eq!(
+            expr("node_network_receive_bytes_total"),
+            "rate(node_network_receive_bytes_total{device!~\"lo|(veth|docker|br-|virbr|vnet|cni|flannel|cali).*\"}[20s])"
+        );
     }
 
     #[test]

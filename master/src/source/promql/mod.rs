@@ -25,6 +25,7 @@
 
 pub mod assemble;
 pub mod families;
+pub mod history;
 pub mod query_api;
 
 use std::time::{Duration, Instant};
@@ -56,6 +57,30 @@ pub struct PromqlConfig {
     pub rate_window: Duration,
     /// `--source.delay`.
     pub delay: Duration,
+    /// `--source.history`.
+    pub history: HistoryFrom,
+}
+
+/// Where `/history` is answered from in PromQL mode (`--source.history`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryFrom {
+    /// `query_range` on the backend ([`history::BackendHistory`]).
+    Backend,
+    /// The local SQLite sampler, as when scraping: for a backend whose retention is
+    /// shorter than the master's.
+    Local,
+}
+
+impl HistoryFrom {
+    pub const NAMES: [&'static str; 2] = ["backend", "local"];
+
+    pub fn parse(text: &str) -> Option<HistoryFrom> {
+        match text {
+            "backend" => Some(HistoryFrom::Backend),
+            "local" => Some(HistoryFrom::Local),
+            _ => None,
+        }
+    }
 }
 
 /// Reads rounds from a query API.
@@ -77,16 +102,30 @@ impl PromqlSource {
         offline_after: Duration,
     ) -> PromqlSource {
         PromqlSource {
-            api: QueryApi::new(&config.url, config.auth, timeout),
+            api: QueryApi::new(&config.url, config.auth.clone(), timeout),
             queries: families::round_queries(&config.node_label, config.rate_window),
-            assembly: Assembly {
-                node_label: config.node_label,
-                naming: config.naming,
-                rate_window: config.rate_window,
-                max_age: offline_after,
-            },
+            assembly: assembly(&config, offline_after),
             interval,
             delay: config.delay,
+        }
+    }
+
+    /// The local store, with `/history` from the backend when `config` says so.
+    pub fn history_store(
+        config: &PromqlConfig,
+        local: crate::api::SharedStore,
+        cluster: String,
+        timeout: Duration,
+        offline_after: Duration,
+    ) -> crate::api::SharedStore {
+        match config.history {
+            HistoryFrom::Local => local,
+            HistoryFrom::Backend => std::sync::Arc::new(history::BackendHistory::new(
+                local,
+                QueryApi::new(&config.url, config.auth.clone(), timeout),
+                cluster,
+                assembly(config, offline_after),
+            )),
         }
     }
 
@@ -185,7 +224,9 @@ impl NodeSource for PromqlSource {
         let left_out = answers.newest.left_out
             + answers.instant.iter().map(|v| v.left_out).sum::<usize>()
             + answers.rates.iter().map(|(_, v)| v.left_out).sum::<usize>();
+        let queried = started.elapsed();
         let assembled = self.assembly.snapshots(answers, time);
+        let assembly_seconds = (started.elapsed() - queried).as_secs_f64();
         if left_out > 0 || assembled.unlabelled > 0 || !assembled.unnamed.is_empty() {
             let unnamed: Vec<String> = assembled
                 .unnamed
@@ -206,6 +247,8 @@ impl NodeSource for PromqlSource {
             nodes = assembled.snapshots.len(),
             stale = assembled.stale,
             series,
+            query_seconds = queried.as_secs_f64(),
+            assembly_seconds,
             seconds = started.elapsed().as_secs_f64(),
             "PromQL round"
         );
@@ -220,6 +263,16 @@ impl NodeSource for PromqlSource {
                 failure: None,
             }],
         }
+    }
+}
+
+/// How answers become snapshots under `config`.
+fn assembly(config: &PromqlConfig, offline_after: Duration) -> Assembly {
+    Assembly {
+        node_label: config.node_label.clone(),
+        naming: config.naming,
+        rate_window: config.rate_window,
+        max_age: offline_after,
     }
 }
 

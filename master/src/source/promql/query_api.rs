@@ -1,5 +1,6 @@
 //! The Prometheus HTTP query API as a client: `POST /api/v1/query` with `query` and
-//! `time`, answered by Prometheus, VictoriaMetrics (single node, or a cluster's
+//! `time` (an instant vector), and `POST /api/v1/query_range` with `start`, `end` and
+//! `step` (a matrix, for history), answered by Prometheus, VictoriaMetrics (single node, or a cluster's
 //! `select/<tenant>/prometheus` URL), Thanos Query and anything else that speaks it.
 //!
 //! Everything read is bounded: the body ([`MAX_ANSWER_BYTES`]), the series of one
@@ -9,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -27,6 +28,9 @@ pub const MAX_LABELS_PER_SERIES: usize = 64;
 pub const MAX_LABEL_BYTES: usize = 4096;
 /// The longest secret file read (a bearer token or a password).
 pub const MAX_SECRET_FILE_BYTES: u64 = 16 << 10;
+/// The most points one series of a range answer may have (Prometheus refuses more
+/// than 11,000 steps; the history asks for fewer, see `history::MAX_STEPS`).
+pub const MAX_POINTS_PER_SERIES: usize = 11_000;
 /// How much of a query, and of the backend's error text, an error message shows.
 const SHOWN_CHARS: usize = 200;
 
@@ -57,6 +61,21 @@ pub struct VectorSample {
 #[derive(Debug, Default, PartialEq)]
 pub struct Vector {
     pub samples: Vec<VectorSample>,
+    pub left_out: usize,
+}
+
+/// One series of a range answer: its labels (sorted by name) and its points,
+/// ascending, as (Unix milliseconds, value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixSeries {
+    pub labels: Vec<(String, String)>,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// A range answer as read, with the series left out for their size.
+#[derive(Debug, Default, PartialEq)]
+pub struct Matrix {
+    pub series: Vec<MatrixSeries>,
     pub left_out: usize,
 }
 
@@ -94,10 +113,14 @@ pub enum QueryFailure {
     Backend { status: String, message: String },
     #[error("expected an instant vector, got {0:?}")]
     NotAVector(String),
+    #[error("expected a range vector (matrix), got {0:?}")]
+    NotAMatrix(String),
     #[error("more than {limit} series")]
     TooManySeries { limit: usize },
     #[error("a value {0:?} is not a number")]
     BadValue(String),
+    #[error("a series with more than {limit} points")]
+    TooManyPoints { limit: usize },
     #[error("the query's thread panicked")]
     Lost,
 }
@@ -115,7 +138,9 @@ impl QueryFailure {
             QueryFailure::Json(_)
             | QueryFailure::Backend { .. }
             | QueryFailure::NotAVector(_)
+            | QueryFailure::NotAMatrix(_)
             | QueryFailure::TooManySeries { .. }
+            | QueryFailure::TooManyPoints { .. }
             | QueryFailure::BadValue(_)
             | QueryFailure::Lost => ScrapeFailure::Parse,
         }
@@ -145,6 +170,7 @@ impl QueryFailure {
 #[derive(Clone)]
 pub struct QueryApi {
     query_url: String,
+    range_url: String,
     auth: BackendAuth,
     agent: ureq::Agent,
 }
@@ -156,8 +182,10 @@ impl QueryApi {
             .http_status_as_error(false)
             .build()
             .into();
+        let base = base_url.trim_end_matches('/');
         QueryApi {
-            query_url: format!("{}/api/v1/query", base_url.trim_end_matches('/')),
+            query_url: format!("{base}/api/v1/query"),
+            range_url: format!("{base}/api/v1/query_range"),
             auth,
             agent,
         }
@@ -175,14 +203,55 @@ impl QueryApi {
         })
     }
 
+    /// The range vector `expr` gives from `start` to `end` every `step`.
+    pub fn range(
+        &self,
+        expr: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<Matrix, QueryError> {
+        let (start, end) = (unix_seconds_text(start), unix_seconds_text(end));
+        let step = format!("{}", step.as_secs().max(1));
+        self.post(
+            &self.range_url,
+            &[
+                ("query", expr),
+                ("start", &start),
+                ("end", &end),
+                ("step", &step),
+            ],
+            parse_matrix_answer,
+        )
+        .map_err(|failure| QueryError {
+            query: expr.chars().take(SHOWN_CHARS).collect(),
+            failure,
+        })
+    }
+
     fn ask(&self, expr: &str, time: DateTime<Utc>) -> Result<Vector, QueryFailure> {
-        let mut request = self.agent.post(&self.query_url);
+        let time = unix_seconds_text(time);
+        self.post(
+            &self.query_url,
+            &[("query", expr), ("time", time.as_str())],
+            parse_answer,
+        )
+    }
+
+    /// Posts `form` to `url` and reads the answer with `parse`.
+    fn post<T>(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        parse: fn(&[u8]) -> Result<T, QueryFailure>,
+    ) -> Result<T, QueryFailure> {
+        let mut request = self.agent.post(url);
         if let Some(value) = authorization(&self.auth)? {
             request = request.header("Authorization", value);
         }
-        let time = unix_seconds_text(time);
+        let asked = Instant::now();
         let mut response = request
-            .send_form([("query", expr), ("time", time.as_str())])
+            .send_form(form.iter().copied())
             .map_err(QueryFailure::of_request)?;
         let status = response.status();
         let body = response
@@ -191,9 +260,19 @@ impl QueryApi {
             .limit(MAX_ANSWER_BYTES)
             .read_to_vec()
             .map_err(QueryFailure::of_body)?;
+        let answered = Instant::now();
+        let parsed = parse(&body);
+        // Where a round's time goes: the backend (and the transfer) or our decoding.
+        tracing::debug!(
+            query = %form.first().map_or("", |(_, q)| q).chars().take(60).collect::<String>(),
+            bytes = body.len(),
+            backend_seconds = (answered - asked).as_secs_f64(),
+            decode_seconds = answered.elapsed().as_secs_f64(),
+            "PromQL answer"
+        );
         // The API answers errors with JSON too (400 for a bad query, 422, 503); its
         // `error` says more than the status.
-        match parse_answer(&body) {
+        match parsed {
             Err(QueryFailure::Json(_)) if !status.is_success() => Err(QueryFailure::HttpStatus {
                 status,
                 message: shown(&String::from_utf8_lossy(&body)),
@@ -271,10 +350,10 @@ fn shown(text: &str) -> String {
 }
 
 #[derive(Deserialize)]
-struct Answer {
+struct Answer<S> {
     status: String,
-    #[serde(default)]
-    data: Option<AnswerData>,
+    #[serde(default = "Option::default")]
+    data: Option<AnswerData<S>>,
     #[serde(default, rename = "errorType")]
     error_type: Option<String>,
     #[serde(default)]
@@ -282,11 +361,11 @@ struct Answer {
 }
 
 #[derive(Deserialize)]
-struct AnswerData {
+struct AnswerData<S> {
     #[serde(rename = "resultType")]
     result_type: String,
-    #[serde(default)]
-    result: Vec<AnswerSeries>,
+    #[serde(default = "Vec::new")]
+    result: Vec<S>,
 }
 
 #[derive(Deserialize)]
@@ -297,9 +376,20 @@ struct AnswerSeries {
     value: (f64, String),
 }
 
-/// Reads a query API answer: an instant vector, or the backend's error.
-pub fn parse_answer(body: &[u8]) -> Result<Vector, QueryFailure> {
-    let answer: Answer = serde_json::from_slice(body)?;
+#[derive(Deserialize)]
+struct MatrixAnswerSeries {
+    #[serde(default)]
+    metric: BTreeMap<String, String>,
+    /// `[[unix seconds, "value"], …]`.
+    #[serde(default)]
+    values: Vec<(f64, String)>,
+}
+
+/// The data of a successful answer, or the backend's error.
+fn answer_data<S: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<Option<AnswerData<S>>, QueryFailure> {
+    let answer: Answer<S> = serde_json::from_slice(body)?;
     if answer.status != "success" {
         return Err(QueryFailure::Backend {
             status: shown(&format!(
@@ -310,8 +400,62 @@ pub fn parse_answer(body: &[u8]) -> Result<Vector, QueryFailure> {
             message: shown(answer.error.as_deref().unwrap_or("")),
         });
     }
-    let data = answer
-        .data
+    Ok(answer.data)
+}
+
+fn oversized(metric: &BTreeMap<String, String>) -> bool {
+    metric.len() > MAX_LABELS_PER_SERIES
+        || metric
+            .iter()
+            .any(|(name, value)| name.len() > MAX_LABEL_BYTES || value.len() > MAX_LABEL_BYTES)
+}
+
+/// Reads a `query_range` answer: a matrix, or the backend's error.
+pub fn parse_matrix_answer(body: &[u8]) -> Result<Matrix, QueryFailure> {
+    let data = answer_data::<MatrixAnswerSeries>(body)?
+        .ok_or_else(|| QueryFailure::NotAMatrix("no data".into()))?;
+    if data.result_type != "matrix" {
+        return Err(QueryFailure::NotAMatrix(shown(&data.result_type)));
+    }
+    if data.result.len() > MAX_SERIES_PER_ANSWER {
+        return Err(QueryFailure::TooManySeries {
+            limit: MAX_SERIES_PER_ANSWER,
+        });
+    }
+    let mut matrix = Matrix {
+        series: Vec::with_capacity(data.result.len()),
+        left_out: 0,
+    };
+    for series in data.result {
+        if oversized(&series.metric) {
+            matrix.left_out += 1;
+            continue;
+        }
+        if series.values.len() > MAX_POINTS_PER_SERIES {
+            return Err(QueryFailure::TooManyPoints {
+                limit: MAX_POINTS_PER_SERIES,
+            });
+        }
+        let points = series
+            .values
+            .into_iter()
+            .map(|(seconds, text)| {
+                let value =
+                    parse_value(&text).ok_or_else(|| QueryFailure::BadValue(shown(&text)))?;
+                Ok(((seconds * 1000.0).round() as i64, value))
+            })
+            .collect::<Result<_, QueryFailure>>()?;
+        matrix.series.push(MatrixSeries {
+            labels: series.metric.into_iter().collect(),
+            points,
+        });
+    }
+    Ok(matrix)
+}
+
+/// Reads a query API answer: an instant vector, or the backend's error.
+pub fn parse_answer(body: &[u8]) -> Result<Vector, QueryFailure> {
+    let data = answer_data::<AnswerSeries>(body)?
         .ok_or_else(|| QueryFailure::NotAVector("no data".into()))?;
     if data.result_type != "vector" {
         return Err(QueryFailure::NotAVector(shown(&data.result_type)));
@@ -326,12 +470,7 @@ pub fn parse_answer(body: &[u8]) -> Result<Vector, QueryFailure> {
         left_out: 0,
     };
     for series in data.result {
-        let oversized = series.metric.len() > MAX_LABELS_PER_SERIES
-            || series
-                .metric
-                .iter()
-                .any(|(name, value)| name.len() > MAX_LABEL_BYTES || value.len() > MAX_LABEL_BYTES);
-        if oversized {
+        if oversized(&series.metric) {
             vector.left_out += 1;
             continue;
         }
