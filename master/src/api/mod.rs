@@ -58,7 +58,7 @@ use crate::own_metrics::OwnMetrics;
 
 pub use cors::{AllowedOrigins, OriginError};
 pub use error::ApiError;
-pub use history_shape::HistoryShape;
+pub use history_shape::{bucket_seconds, HistoryShape};
 pub use node_store::{LatestSnapshot, LatestView, NodeStore, SharedStore};
 pub use push::{MAX_CONCURRENT_PUSHES, PUSH_BODY_LIMIT};
 pub use state::{

@@ -40,6 +40,7 @@ use edge_common::textparse::{self, DroppedFamily, MetricFamily};
 
 use crate::admission::bounds::zero_non_finite;
 use crate::model::NodeMetricsSnapshot;
+pub use networks::VIRTUAL_PREFIXES;
 use series::{Series, Window};
 
 /// A scrape body that is not Prometheus text 0.0.4; the parse error names the line.

@@ -8,8 +8,10 @@ use std::net::Ipv4Addr;
 use super::series::Window;
 use crate::model::NetworkMetrics;
 
-/// Virtual interfaces the page leaves out (container, bridge and CNI plumbing).
-const VIRTUAL_PREFIXES: [&str; 8] = [
+/// Virtual interfaces the page leaves out (container, bridge and CNI plumbing), by
+/// name prefix; `lo` is left out too. The PromQL source asks the backend to leave out
+/// the same ones (`source::promql::families::HIDDEN_INTERFACES`).
+pub const VIRTUAL_PREFIXES: [&str; 8] = [
     "veth", "docker", "br-", "virbr", "vnet", "cni", "flannel", "cali",
 ];
 

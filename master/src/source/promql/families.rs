@@ -9,6 +9,8 @@
 //! `the_fixture_gives_the_scraped_snapshot` builds the edge-exporter fixture both ways
 //! and finds such a family.
 
+use std::sync::LazyLock;
+
 /// Families read as they are, in groups of one instant query each (smaller answers
 /// than one query for all; the name says which failed). Counters whose totals are
 /// shown (network and disk bytes, packets, errors, drops) are here and in [`RATED`].
@@ -120,14 +122,19 @@ pub const INSTANT_GROUPS: &[(&str, &[&str])] = &[
 /// Interfaces the snapshot never shows (`snapshot::networks`: loopback, container,
 /// bridge and CNI plumbing), left out by the backend: on a Kubernetes node they are
 /// most of the network series.
-pub const HIDDEN_INTERFACES: &str =
-    "device!~\"lo|(veth|docker|br-|virbr|vnet|cni|flannel|cali).*\"";
+/// Built from `snapshot::VIRTUAL_PREFIXES`, the one list.
+pub static HIDDEN_INTERFACES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "device!~\"lo|({}).*\"",
+        crate::snapshot::VIRTUAL_PREFIXES.join("|")
+    )
+});
 
 /// The extra matcher of a family's series: the network families' shown interfaces.
 pub fn family_matcher(family: &str) -> Option<&'static str> {
     family
         .starts_with("node_network_")
-        .then_some(HIDDEN_INTERFACES)
+        .then_some(HIDDEN_INTERFACES.as_str())
 }
 
 /// What a group's instant query filters its answer by (after the selector).
@@ -321,5 +328,35 @@ mod tests {
         rated.sort();
         rated.dedup();
         assert_eq!(rated.len(), RATED.len());
+    }
+
+    /// The snapshot's own lists are the authority (`snapshot::SNAPSHOT_FAMILIES`, what
+    /// a scrape is read for; `snapshot::RATE_FAMILIES`, whose rates it takes): the
+    /// queries ask for exactly those families, so that a section reading one more
+    /// family fails here until the PromQL source asks for it too.
+    #[test]
+    fn the_queries_ask_for_the_snapshots_families() {
+        use std::collections::BTreeSet;
+        let asked: BTreeSet<&str> = INSTANT_GROUPS
+            .iter()
+            .flat_map(|(_, f)| f.iter().copied())
+            .chain(RATED.iter().copied())
+            .collect();
+        let read: BTreeSet<&str> = crate::snapshot::SNAPSHOT_FAMILIES.iter().copied().collect();
+        let missing: Vec<_> = read.difference(&asked).collect();
+        let extra: Vec<_> = asked.difference(&read).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "read by the snapshot, not asked: {missing:?}; asked, not read: {extra:?}"
+        );
+        let rated: BTreeSet<&str> = RATED.iter().copied().collect();
+        let rate_counters: BTreeSet<&str> = crate::snapshot::RATE_FAMILIES
+            .iter()
+            .copied()
+            // A reboot is told from the boot time, a gauge: asked among the instant
+            // families, not as a rate.
+            .filter(|f| *f != "node_boot_time_seconds")
+            .collect();
+        assert_eq!(rated, rate_counters);
     }
 }

@@ -23,7 +23,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::assemble::{Answers, Assembly, NodeNaming};
 use super::families::{counter_selector, promql_duration, HIDDEN_INTERFACES, INSTANT_GROUPS};
 use super::query_api::{Matrix, QueryApi, QueryError, Vector, VectorSample};
-use crate::api::{LatestSnapshot, LatestView, NodeStore, SharedStore};
+use crate::api::{bucket_seconds, LatestSnapshot, LatestView, NodeStore, SharedStore};
 use crate::model::{MetricsDataPoint, NodeMetricsSnapshot};
 use crate::store::history_point;
 use crate::store::series::SeriesColumn;
@@ -85,8 +85,9 @@ pub fn history_queries(node_label: &str, matcher: &str, window: Duration) -> Vec
         .flat_map(|(_, families)| families.iter().copied())
         .collect();
     let instant = format!(
-        "{{__name__=~\"{}\",{HIDDEN_INTERFACES},{matcher}}}",
-        families.join("|")
+        "{{__name__=~\"{}\",{},{matcher}}}",
+        families.join("|"),
+        HIDDEN_INTERFACES.as_str()
     );
     let mut queries = vec![
         HistoryQuery::Newest(format!("max by ({node_label}) ({newest})")),
@@ -129,12 +130,8 @@ pub fn label_matcher(label: &str, values: &[&str], ports: bool) -> String {
 /// than [`MAX_STEPS`].
 pub fn step_for(span: TimeDelta) -> i64 {
     let seconds = span.num_seconds().max(0);
-    let step = match seconds {
-        0..=21_600 => 60,
-        21_601..=86_400 => 300,
-        _ => 900,
-    };
-    step.max((seconds + MAX_STEPS - 1) / MAX_STEPS)
+    let hours = u32::try_from((seconds + 3599) / 3600).unwrap_or(u32::MAX);
+    bucket_seconds(hours).max((seconds + MAX_STEPS - 1) / MAX_STEPS)
 }
 
 /// A series' labels and its value at each step (`None`: no point there).
