@@ -338,7 +338,7 @@ mod tests {
             }
         }
         answers.instant.push(instant);
-        for rated in RATED {
+        for rated in RATED.iter() {
             let (Some(family), Some(earlier)) = (
                 now.families.iter().find(|f| f.name == *rated),
                 before.families.iter().find(|f| f.name == *rated),
