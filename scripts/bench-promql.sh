@@ -43,7 +43,7 @@ wait_http() {
 }
 
 exporter_port=$(free_port)
-"$EXPORTER" --web.listen-address=127.0.0.1:$exporter_port --node-name=bench \
+"$EXPORTER" --web.listen-address="127.0.0.1:$exporter_port" --node-name=bench \
     --collector.top_processes.interval=1s >"$work/exporter.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$exporter_port/metrics"
@@ -53,12 +53,12 @@ series=$(grep -vc '^#' "$work/body.txt")
 echo "bench-promql: one exporter body: $series series; $NODES nodes = $((series * NODES)) series"
 
 vm_port=$(free_port)
-victoria-metrics -storageDataPath="$work/vm" -httpListenAddr=127.0.0.1:$vm_port \
+victoria-metrics -storageDataPath="$work/vm" -httpListenAddr="127.0.0.1:$vm_port" \
     -search.latencyOffset=0s -search.maxUniqueTimeseries=100000000 \
     -search.maxSamplesPerQuery=1000000000 -search.maxQueryDuration=120s \
     >"$work/vm.log" 2>&1 &
 vm_pid=$!
-pids+=($vm_pid)
+pids+=("$vm_pid")
 wait_http "http://127.0.0.1:$vm_port/health"
 
 # Both imports' samples, 15 s apart, the second's counters 1 % higher: a steady rate
@@ -102,12 +102,12 @@ curl -fsS "http://127.0.0.1:$vm_port/internal/force_flush" >/dev/null || true
 echo "bench-promql: imported $((2 * series * NODES)) samples in $(echo "$(date +%s.%N) - $started" | bc) s"
 
 master_port=$(free_port)
-"$MASTER" --listen=127.0.0.1:$master_port --db="$work/master.db" \
-    --source=prometheus=http://127.0.0.1:$vm_port --scrape-interval=${INTERVAL}s \
+"$MASTER" --listen="127.0.0.1:$master_port" --db="$work/master.db" \
+    --source="prometheus=http://127.0.0.1:$vm_port" --scrape-interval="${INTERVAL}s" \
     --scrape-timeout=60s --source.delay=0s --offline-after=40 --max-nodes=1000000 \
     --log.level=debug >"$work/master.log" 2>&1 &
 master_pid=$!
-pids+=($master_pid)
+pids+=("$master_pid")
 wait_http "http://127.0.0.1:$master_port/healthz"
 
 # A round may take longer than the interval (then the next starts late) or fail at
