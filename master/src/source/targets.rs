@@ -25,6 +25,14 @@ pub enum TargetError {
     NoHost(String),
 }
 
+/// The most targets scraped at once (flags, file and DNS together); beyond it the
+/// file is refused and DNS answers are cut, each with a warning. Each target is a
+/// timer, a pooled connection and its rate counters: the list must not grow without
+/// bound because a file or a DNS answer does.
+pub const MAX_TARGETS: usize = 20_000;
+/// The largest targets file read (a line per target: ~100 bytes × [`MAX_TARGETS`]).
+pub const MAX_TARGETS_FILE_BYTES: u64 = 4 << 20;
+
 /// Why a targets file was not applied.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetsFileError {
@@ -32,6 +40,14 @@ pub enum TargetsFileError {
     Read {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("{}: larger than {limit} bytes", .path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("{}:{line}: more than {limit} targets", .path.display())]
+    TooMany {
+        path: PathBuf,
+        line: usize,
+        limit: usize,
     },
     #[error("{}:{line}: {source}", .path.display())]
     Line {
@@ -105,6 +121,13 @@ pub fn parse_targets_file(text: &str, origin: &Path) -> Result<Vec<Target>, Targ
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
+        }
+        if targets.len() == MAX_TARGETS {
+            return Err(TargetsFileError::TooMany {
+                path: origin.to_owned(),
+                line: index + 1,
+                limit: MAX_TARGETS,
+            });
         }
         targets.push(parse_target(line).map_err(|source| TargetsFileError::Line {
             path: origin.to_owned(),
@@ -198,13 +221,7 @@ impl TargetSet {
 
     pub fn current(&mut self) -> Vec<Target> {
         if let Some(path) = &self.file {
-            match std::fs::read_to_string(path)
-                .map_err(|source| TargetsFileError::Read {
-                    path: path.clone(),
-                    source,
-                })
-                .and_then(|text| parse_targets_file(&text, path))
-            {
+            match read_targets_file(path).and_then(|text| parse_targets_file(&text, path)) {
                 Ok(targets) => self.file_targets = targets,
                 Err(error) => {
                     tracing::warn!(%error, "targets file not applied; keeping the last good list")
@@ -219,13 +236,87 @@ impl TargetSet {
         // A URL is scraped once, under the first name given for it.
         let mut seen = std::collections::HashSet::new();
         all.retain(|t| seen.insert(t.url.clone()));
+        if all.len() > MAX_TARGETS {
+            tracing::warn!(
+                targets = all.len(),
+                limit = MAX_TARGETS,
+                "more targets than edge-master scrapes; the last ones (DNS answers first) are left out"
+            );
+            all.truncate(MAX_TARGETS);
+        }
         all
     }
+}
+
+/// The targets file's text, refused beyond [`MAX_TARGETS_FILE_BYTES`] before it is read
+/// whole.
+fn read_targets_file(path: &Path) -> Result<String, TargetsFileError> {
+    use std::io::Read;
+    let read = |source| TargetsFileError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(read)?
+        .take(MAX_TARGETS_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read)?;
+    if text.len() as u64 > MAX_TARGETS_FILE_BYTES {
+        return Err(TargetsFileError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_TARGETS_FILE_BYTES,
+        });
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_targets_file_is_bounded_in_size_and_count() {
+        let many: String = (0..=MAX_TARGETS)
+            .map(|i| format!("n{i}=10.0.{}.{}:9100\n", i / 250, i % 250))
+            .collect();
+        let error = parse_targets_file(&many, Path::new("t.conf")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "t.conf:{}: more than {MAX_TARGETS} targets",
+                MAX_TARGETS + 1
+            )
+        );
+        let at_limit: String = many
+            .lines()
+            .take(MAX_TARGETS)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(
+            parse_targets_file(&at_limit, Path::new("t.conf"))
+                .unwrap()
+                .len(),
+            MAX_TARGETS
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.conf");
+        let line = "# a comment to fill the file\n";
+        let copies = (MAX_TARGETS_FILE_BYTES as usize / line.len()) + 1;
+        std::fs::write(&big, line.repeat(copies)).unwrap();
+        let error = read_targets_file(&big).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}: larger than {MAX_TARGETS_FILE_BYTES} bytes",
+                big.display()
+            )
+        );
+        // The set keeps its last good list (here: none) and the flags.
+        let mut set = TargetSet::new(vec![parse_target("a=x:1").unwrap()], Some(big), None);
+        assert_eq!(set.current().len(), 1);
+    }
 
     #[test]
     fn targets_are_normalized() {

@@ -179,7 +179,12 @@
 
     function fetchWanted() {
       var now = Date.now();
-      wantedNames().forEach(function (name) {
+      var wanted = wantedNames();
+      // Only the histories of nodes still in a top 5 are kept.
+      state.cache.forEach(function (cached, name) {
+        if (!wanted.has(name)) state.cache.delete(name);
+      });
+      wanted.forEach(function (name) {
         var cached = state.cache.get(name);
         var fresh = cached && cached.hours === state.hours && now - cached.fetched < maxAge(state.hours);
         if (fresh || state.loading.has(name)) return;
