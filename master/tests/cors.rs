@@ -9,19 +9,12 @@ mod support;
 
 use std::time::Duration;
 
-use browser::{eventually, Browser};
+use browser::{eventually, get_text, Browser};
 use serde_json::{json, Value};
 use support::{edge_exporter, free_port, spawn, Server};
 
 const NODE: &str = "edge-cors";
 const CLUSTER: &str = "default";
-
-fn get_text(url: &str) -> Result<String, String> {
-    ureq::get(url)
-        .call()
-        .and_then(|mut r| r.body_mut().read_to_string())
-        .map_err(|e| format!("GET {url}: {e}"))
-}
 
 /// The page's origin: a server on another port that serves one empty HTML page.
 async fn serve_page() -> String {

@@ -9,7 +9,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use browser::{eventually, Browser};
+use browser::{eventually, get_json, get_text, node, Browser};
 use serde_json::{json, Value};
 use support::{edge_exporter, free_port, spawn, Server};
 
@@ -19,18 +19,6 @@ const NODE: &str = "edge-web";
 /// Pushed once, then never again: offline after three missed scrape intervals.
 const GONE: &str = "gone-node";
 const DETAIL: &str = "tr.node-detail[data-node=\"edge-web\"]";
-
-fn get_text(url: &str) -> Result<String, String> {
-    ureq::get(url)
-        .call()
-        .and_then(|mut r| r.body_mut().read_to_string())
-        .map_err(|e| format!("GET {url}: {e}"))
-}
-
-fn get_json(url: &str) -> Result<Value, String> {
-    let body = get_text(url)?;
-    serde_json::from_str(&body).map_err(|e| format!("GET {url}: {e}: {body}"))
-}
 
 /// edge-master scraping one edge-exporter, with `gone-node` pushed once.
 struct Cluster {
@@ -94,13 +82,6 @@ impl Cluster {
     fn list(&self) -> Result<Value, String> {
         get_json(&format!("{}{LIST}", self.base))
     }
-}
-
-fn node<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
-    list["nodes"]
-        .as_array()?
-        .iter()
-        .find(|n| n["node_name"] == name)
 }
 
 const CARDS: [&str; 6] = [

@@ -7,20 +7,13 @@ mod support;
 
 use std::time::Duration;
 
-use browser::{eventually, Browser};
+use browser::{eventually, get_text, Browser};
 use serde_json::{json, Value};
 use support::{free_port, spawn};
 
 const TOKEN: &str = "rt-web-123";
 const CLUSTER: &str = "edge-private";
 const NODE: &str = "token-node";
-
-fn get_text(url: &str) -> Result<String, String> {
-    ureq::get(url)
-        .call()
-        .and_then(|mut r| r.body_mut().read_to_string())
-        .map_err(|e| format!("GET {url}: {e}"))
-}
 
 /// Whether the page shows the login form, its message, and the node rows it shows.
 async fn page_state(browser: &Browser) -> Result<Value, String> {

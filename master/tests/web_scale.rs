@@ -16,7 +16,7 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use browser::{eventually, Browser};
+use browser::{eventually, get_json, node, Browser};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use support::{edge_exporter, free_port, spawn, Server};
@@ -32,18 +32,6 @@ const HISTORY_MINUTES: [i64; 3] = [40, 20, 0];
 const ROW_BATCH: usize = 100;
 /// Refreshes timed after the first render.
 const TIMED_REFRESHES: usize = 5;
-
-fn get_text(url: &str) -> Result<String, String> {
-    ureq::get(url)
-        .call()
-        .and_then(|mut r| r.body_mut().read_to_string())
-        .map_err(|e| format!("GET {url}: {e}"))
-}
-
-fn get_json(url: &str) -> Result<Value, String> {
-    let body = get_text(url)?;
-    serde_json::from_str(&body).map_err(|e| format!("GET {url}: {e}: {body}"))
-}
 
 fn name(i: usize) -> String {
     format!("node-{i:04}")
@@ -203,13 +191,6 @@ impl Cluster {
             }
         });
     }
-}
-
-fn node<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
-    list["nodes"]
-        .as_array()?
-        .iter()
-        .find(|n| n["node_name"] == name)
 }
 
 /// The page's rule: a node's current value per trend metric (`None`: no such value).

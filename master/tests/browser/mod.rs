@@ -97,7 +97,7 @@ impl Browser {
         };
         let status = format!("http://127.0.0.1:{port}/status");
         eventually("chromedriver ready", Duration::from_secs(10), || async {
-            let body = crate::get_text(&status)?;
+            let body = get_text(&status)?;
             let status: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
             match status["value"]["ready"].as_bool() {
                 Some(true) => Ok(()),
@@ -229,4 +229,26 @@ pub fn artifacts_dir() -> PathBuf {
 pub fn is_png(path: &Path) -> bool {
     std::fs::read(path)
         .is_ok_and(|bytes| bytes.len() > PNG_SIGNATURE.len() && bytes.starts_with(PNG_SIGNATURE))
+}
+
+/// The body of `GET url`, or why not.
+pub fn get_text(url: &str) -> Result<String, String> {
+    ureq::get(url)
+        .call()
+        .and_then(|mut r| r.body_mut().read_to_string())
+        .map_err(|e| format!("GET {url}: {e}"))
+}
+
+/// `GET url` as JSON, or why not (the body named).
+pub fn get_json(url: &str) -> Result<Value, String> {
+    let body = get_text(url)?;
+    serde_json::from_str(&body).map_err(|e| format!("GET {url}: {e}: {body}"))
+}
+
+/// The node `name` of a v2 list body.
+pub fn node<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
+    list["nodes"]
+        .as_array()?
+        .iter()
+        .find(|n| n["node_name"] == name)
 }
