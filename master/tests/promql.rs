@@ -231,6 +231,7 @@ fn promql_masters_agree_with_scraping_and_with_each_other() {
 
     // Prometheus and VictoriaMetrics at the same evaluation time.
     let mut compared = false;
+    let mut last_difference = String::from("never the same evaluation time");
     for _ in 0..10 {
         wait_for_mid_second();
         let (p, v) = (
@@ -240,23 +241,12 @@ fn promql_masters_agree_with_scraping_and_with_each_other() {
         if p["timestamp"] != v["timestamp"] {
             continue;
         }
-        let pids = |node: &Value| -> Vec<i64> {
-            node["processes"].as_array().map_or(Vec::new(), |list| {
-                list.iter().filter_map(|p| p["pid"].as_i64()).collect()
-            })
-        };
-        assert_eq!(pids(&p), pids(&v), "processes");
-        for gauge in GAUGES {
-            let (a, b) = (p.pointer(gauge), v.pointer(gauge));
-            assert!(a.is_some(), "no {gauge}");
-            assert_same(a.unwrap(), b.unwrap_or(&Value::Null), gauge);
-        }
-        for (field, tolerance) in RATE_TOLERANCE {
-            let (a, b) = (number(&p, field), number(&v, field));
-            assert!(
-                (a - b).abs() <= *tolerance,
-                "{field}: Prometheus {a}, VictoriaMetrics {b}"
-            );
+        // VictoriaMetrics may not hold every family of the newest samples yet (its remote
+        // write arrives in batches): a round where they differ is tried again; they must
+        // agree in one of the rounds.
+        if let Err(difference) = backends_agree(&p, &v) {
+            last_difference = difference;
+            continue;
         }
         // Printed, not asserted: the two rate() definitions over a busy machine.
         println!(
@@ -273,7 +263,7 @@ fn promql_masters_agree_with_scraping_and_with_each_other() {
     }
     assert!(
         compared,
-        "Prometheus and VictoriaMetrics never evaluated the same time"
+        "Prometheus and VictoriaMetrics never agreed at one evaluation time: {last_difference}"
     );
 
     // Against the direct scrape.
@@ -439,34 +429,60 @@ fn check_history(direct: u16, replica_a: u16, replica_b: u16, on_vm: u16) {
     assert!(number(&current, "/data/memory/0/value") > 0.0, "{current}");
 }
 
+/// The processes (by pid), every gauge and every rate of the two backends' snapshots
+/// agree: gauges to `GAUGE_PRECISION`, rates within `RATE_TOLERANCE`.
+fn backends_agree(p: &Value, v: &Value) -> Result<(), String> {
+    let pids = |node: &Value| -> Vec<i64> {
+        node["processes"].as_array().map_or(Vec::new(), |list| {
+            list.iter().filter_map(|p| p["pid"].as_i64()).collect()
+        })
+    };
+    if pids(p) != pids(v) {
+        return Err(format!("processes: {:?} vs {:?}", pids(p), pids(v)));
+    }
+    for gauge in GAUGES {
+        let a = p.pointer(gauge).ok_or_else(|| format!("no {gauge}"))?;
+        same(a, v.pointer(gauge).unwrap_or(&Value::Null), gauge)?;
+    }
+    for (field, tolerance) in RATE_TOLERANCE {
+        let (a, b) = (number(p, field), number(v, field));
+        if (a - b).abs() > *tolerance {
+            return Err(format!("{field}: Prometheus {a}, VictoriaMetrics {b}"));
+        }
+    }
+    Ok(())
+}
+
 /// Strings, booleans and structure equal; numbers to `GAUGE_PRECISION` relative.
-fn assert_same(a: &Value, b: &Value, path: &str) {
+fn same(a: &Value, b: &Value, path: &str) -> Result<(), String> {
+    let differ = || format!("{path}: Prometheus {a}, VictoriaMetrics {b}");
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
             let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            assert!(
-                (x - y).abs() <= GAUGE_PRECISION * x.abs().max(y.abs()),
-                "{path}: Prometheus {x}, VictoriaMetrics {y}"
-            );
+            if (x - y).abs() > GAUGE_PRECISION * x.abs().max(y.abs()) {
+                return Err(differ());
+            }
         }
         (Value::Object(x), Value::Object(y)) => {
-            assert_eq!(
-                x.keys().collect::<Vec<_>>(),
-                y.keys().collect::<Vec<_>>(),
-                "{path}"
-            );
+            if x.keys().ne(y.keys()) {
+                return Err(differ());
+            }
             for (key, value) in x {
-                assert_same(value, &y[key], &format!("{path}/{key}"));
+                same(value, &y[key], &format!("{path}/{key}"))?;
             }
         }
         (Value::Array(x), Value::Array(y)) => {
-            assert_eq!(x.len(), y.len(), "{path}");
+            if x.len() != y.len() {
+                return Err(differ());
+            }
             for (i, (x, y)) in x.iter().zip(y).enumerate() {
-                assert_same(x, y, &format!("{path}/{i}"));
+                same(x, y, &format!("{path}/{i}"))?;
             }
         }
-        _ => assert_eq!(a, b, "{path}"),
+        _ if a != b => return Err(differ()),
+        _ => {}
     }
+    Ok(())
 }
 
 /// VictoriaMetrics keeps 12 significant digits of a float.
