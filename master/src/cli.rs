@@ -11,6 +11,9 @@ use edge_common::flags::{self, FlagError};
 use crate::admission::CmdlinePolicy;
 use crate::api::{AllowedOrigins, ApiSettings, HistoryShape};
 use crate::source::promql::assemble::NodeNaming;
+use crate::source::promql::backend_tls::{
+    BackendTls, CaBundle, ClientIdentity, ClientIdentityError,
+};
 use crate::source::promql::query_api::BackendAuth;
 use crate::source::promql::{HistoryFrom, PromqlConfig, RATE_WINDOW_INTERVALS};
 use crate::source::targets::{parse_target, DnsDiscovery, Target};
@@ -73,12 +76,16 @@ pub fn command() -> Command {
         .arg(arg("targets-file", None, "A file of targets, one NAME=URL or URL per line, re-read every round."))
         .arg(arg("discover-dns", None, "HOST:PORT whose addresses are scraped (a headless Service over the exporter DaemonSet)."))
         .arg(arg("dns-refresh", Some("30s"), "How often --discover-dns is resolved again."))
-        .arg(arg("source", Some("scrape"), "Where node data comes from: scrape (the targets, --target/--targets-file/--discover-dns) or prometheus=URL, a Prometheus-compatible query API (Prometheus, VictoriaMetrics single node or a cluster's select/<tenant>/prometheus URL, Thanos Query; http:// only) read with a fixed number of instant queries per --scrape-interval, whatever the number of nodes. Set --scrape-interval to the backend's scrape interval."))
+        .arg(arg("source", Some("scrape"), "Where node data comes from: scrape (the targets, --target/--targets-file/--discover-dns) or prometheus=URL, a Prometheus-compatible query API (Prometheus, VictoriaMetrics single node or a cluster's select/<tenant>/prometheus URL, Thanos Query; http:// or https://) read with a fixed number of instant queries per --scrape-interval, whatever the number of nodes. Set --scrape-interval to the backend's scrape interval."))
         .arg(arg("source.node-label", Some("instance"), "PromQL source: the label that tells nodes apart (our manifests' vmagent sets instance to the node name)."))
         .arg(arg("source.node-name", Some("label"), "PromQL source: a node's name: label (the --source.node-label value, a :port suffix removed) or reported (edge_node_info{node_name}, else node_uname_info{nodename}, as when scraping)."))
         .arg(arg("source.bearer-token-file", None, "PromQL source: a file whose content is sent as Authorization: Bearer (re-read every round)."))
         .arg(arg("source.basic-auth-username", None, "PromQL source: basic-auth user name (with --source.basic-auth-password-file)."))
         .arg(arg("source.basic-auth-password-file", None, "PromQL source: a file holding the basic-auth password (re-read every round)."))
+        .arg(arg(TLS_CA_FILE, None, "PromQL source, https:// URL: a PEM file of the CA certificates the backend's certificate must chain to, instead of Mozilla's public roots (in-cluster backends have private CAs). Read once at start."))
+        .arg(arg(TLS_CERT_FILE, None, "PromQL source, https:// URL: a PEM file of the client certificate shown to a backend that requires one (mutual TLS), with --source.tls-key-file. Read once at start."))
+        .arg(arg(TLS_KEY_FILE, None, "PromQL source, https:// URL: the PEM private key of --source.tls-cert-file. Read once at start."))
+        .arg(arg(TLS_INSECURE_SKIP_VERIFY, None, "PromQL source, https:// URL: take any certificate the backend shows, unchecked. For tests only: anyone between the master and the backend can read and change the answers.").action(ArgAction::SetTrue))
         .arg(arg("source.rate-window", None, "PromQL source: the window of rate() (default: 4 × --scrape-interval, so that it holds at least two samples when one scrape is missed; at least 4 × the backend's scrape interval)."))
         .arg(arg("source.history", Some("backend"), "PromQL source: where /history is answered from: backend (query_range at the step that fits the window) or local (the SQLite sampler, for a backend whose retention is shorter)."))
         .arg(arg("source.delay", Some("30s"), "PromQL source: how far behind now rounds are evaluated, so that what was scraped has reached the backend: at least VictoriaMetrics' -search.latencyOffset (30s by default); a few seconds for Prometheus. A node's last-seen time is its newest sample's time plus this."))
@@ -102,6 +109,11 @@ pub fn command() -> Command {
         .arg(arg("cors.allowed-origin", Some("*"), "An origin (scheme://host[:port]) whose web pages may call the API, or * for any, as atlhyper answers. Repeatable.").action(ArgAction::Append))
         .arg(flags::log_level_arg())
 }
+
+const TLS_CA_FILE: &str = "source.tls-ca-file";
+const TLS_CERT_FILE: &str = "source.tls-cert-file";
+const TLS_KEY_FILE: &str = "source.tls-key-file";
+const TLS_INSECURE_SKIP_VERIFY: &str = "source.tls-insecure-skip-verify";
 
 /// `--max-nodes`'s default, as clap wants it.
 const DEFAULT_MAX_NODES_TEXT: &str = "5000";
@@ -283,19 +295,40 @@ fn promql_config(
     scrape_interval: Duration,
 ) -> Result<Option<PromqlConfig>, FlagError> {
     let source = text(matches, "source");
-    if source == "scrape" {
-        return Ok(None);
+    let url = match source.as_str() {
+        "scrape" => None,
+        _ => Some(source.strip_prefix("prometheus=").ok_or_else(|| {
+            fail(
+                "source",
+                format!("{source:?}: expected scrape or prometheus=URL"),
+            )
+        })?),
+    };
+    let https = url.is_some_and(|url| url.starts_with("https://"));
+    // Given for an http:// URL, or when scraping, they would be silently ignored.
+    if let Some(flag) = [
+        TLS_CA_FILE,
+        TLS_CERT_FILE,
+        TLS_KEY_FILE,
+        TLS_INSECURE_SKIP_VERIFY,
+    ]
+    .into_iter()
+    .find(|id| given(matches, id))
+    {
+        if !https {
+            return Err(fail(flag, "needs --source=prometheus=https://…"));
+        }
     }
-    let url = source.strip_prefix("prometheus=").ok_or_else(|| {
-        fail(
-            "source",
-            format!("{source:?}: expected scrape or prometheus=URL"),
-        )
-    })?;
-    if !url.starts_with("http://") || url.len() <= "http://".len() {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let host = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    if host.is_none_or(str::is_empty) {
         return Err(fail(
             "source",
-            format!("{url:?}: expected an http:// URL (https is not supported yet)"),
+            format!("{url:?}: expected an http:// or https:// URL"),
         ));
     }
     let node_label = text(matches, "source.node-label");
@@ -344,6 +377,7 @@ fn promql_config(
             ))
         }
     };
+    let tls = backend_tls(matches)?;
     let rate_window = match matches.get_one::<String>("source.rate-window") {
         Some(_) => positive(matches, "source.rate-window", parse_go_duration)?,
         None => scrape_interval.saturating_mul(RATE_WINDOW_INTERVALS),
@@ -363,12 +397,50 @@ fn promql_config(
     Ok(Some(PromqlConfig {
         url: url.to_owned(),
         auth,
+        tls,
         node_label,
         naming,
         rate_window,
         delay,
         history,
     }))
+}
+
+/// Whether the flag `id` was given (a `SetTrue` flag always has a value).
+fn given(matches: &ArgMatches, id: &str) -> bool {
+    matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+}
+
+/// `--source.tls-*`, their files read and checked now.
+fn backend_tls(matches: &ArgMatches) -> Result<BackendTls, FlagError> {
+    let path = |id: &str| matches.get_one::<String>(id).map(PathBuf::from);
+    let insecure_skip_verify = matches.get_flag(TLS_INSECURE_SKIP_VERIFY);
+    let ca = path(TLS_CA_FILE)
+        .map(|file| CaBundle::read(&file))
+        .transpose()
+        .map_err(|e| fail(TLS_CA_FILE, e))?;
+    if ca.is_some() && insecure_skip_verify {
+        return Err(fail(
+            TLS_INSECURE_SKIP_VERIFY,
+            "cannot be used with --source.tls-ca-file (nothing is verified)",
+        ));
+    }
+    let client = match (path(TLS_CERT_FILE), path(TLS_KEY_FILE)) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            Some(ClientIdentity::read(&cert, &key).map_err(|e| match e {
+                ClientIdentityError::Certificate(e) => fail(TLS_CERT_FILE, e),
+                e => fail(TLS_KEY_FILE, e),
+            })?)
+        }
+        (Some(_), None) => return Err(fail(TLS_CERT_FILE, "needs --source.tls-key-file")),
+        (None, Some(_)) => return Err(fail(TLS_KEY_FILE, "needs --source.tls-cert-file")),
+    };
+    Ok(BackendTls {
+        ca,
+        client,
+        insecure_skip_verify,
+    })
 }
 
 impl Settings {
@@ -398,6 +470,7 @@ impl Settings {
 mod tests {
     use super::*;
     use crate::api::DEFAULT_MAX_NODES;
+    use crate::source::promql::backend_tls::MAX_PEM_FILE_BYTES;
 
     fn parse(args: &[&str]) -> Result<Settings, String> {
         let matches = command()
@@ -464,6 +537,7 @@ mod tests {
             Some(PromqlConfig {
                 url: "http://vmselect:8481/select/0/prometheus".into(),
                 auth: BackendAuth::BearerTokenFile("/run/token".into()),
+                tls: BackendTls::default(),
                 node_label: "instance".into(),
                 naming: NodeNaming::Label,
                 rate_window: Duration::from_secs(60),
@@ -507,6 +581,154 @@ mod tests {
                 password_file: "/run/password".into()
             }
         );
+    }
+
+    /// A self-signed certificate and its key in `dir` (one file each), as PEM.
+    fn self_signed(dir: &std::path::Path, name: &str) -> (String, String) {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert = dir.join(format!("{name}.pem"));
+        let key = dir.join(format!("{name}-key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        (cert.display().to_string(), key.display().to_string())
+    }
+
+    #[test]
+    fn tls_flags_read_their_files_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed(dir.path(), "client");
+        let tls = parse(&[
+            "--source=prometheus=https://prometheus:9090",
+            &format!("--source.tls-ca-file={cert}"),
+            &format!("--source.tls-cert-file={cert}"),
+            &format!("--source.tls-key-file={key}"),
+        ])
+        .unwrap()
+        .promql
+        .unwrap()
+        .tls;
+        assert_eq!(tls.ca.map(|ca| ca.len()), Some(1));
+        assert!(tls.client.is_some());
+        assert!(!tls.insecure_skip_verify);
+        let insecure = parse(&[
+            "--source=prometheus=https://prometheus:9090",
+            "--source.tls-insecure-skip-verify",
+        ])
+        .unwrap()
+        .promql
+        .unwrap()
+        .tls;
+        assert_eq!(
+            insecure,
+            BackendTls {
+                ca: None,
+                client: None,
+                insecure_skip_verify: true
+            }
+        );
+        // Public roots when no CA file is given.
+        let public = parse(&["--source=prometheus=https://prometheus:9090"]).unwrap();
+        assert_eq!(public.promql.unwrap().tls, BackendTls::default());
+    }
+
+    #[test]
+    fn bad_tls_flags_and_files_name_the_flag_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed(dir.path(), "client");
+        let (_, other_key) = self_signed(dir.path(), "other");
+        let file = |name: &str, content: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            path.display().to_string()
+        };
+        let empty = file("empty.pem", b"");
+        let not_base64 = file(
+            "bad.pem",
+            b"-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n",
+        );
+        let not_a_certificate = file(
+            "junk.pem",
+            b"-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n",
+        );
+        let large = file("large.pem", &vec![b'#'; MAX_PEM_FILE_BYTES as usize + 1]);
+        let missing = dir.path().join("missing.pem").display().to_string();
+        let https = "--source=prometheus=https://p:9090";
+        let ca = |path: &str| format!("--source.tls-ca-file={path}");
+        for (args, expected) in [
+            (
+                vec!["--source=prometheus=http://p:9090".into(), ca(&cert)],
+                "--source.tls-ca-file: needs --source=prometheus=https://".to_owned(),
+            ),
+            (
+                vec!["--source.tls-insecure-skip-verify".into()],
+                "--source.tls-insecure-skip-verify: needs --source=prometheus=https://".into(),
+            ),
+            (
+                vec![https.into(), format!("--source.tls-cert-file={cert}")],
+                "--source.tls-cert-file: needs --source.tls-key-file".into(),
+            ),
+            (
+                vec![https.into(), format!("--source.tls-key-file={key}")],
+                "--source.tls-key-file: needs --source.tls-cert-file".into(),
+            ),
+            (
+                vec![
+                    https.into(),
+                    ca(&cert),
+                    "--source.tls-insecure-skip-verify".into(),
+                ],
+                "--source.tls-insecure-skip-verify: cannot be used with --source.tls-ca-file"
+                    .into(),
+            ),
+            (
+                vec![https.into(), ca(&empty)],
+                format!("--source.tls-ca-file: {empty}: no CERTIFICATE in it"),
+            ),
+            (
+                vec![https.into(), ca(&not_base64)],
+                format!("--source.tls-ca-file: {not_base64}: not PEM: base64 decode error"),
+            ),
+            (
+                vec![https.into(), ca(&not_a_certificate)],
+                format!("--source.tls-ca-file: {not_a_certificate}: certificate 1: "),
+            ),
+            (
+                vec![https.into(), ca(&large)],
+                format!("--source.tls-ca-file: {large}: larger than 1048576 bytes"),
+            ),
+            (
+                vec![https.into(), ca(&missing)],
+                format!("--source.tls-ca-file: {missing}: No such file"),
+            ),
+            (
+                vec![
+                    https.into(),
+                    format!("--source.tls-cert-file={key}"),
+                    format!("--source.tls-key-file={key}"),
+                ],
+                format!("--source.tls-cert-file: {key}: no CERTIFICATE in it"),
+            ),
+            (
+                vec![
+                    https.into(),
+                    format!("--source.tls-cert-file={cert}"),
+                    format!("--source.tls-key-file={cert}"),
+                ],
+                format!("--source.tls-key-file: {cert}: no PRIVATE KEY in it"),
+            ),
+            (
+                vec![
+                    https.into(),
+                    format!("--source.tls-cert-file={cert}"),
+                    format!("--source.tls-key-file={other_key}"),
+                ],
+                format!("--source.tls-key-file: {other_key}: not a usable key for the certificate"),
+            ),
+        ] {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let err = parse(&args).unwrap_err();
+            assert!(err.starts_with(&expected), "{args:?}: {err}");
+        }
     }
 
     #[test]
@@ -585,8 +807,12 @@ mod tests {
                 "--source: \"victoria\": expected scrape or prometheus=URL",
             ),
             (
-                vec!["--source=prometheus=https://prom:9090"],
-                "--source: \"https://prom:9090\": expected an http:// URL",
+                vec!["--source=prometheus=https://"],
+                "--source: \"https://\": expected an http:// or https:// URL",
+            ),
+            (
+                vec!["--source=prometheus=prom:9090"],
+                "--source: \"prom:9090\": expected an http:// or https:// URL",
             ),
             (
                 vec![

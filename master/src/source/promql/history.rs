@@ -595,6 +595,7 @@ mod tests {
             QueryApi::new(
                 &url,
                 super::super::query_api::BackendAuth::None,
+                &super::super::backend_tls::BackendTls::default(),
                 Duration::from_secs(5),
             ),
             "default".into(),

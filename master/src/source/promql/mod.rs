@@ -24,6 +24,7 @@
 //! `label_replace` tricks to keep it (backend-specific and hard to read).
 
 pub mod assemble;
+pub mod backend_tls;
 pub mod families;
 pub mod history;
 pub mod query_api;
@@ -34,6 +35,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{NodeSource, Round, RoundWriter, TargetReport};
 use assemble::{Answers, Assembly, NodeNaming};
+use backend_tls::BackendTls;
 use families::Query;
 use query_api::{BackendAuth, QueryApi, QueryError, Vector};
 
@@ -49,6 +51,8 @@ pub struct PromqlConfig {
     /// The query API's base URL (`/api/v1/query` is added).
     pub url: String,
     pub auth: BackendAuth,
+    /// `--source.tls-*`: for an https:// URL.
+    pub tls: BackendTls,
     /// `--source.node-label`: the label series are grouped by.
     pub node_label: String,
     /// `--source.node-name`.
@@ -102,7 +106,7 @@ impl PromqlSource {
         offline_after: Duration,
     ) -> PromqlSource {
         PromqlSource {
-            api: QueryApi::new(&config.url, config.auth.clone(), timeout),
+            api: QueryApi::new(&config.url, config.auth.clone(), &config.tls, timeout),
             queries: families::round_queries(&config.node_label, config.rate_window),
             assembly: assembly(&config, offline_after),
             interval,
@@ -122,7 +126,7 @@ impl PromqlSource {
             HistoryFrom::Local => local,
             HistoryFrom::Backend => std::sync::Arc::new(history::BackendHistory::new(
                 local,
-                QueryApi::new(&config.url, config.auth.clone(), timeout),
+                QueryApi::new(&config.url, config.auth.clone(), &config.tls, timeout),
                 cluster,
                 assembly(config, offline_after),
             )),

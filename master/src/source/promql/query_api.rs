@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::backend_tls::BackendTls;
 use crate::own_metrics::ScrapeFailure;
 
 /// The most one answer's body may be.
@@ -94,6 +95,9 @@ pub enum QueryFailure {
     Secret { path: String, error: std::io::Error },
     #[error("connecting: {0}")]
     Connect(#[source] ureq::Error),
+    /// The handshake failed: a certificate not trusted, or refused by the backend.
+    #[error("TLS: {0}")]
+    Tls(#[source] ureq::Error),
     #[error("timed out: {0}")]
     Timeout(#[source] ureq::Error),
     #[error("not an HTTP answer: {0}")]
@@ -129,7 +133,9 @@ impl QueryFailure {
     /// The kind, for the master's own metrics (`edge_master_scrape_*`).
     pub fn kind(&self) -> ScrapeFailure {
         match self {
-            QueryFailure::Connect(_) | QueryFailure::Secret { .. } => ScrapeFailure::Connect,
+            QueryFailure::Connect(_) | QueryFailure::Tls(_) | QueryFailure::Secret { .. } => {
+                ScrapeFailure::Connect
+            }
             QueryFailure::Timeout(_) => ScrapeFailure::Timeout,
             QueryFailure::Protocol(_) => ScrapeFailure::Protocol,
             QueryFailure::HttpStatus { .. } => ScrapeFailure::HttpStatus,
@@ -149,6 +155,7 @@ impl QueryFailure {
     fn of_request(error: ureq::Error) -> QueryFailure {
         match error {
             ureq::Error::Timeout(_) => QueryFailure::Timeout(error),
+            _ if is_tls(&error) => QueryFailure::Tls(error),
             ureq::Error::HostNotFound | ureq::Error::ConnectionFailed | ureq::Error::Io(_) => {
                 QueryFailure::Connect(error)
             }
@@ -159,14 +166,28 @@ impl QueryFailure {
     fn of_body(error: ureq::Error) -> QueryFailure {
         match error {
             ureq::Error::Timeout(_) => QueryFailure::Timeout(error),
+            _ if is_tls(&error) => QueryFailure::Tls(error),
             ureq::Error::BodyExceedsLimit(limit) => QueryFailure::TooLarge { limit },
             _ => QueryFailure::Read(error),
         }
     }
 }
 
+/// Whether `error` is rustls' (ureq passes a handshake's failure on as an I/O error
+/// holding it; a client certificate the backend refuses shows when reading, in TLS 1.3).
+fn is_tls(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::Tls(_) | ureq::Error::Pem(_) | ureq::Error::Rustls(_) => true,
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.is::<rustls::Error>()),
+        _ => false,
+    }
+}
+
 /// A backend's query API: its base URL (`http://prometheus:9090`,
-/// `http://vmselect:8481/select/0/prometheus`), credentials and a timeout per query.
+/// `https://vmselect:8481/select/0/prometheus`), credentials, TLS settings and a
+/// timeout per query.
 #[derive(Clone)]
 pub struct QueryApi {
     query_url: String,
@@ -176,8 +197,9 @@ pub struct QueryApi {
 }
 
 impl QueryApi {
-    pub fn new(base_url: &str, auth: BackendAuth, timeout: Duration) -> QueryApi {
+    pub fn new(base_url: &str, auth: BackendAuth, tls: &BackendTls, timeout: Duration) -> QueryApi {
         let agent = ureq::Agent::config_builder()
+            .tls_config(tls.tls_config())
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .build()
@@ -578,7 +600,12 @@ mod tests {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", closed.local_addr().unwrap());
         drop(closed);
-        let api = QueryApi::new(&url, BackendAuth::None, Duration::from_secs(5));
+        let api = QueryApi::new(
+            &url,
+            BackendAuth::None,
+            &BackendTls::default(),
+            Duration::from_secs(5),
+        );
         let error = api.instant("up", Utc::now()).unwrap_err();
         assert!(
             error.to_string().starts_with("query up: connecting"),
@@ -588,6 +615,7 @@ mod tests {
         let secret = QueryApi::new(
             &url,
             BackendAuth::BearerTokenFile("/nonexistent/token".into()),
+            &BackendTls::default(),
             Duration::from_secs(5),
         );
         let error = secret.instant("up", Utc::now()).unwrap_err().to_string();
