@@ -1,11 +1,12 @@
-//! Processes both integration tests start: servers killed when dropped, free
-//! loopback ports, the workspace's edge-exporter binary.
+//! Processes the integration tests start: servers killed when dropped, free
+//! loopback ports, the workspace's edge-exporter binary; certificates in `certs`.
 #![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+pub mod certs;
 pub mod http;
 
 /// A child process killed when dropped.
@@ -32,6 +33,20 @@ pub fn spawn(program: &str, args: &[String]) -> Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e}")),
+    )
+}
+
+/// Like [`spawn`], its standard error (a master's log) written to `log`.
+pub fn spawn_logged(program: &str, args: &[String], log: &Path) -> Server {
+    let log = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    Server(
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("{program}: {e}")),
     )
