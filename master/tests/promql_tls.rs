@@ -4,7 +4,8 @@
 //!
 //! - Server TLS: a master trusting the CA (`--source.tls-ca-file`) lists the node online
 //!   with the exporter's values; one without the CA file (Mozilla's roots) refuses the
-//!   certificate: no node, the failure in its own metrics and its log.
+//!   certificate: no node, the failure in its own metrics and its log. One with
+//!   `--source.tls-insecure-skip-verify` takes it unchecked.
 //! - Mutual TLS required by Prometheus: without a client certificate the round fails;
 //!   with `--source.tls-cert-file`/`--source.tls-key-file` the node is listed.
 //!
@@ -200,7 +201,14 @@ fn the_backend_certificate_is_checked_against_the_ca_file() {
         &[flag("tls-ca-file", &ca.pem_file)],
     );
     let public_roots = start_master(dir, "public-roots", &backend, &[]);
+    let unverified = start_master(
+        dir,
+        "unverified",
+        &backend,
+        &["--source.tls-insecure-skip-verify".into()],
+    );
     assert_lists_the_node(&trusting, &backend);
+    assert_lists_the_node(&unverified, &backend);
     // Prometheus answered the first master by now: the second one's failure is its
     // certificate, not a backend still starting.
     assert_rounds_fail(
