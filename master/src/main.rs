@@ -15,6 +15,12 @@ use edge_master::source::targets::TargetSet;
 use edge_master::source::RoundWriter;
 use edge_master::store::{self, LatestRules, Store};
 
+/// mimalloc instead of glibc's malloc: at 1,000 scrape targets a profile of the master
+/// spent ~40 % of its CPU in glibc's allocator (`_int_malloc`, `malloc_consolidate`,
+/// `_int_free`), churning each scrape's ~70 KB body and its parse.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let matches = cli::command().get_matches();
     let mut settings = match cli::settings(&matches) {
