@@ -10,12 +10,18 @@
 #      edge-master's RSS (now and peak).
 # Figures are printed, never asserted.
 #
-# Usage: scripts/bench-promql.sh            Env: NODES (default 10000), ROUNDS (default 3)
+#   Every round asks the fast families; the slow groups (names, sizes, top processes)
+#   are asked once per SLOW_INTERVAL (the first round, then at aligned times), and a
+#   round that asked them is marked "(slow groups asked)".
+#
+# Usage: scripts/bench-promql.sh
+# Env: NODES (default 10000), ROUNDS (default 5), SLOW_INTERVAL (s, default 60)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 NODES=${NODES:-10000}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
+SLOW_INTERVAL=${SLOW_INTERVAL:-60}
 INTERVAL=15
 
 cargo build --release -p edge-master -p edge-exporter --bin edge-master --bin edge-exporter
@@ -95,16 +101,23 @@ for n in range(nodes):
 PY
         curl -fsS --data-binary @- "http://127.0.0.1:$vm_port/api/v1/import/prometheus"
 }
+# Two samples 2 minutes apart, read with a 5-minute rate window: every round of the
+# next 3 minutes, and the slow groups' aligned time before it (at most
+# --source.slow-interval = 60 s earlier), finds both.
 started=$(date +%s.%N)
-import $((now_ms - INTERVAL * 1000)) 1.0
+import $((now_ms - 120000)) 1.0
 import "$now_ms" 1.01
 curl -fsS "http://127.0.0.1:$vm_port/internal/force_flush" >/dev/null || true
 echo "bench-promql: imported $((2 * series * NODES)) samples in $(echo "$(date +%s.%N) - $started" | bc) s"
+# Rounds are evaluated at times aligned down to the interval: the first must not be
+# before the second sample.
+while (($(date +%s) * 1000 < now_ms + INTERVAL * 1000)); do sleep 1; done
 
 master_port=$(free_port)
 "$MASTER" --listen="127.0.0.1:$master_port" --db="$work/master.db" \
     --source="prometheus=http://127.0.0.1:$vm_port" --scrape-interval="${INTERVAL}s" \
     --scrape-timeout=60s --source.delay=0s --offline-after=40 --max-nodes=1000000 \
+    --source.rate-window=5m --source.slow-interval="${SLOW_INTERVAL}s" \
     --log.level=debug >"$work/master.log" 2>&1 &
 master_pid=$!
 pids+=("$master_pid")
@@ -117,16 +130,17 @@ for _ in $(seq $((ROUNDS * (INTERVAL + 60) + 30))); do
     [[ $rounds -ge $ROUNDS ]] && break
     sleep 1
 done
-grep -E 'PromQL round' "$work/master.log" | sed 's/^.*PromQL round/round/' | cut -c1-300 || true
-echo "bench-promql: the slowest queries of the last round (4 run at once):"
-grep -E 'PromQL query' "$work/master.log" | tail -n 34 | sed 's/^.*PromQL query //' |
-    awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^seconds=/) print substr($i, 9), $0 }' |
-    sort -rn | head -n 5 | cut -d' ' -f2- | cut -c1-200 || true
-echo "bench-promql: the last round's answers: backend (answer and transfer) vs decoding, summed over its queries; the 5 slowest:"
-grep -E 'PromQL answer' "$work/master.log" | tail -n 34 | sed 's/^.*PromQL answer //' |
-    awk '{ b = 0; d = 0; for (i = 1; i <= NF; i++) { if ($i ~ /^backend_seconds=/) b = substr($i, 17); if ($i ~ /^decode_seconds=/) d = substr($i, 16) }
-           sb += b; sd += d; print b + d, $0 } END { printf "  total: backend %.2f s, decoding %.2f s\n", sb, sd > "/dev/stderr" }' |
-    sort -rn | head -n 5 | cut -d' ' -f2- | cut -c1-200 || true
+awk '/PromQL slow groups asked/ { slow = 1 }
+     /PromQL round/ { sub(/^.*PromQL round/, "round"); print substr($0, 1, 260) (slow ? " (slow groups asked)" : ""); slow = 0 }' \
+    "$work/master.log" || true
+# Per round, its answers: backend (answer and transfer) vs decoding, summed over its
+# queries, and the slowest query (4 run at once).
+echo "bench-promql: per round, summed over its queries, and its slowest query:"
+awk '/PromQL answer/ { for (i = 1; i <= NF; i++) { if ($i ~ /^backend_seconds=/) b += substr($i, 17); if ($i ~ /^decode_seconds=/) d += substr($i, 16) }; n++ }
+     /PromQL query/ { s = 0; for (i = 1; i <= NF; i++) if ($i ~ /^seconds=/) s = substr($i, 9);
+                      if (s > top) { top = s; q = $0; sub(/^.*query=/, "", q); q = substr(q, 1, 90) } }
+     /PromQL round/ { r++; printf "  round %d: %d queries, backend %.2f s, decoding %.2f s; slowest %.2f s: %s\n", r, n, b, d, top, q; b = d = n = top = 0 }' \
+    "$work/master.log" || true
 listed=$(curl -fs "http://127.0.0.1:$master_port/api/v2/clusters/default/node-metrics" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["summary"]["total_nodes"], d["summary"]["online_nodes"])')
 write=$(curl -fs "http://127.0.0.1:$master_port/metrics" |

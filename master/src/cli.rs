@@ -88,6 +88,7 @@ pub fn command() -> Command {
         .arg(arg(TLS_INSECURE_SKIP_VERIFY, None, "PromQL source, https:// URL: take any certificate the backend shows, unchecked. For tests only: anyone between the master and the backend can read and change the answers.").action(ArgAction::SetTrue))
         .arg(arg("source.rate-window", None, "PromQL source: the window of rate() (default: 4 × --scrape-interval, so that it holds at least two samples when one scrape is missed; at least 4 × the backend's scrape interval)."))
         .arg(arg("source.history", Some("backend"), "PromQL source: where /history is answered from: backend (query_range at the step that fits the window) or local (the SQLite sampler, for a backend whose retention is shorter)."))
+        .arg(arg("source.slow-interval", Some("60s"), "PromQL source: how often the groups that describe a node (names, kernel, boot time, CPU model, filesystem sizes, interface addresses and speeds, sensor names and limits) and the top processes are asked, at times aligned to it; the rounds in between reuse them. The --scrape-interval asks everything every round."))
         .arg(arg("source.delay", Some("30s"), "PromQL source: how far behind now rounds are evaluated, so that what was scraped has reached the backend: at least VictoriaMetrics' -search.latencyOffset (30s by default); a few seconds for Prometheus. A node's last-seen time is its newest sample's time plus this."))
         .arg(arg("scrape-interval", Some("5s"), "How often every target is scraped."))
         .arg(arg("scrape-timeout", Some("4s"), "Longest one scrape may take."))
@@ -384,6 +385,7 @@ fn promql_config(
     };
     let delay =
         parse_go_duration(&text(matches, "source.delay")).map_err(|e| fail("source.delay", e))?;
+    let slow_interval = positive(matches, "source.slow-interval", parse_go_duration)?;
     let history_text = text(matches, "source.history");
     let history = HistoryFrom::parse(&history_text).ok_or_else(|| {
         fail(
@@ -403,6 +405,7 @@ fn promql_config(
         rate_window,
         delay,
         history,
+        slow_interval,
     }))
 }
 
@@ -543,6 +546,7 @@ mod tests {
                 rate_window: Duration::from_secs(60),
                 delay: Duration::from_secs(30),
                 history: HistoryFrom::Backend,
+                slow_interval: Duration::from_secs(60),
             })
         );
         let s = parse(&[
@@ -554,6 +558,7 @@ mod tests {
             "--source.rate-window=1m30s",
             "--source.delay=2s",
             "--source.history=local",
+            "--source.slow-interval=5m",
         ])
         .unwrap()
         .promql
@@ -581,6 +586,7 @@ mod tests {
                 password_file: "/run/password".into()
             }
         );
+        assert_eq!(s.slow_interval, Duration::from_secs(300));
     }
 
     /// A self-signed certificate and its key in `dir` (one file each), as PEM.

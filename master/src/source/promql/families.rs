@@ -18,20 +18,25 @@ pub const INSTANT_GROUPS: &[(&str, &[&str])] = &[
     (
         "host",
         &[
-            "edge_node_info",
-            "node_uname_info",
-            "node_os_info",
             "node_time_seconds",
-            "node_boot_time_seconds",
             "node_load1",
             "node_load5",
             "node_load15",
         ],
     ),
     (
+        "host_info",
+        &[
+            "edge_node_info",
+            "node_uname_info",
+            "node_os_info",
+            "node_boot_time_seconds",
+        ],
+    ),
+    ("cpu_info", &["node_cpu_info"]),
+    (
         "cpu",
         &[
-            "node_cpu_info",
             "node_cpu_scaling_frequency_hertz",
             "node_cpu_frequency_hertz",
             "edge_cpu_clock_hertz",
@@ -50,23 +55,30 @@ pub const INSTANT_GROUPS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "disk_info",
+        &["node_filesystem_size_bytes", "node_disk_device_mapper_info"],
+    ),
+    (
         "disks",
         &[
-            "node_filesystem_size_bytes",
             "node_filesystem_free_bytes",
             "node_filesystem_avail_bytes",
-            "node_disk_device_mapper_info",
             "node_disk_read_bytes_total",
             "node_disk_written_bytes_total",
         ],
     ),
     (
-        "networks",
+        "network_info",
         &[
             "node_network_info",
             "node_network_address_info",
             "node_network_speed_bytes",
             "node_network_mtu_bytes",
+        ],
+    ),
+    (
+        "networks",
+        &[
             "node_network_receive_bytes_total",
             "node_network_transmit_bytes_total",
             "node_network_receive_packets_total",
@@ -92,23 +104,27 @@ pub const INSTANT_GROUPS: &[(&str, &[&str])] = &[
     // by nobody (they were 5 of the group's 11 series per process).
     ("process_states", &["edge_process_state"]),
     (
-        "temperature",
+        "sensor_info",
         &[
             "node_hwmon_chip_names",
-            "node_hwmon_temp_celsius",
             "node_hwmon_temp_max_celsius",
             "node_hwmon_temp_crit_celsius",
             "node_hwmon_sensor_label",
-            "node_thermal_zone_temp",
         ],
+    ),
+    (
+        "temperature",
+        &["node_hwmon_temp_celsius", "node_thermal_zone_temp"],
+    ),
+    (
+        "system_limits",
+        &["node_nf_conntrack_entries_limit", "node_filefd_maximum"],
     ),
     (
         "system",
         &[
             "node_nf_conntrack_entries",
-            "node_nf_conntrack_entries_limit",
             "node_filefd_allocated",
-            "node_filefd_maximum",
             "node_entropy_available_bits",
             "node_netstat_Tcp_CurrEstab",
             "node_sockstat_TCP_alloc",
@@ -118,6 +134,28 @@ pub const INSTANT_GROUPS: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// Groups asked only once per `--source.slow-interval` (60 s by default), at a time
+/// aligned to it, and reused by the rounds in between: what describes a node and
+/// hardly changes (names, kernel, boot time, CPU model, filesystem sizes, interface
+/// addresses and speeds, sensor names and limits, table sizes), and the top processes
+/// with their states, which are a quarter of a round's series (11 per process) and are
+/// shown as a list, not a rate. The rest of the round is asked every interval.
+pub const SLOW_GROUPS: &[&str] = &[
+    "host_info",
+    "cpu_info",
+    "disk_info",
+    "network_info",
+    "processes",
+    "process_states",
+    "sensor_info",
+    "system_limits",
+];
+
+/// Whether `group` is one of [`SLOW_GROUPS`].
+pub fn is_slow(group: &str) -> bool {
+    SLOW_GROUPS.contains(&group)
+}
 
 /// Interfaces the snapshot never shows (`snapshot::networks`: loopback, container,
 /// bridge and CNI plumbing), left out by the backend: on a Kubernetes node they are
@@ -194,7 +232,8 @@ pub const HEARTBEAT: &[&str] = &[
 /// One query of a round: what it asks and what its answer is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Query {
-    /// Families read as they are; the answer keeps `__name__`.
+    /// Families read as they are; the answer keeps `__name__`. A group of
+    /// [`SLOW_GROUPS`] is asked once per slow interval.
     Instant { group: &'static str, expr: String },
     /// The per-second rate of one counter family over the rate window.
     Rate { family: &'static str, expr: String },
@@ -203,6 +242,11 @@ pub enum Query {
 }
 
 impl Query {
+    /// Whether this is a group asked once per slow interval.
+    pub fn is_slow(&self) -> bool {
+        matches!(self, Query::Instant { group, .. } if is_slow(group))
+    }
+
     pub fn expr(&self) -> &str {
         match self {
             Query::Instant { expr, .. } | Query::Rate { expr, .. } | Query::Newest { expr } => expr,
@@ -264,8 +308,17 @@ mod tests {
         );
         assert_eq!(
             queries[1].expr(),
-            "{__name__=~\"edge_node_info|node_uname_info|node_os_info|node_time_seconds|node_boot_time_seconds|node_load1|node_load5|node_load15\"}"
+            "{__name__=~\"node_time_seconds|node_load1|node_load5|node_load15\"}"
         );
+        let slow: Vec<&str> = queries
+            .iter()
+            .filter(|query| query.is_slow())
+            .map(|query| match query {
+                Query::Instant { group, .. } => *group,
+                _ => "",
+            })
+            .collect();
+        assert_eq!(slow, SLOW_GROUPS);
         assert_eq!(
             queries.last().unwrap(),
             &Query::Rate {

@@ -32,7 +32,17 @@ use crate::store::{PushRules, StoreError};
 /// The instant groups a history point reads (none with a filter after its selector) (of [`INSTANT_GROUPS`]): load, memory,
 /// the primary disk's usage, the interfaces' state, the sensors; `host` also holds
 /// the names a node reports.
-pub const HISTORY_GROUPS: &[&str] = &["host", "memory", "disks", "networks", "temperature"];
+pub const HISTORY_GROUPS: &[&str] = &[
+    "host",
+    "host_info",
+    "memory",
+    "disk_info",
+    "disks",
+    "network_info",
+    "networks",
+    "sensor_info",
+    "temperature",
+];
 /// The counters whose rate a history point reads: CPU shares, the primary disk's I/O
 /// and the primary interface's traffic.
 pub const HISTORY_RATED: &[&str] = &[

@@ -19,6 +19,11 @@
 //! `--offline-after` intervals at the evaluation time and it is left out of the
 //! round, so it goes offline by the same rule as a scraped one.
 //!
+//! Groups that describe a node and hardly change, and the top processes, are asked
+//! once per `--source.slow-interval` ([`families::SLOW_GROUPS`]), evaluated at a time
+//! aligned to that interval and reused until the next: replicas hold the same answers,
+//! and a round at 10,000 nodes reads about half the series.
+//!
 //! Not chosen: one `rate({__name__=~"a|b"})` for all counters (`rate` drops the name,
 //! and Prometheus refuses a result with two series of one label set), and
 //! `label_replace` tricks to keep it (backend-specific and hard to read).
@@ -63,6 +68,8 @@ pub struct PromqlConfig {
     pub delay: Duration,
     /// `--source.history`.
     pub history: HistoryFrom,
+    /// `--source.slow-interval`: how often [`families::SLOW_GROUPS`] are asked.
+    pub slow_interval: Duration,
 }
 
 /// Where `/history` is answered from in PromQL mode (`--source.history`).
@@ -94,6 +101,9 @@ pub struct PromqlSource {
     assembly: Assembly,
     interval: Duration,
     delay: Duration,
+    slow_interval: Duration,
+    /// The slow groups' answers and the aligned time they were evaluated at.
+    slow: Option<(DateTime<Utc>, Vec<Vector>)>,
 }
 
 impl PromqlSource {
@@ -111,6 +121,8 @@ impl PromqlSource {
             assembly: assembly(&config, offline_after),
             interval,
             delay: config.delay,
+            slow_interval: config.slow_interval,
+            slow: None,
         }
     }
 
@@ -140,10 +152,18 @@ impl PromqlSource {
 
     /// Every query of the round at `time`, [`QUERY_CONCURRENCY`] at a time; the first
     /// error ends the round (a round from part of the families would be wrong, not
-    /// partial).
-    fn answers(&self, time: DateTime<Utc>) -> Result<Answers, QueryError> {
+    /// partial). The slow groups are asked at the slow interval's aligned time when
+    /// the answers held are from an earlier one, else those are reused.
+    fn answers(&mut self, time: DateTime<Utc>) -> Result<Answers, QueryError> {
+        let slow_time = aligned(time, Duration::ZERO, self.slow_interval);
+        let slow_fresh = matches!(&self.slow, Some((held, _)) if *held == slow_time);
         let mut results: Vec<(usize, Result<Vector, QueryError>)> = Vec::new();
-        let numbered: Vec<(usize, &Query)> = self.queries.iter().enumerate().collect();
+        let numbered: Vec<(usize, &Query)> = self
+            .queries
+            .iter()
+            .enumerate()
+            .filter(|(_, query)| !(slow_fresh && query.is_slow()))
+            .collect();
         for chunk in numbered.chunks(QUERY_CONCURRENCY) {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = chunk
@@ -154,7 +174,8 @@ impl PromqlSource {
                             *i,
                             scope.spawn(move || {
                                 let started = Instant::now();
-                                let answer = api.instant(query.expr(), time);
+                                let at = if query.is_slow() { slow_time } else { time };
+                                let answer = api.instant(query.expr(), at);
                                 tracing::debug!(
                                     query = %query.expr().chars().take(80).collect::<String>(),
                                     seconds = started.elapsed().as_secs_f64(),
@@ -179,13 +200,22 @@ impl PromqlSource {
             });
         }
         let mut answers = Answers::default();
+        let mut slow = Vec::new();
         for (i, result) in results {
             let vector = result?;
             match &self.queries[i] {
                 Query::Newest { .. } => answers.newest = vector,
+                query @ Query::Instant { .. } if query.is_slow() => slow.push(vector),
                 Query::Instant { .. } => answers.instant.push(vector),
                 Query::Rate { family, .. } => answers.rates.push((family, vector)),
             }
+        }
+        if !slow_fresh {
+            tracing::debug!(%slow_time, groups = slow.len(), "PromQL slow groups asked");
+            self.slow = Some((slow_time, slow));
+        }
+        if let Some((_, held)) = &self.slow {
+            answers.instant.extend(held.iter().cloned());
         }
         Ok(answers)
     }

@@ -59,7 +59,7 @@ pub struct VectorSample {
 }
 
 /// An instant vector as read, with the series left out for their size.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Vector {
     pub samples: Vec<VectorSample>,
     pub left_out: usize,
