@@ -409,7 +409,7 @@ mod tests {
         );
         assert!(queries[1]
             .expr()
-            .starts_with(r#"{__name__=~"edge_node_info|node_uname_info|"#));
+            .starts_with(r#"{__name__=~"node_time_seconds|node_load1|node_load5|node_load15|edge_node_info|node_uname_info|"#));
         assert!(queries[1]
             .expr()
             .ends_with(r#"|node_thermal_zone_temp",device!~"lo|(veth|docker|br-|virbr|vnet|cni|flannel|cali).*",instance=~"edge-1\\.lab(:[0-9]+)?"}"#));
