@@ -114,11 +114,16 @@ impl Driver for Scd30 {
                 TRIGGER_CONTINUOUS_MEASUREMENT,
                 &[NO_PRESSURE_COMPENSATION],
             )?;
-            let interval = self.interval.unwrap_or(DEFAULT_INTERVAL_SECONDS);
+            let first = match self.interval {
+                Some(seconds) => format!("in {seconds} s"),
+                None => format!(
+                    "after the chip's measurement interval ({DEFAULT_INTERVAL_SECONDS} s from the factory)"
+                ),
+            };
             return Err(chip.error(
                 operation,
                 ReadFailure::Device(format!(
-                    "no measurement ready; measurement (re)started, first values in {interval} s"
+                    "no measurement ready; measurement (re)started, first values {first}"
                 )),
             ));
         }
@@ -236,7 +241,25 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "i2c-1 address 0x61: starting continuous measurement (0x0010): \
-             no measurement ready; measurement (re)started, first values in 2 s"
+             no measurement ready; measurement (re)started, first values after the \
+             chip's measurement interval (2 s from the factory)"
+        );
+
+        let mut bus = interval_then(
+            [0x00, 0x1E, 0xDD],
+            vec![
+                Step::Write(vec![0x02, 0x02]),
+                Step::Read(NOT_READY.to_vec()),
+                Step::Write(vec![0x00, 0x10, 0x00, 0x00, 0x81]),
+            ],
+        );
+        let error = source("measurement_interval = 30\n")
+            .read_with(&mut bus)
+            .unwrap_err();
+        bus.assert_finished();
+        assert!(
+            error.to_string().ends_with("first values in 30 s"),
+            "{error}"
         );
     }
 
