@@ -1,10 +1,11 @@
 //! Sensirion SCD30 CO₂ module (NDIR, with temperature and humidity), following
 //! its interface description (version 1.0), §1.4: 16-bit commands, some with an
 //! argument word and its CRC; answers of CRC-checked words, read in a separate
-//! transaction 3 ms after the command (the chip does not support a repeated start).
+//! transaction whose read header must come more than 3 ms after the command
+//! (§1.4.5); the driver waits 4 ms.
 //!
-//! A run asks `get_data_ready` (0x0202, §1.4.5: the word is 1 when a measurement
-//! is ready) and, when ready, reads `read_measurement` (0x0300, §1.4.6): CO₂ (ppm),
+//! A run asks `get_data_ready` (0x0202, §1.4.4: the word is 1 when a measurement
+//! is ready) and, when ready, reads `read_measurement` (0x0300, §1.4.5): CO₂ (ppm),
 //! temperature (°C) and humidity (%RH) as big-endian IEEE-754 floats, each split in
 //! two words with a CRC after each; a value that is not a finite number fails the
 //! run.
@@ -49,8 +50,9 @@ const NO_PRESSURE_COMPENSATION: u16 = 0;
 const INTERVALS: std::ops::RangeInclusive<i64> = 2..=1800;
 /// The chip's measurement interval when nobody set one.
 const DEFAULT_INTERVAL_SECONDS: u16 = 2;
-/// The pause between a command and the read of its answer.
-const EXECUTION: Duration = Duration::from_millis(3);
+/// The pause between a command and the read of its answer: §1.4.5 asks for
+/// more than 3 ms.
+const EXECUTION: Duration = Duration::from_millis(4);
 
 fn build(keys: &mut Keys<'_, '_>) -> Result<Box<dyn Driver>, I2cConfigError> {
     let interval = keys
@@ -155,11 +157,11 @@ mod tests {
     use crate::i2c::fake::{ScriptedBus, Step};
     use crate::i2c::{BusErrorKind, I2cSource};
 
-    const WAIT: Duration = Duration::from_millis(3);
-    /// §1.4.5's example: data ready, 0x0001 with CRC 0xB0.
+    const WAIT: Duration = Duration::from_millis(4);
+    /// §1.4.4's example: data ready, 0x0001 with CRC 0xB0.
     const READY: [u8; 3] = [0x00, 0x01, 0xB0];
     const NOT_READY: [u8; 3] = [0x00, 0x00, 0x81];
-    /// §1.4.6's example: CO₂ 439 ppm (0x43DB8C2E), T 27.2 °C (0x41D9E7FF),
+    /// §1.4.5's example: CO₂ 439 ppm (0x43DB8C2E), T 27.2 °C (0x41D9E7FF),
     /// RH 48.8 % (0x42433A1B), each word followed by the CRC the document gives.
     const MEASUREMENT: [u8; 18] = [
         0x43, 0xDB, 0xCB, 0x8C, 0x2E, 0x8F, 0x41, 0xD9, 0x70, 0xE7, 0xFF, 0xF5, 0x42, 0x43, 0xBF,

@@ -11,11 +11,12 @@
 //! chip's buffer, so a source scheduled more often than the chip measures finds
 //! nothing new on some runs.
 //!
-//! When no data is ready the chip is either idle (just powered up: the chip does
-//! not remember periodic mode across a power cycle) or measuring between two
+//! When no data is ready the chip is either idle (after power-up it enters the
+//! idle state, §3.1: periodic mode is not remembered) or measuring between two
 //! values. Table 9 (§3.4) says which commands run "during measurement":
-//! `get_serial_number` (0x3682, §3.9.2) does not, and Sensirion's engineers
-//! describe the chip as not answering such commands while it measures. The
+//! `get_serial_number` (0x3682, §3.9.2) does not, and Sensirion describes the
+//! chip as not answering such commands while it measures (their reply in
+//! Sensirion/raspberry-pi-i2c-scd4x issue 6). The
 //! driver uses that to tell the two apart, and as the chip's identification:
 //! - the serial number answers, three words with valid CRCs: an idle SCD4x. The
 //!   driver starts periodic measurement (the only write it ever makes, and only

@@ -3,8 +3,8 @@
 //! argument words, and answers of 16-bit words; every word on the wire, either
 //! way, is followed by its CRC-8 (polynomial 0x31, init 0xFF; `crc`). A command
 //! that answers is its own write transaction, then — after the command's
-//! execution time — a separate read: these chips do not support a repeated start
-//! between the two (SCD4x datasheet §3.3, SCD30 interface description §1.1).
+//! execution time, before which the chip would not acknowledge the read header
+//! (SCD4x datasheet §3.3; SCD30 interface description §1.4.5) — a separate read.
 //!
 //! The chip drivers know their commands and timings; this module only frames.
 

@@ -12,8 +12,8 @@
 //!
 //! Not computed: Sensirion's VOC index, an adaptive algorithm that needs a
 //! sample every second and keeps state across them; a query can derive trends
-//! from the raw ticks. The first command switches the hotplate on and it stays
-//! on; readings settle over the first minute after power-up.
+//! from the raw ticks. measure_raw_signal starts (or continues) the chip's VOC
+//! measurement mode: the hotplate stays on between runs.
 
 use std::time::Duration;
 
