@@ -64,7 +64,8 @@ mod tests {
         }
         loaded.sort_unstable();
         for driver in [
-            "ads1115", "bmp280", "generic", "htu21d", "ina219", "sht3x", "sht4x",
+            "ads1115", "bmp280", "generic", "htu21d", "ina219", "sht3x", "sht4x", "scd4x", "scd30",
+            "sgp40",
         ] {
             assert!(
                 loaded.contains(&driver),

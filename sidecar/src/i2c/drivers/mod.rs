@@ -7,6 +7,10 @@ pub mod ads1115;
 pub mod bmp280;
 pub mod htu21d;
 pub mod ina219;
+pub mod scd30;
+pub mod scd4x;
+mod sensirion;
+pub mod sgp40;
 pub mod sht;
 
 use super::driver::DriverSpec;
@@ -19,6 +23,9 @@ pub(crate) const ALL: &[DriverSpec] = &[
     ina219::SPEC,
     ads1115::SPEC,
     bmp280::SPEC,
+    scd4x::SPEC,
+    scd30::SPEC,
+    sgp40::SPEC,
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static DriverSpec> {
