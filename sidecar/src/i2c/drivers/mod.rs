@@ -4,9 +4,11 @@
 //! it and reading its options from the sensor file.
 
 pub mod ads1115;
+pub mod bh1750;
 pub mod bmp280;
 pub mod htu21d;
 pub mod ina219;
+pub mod mcp9808;
 pub mod sht;
 
 use super::driver::DriverSpec;
@@ -19,6 +21,8 @@ pub(crate) const ALL: &[DriverSpec] = &[
     ina219::SPEC,
     ads1115::SPEC,
     bmp280::SPEC,
+    bh1750::SPEC,
+    mcp9808::SPEC,
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static DriverSpec> {
