@@ -8,6 +8,7 @@ pub mod bh1750;
 pub mod bmp280;
 pub mod htu21d;
 pub mod ina219;
+pub mod ina3221;
 pub mod mcp9808;
 pub mod sht;
 
@@ -23,6 +24,7 @@ pub(crate) const ALL: &[DriverSpec] = &[
     bmp280::SPEC,
     bh1750::SPEC,
     mcp9808::SPEC,
+    ina3221::SPEC,
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static DriverSpec> {
