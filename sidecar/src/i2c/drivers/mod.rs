@@ -8,6 +8,8 @@ pub mod bh1750;
 pub mod bmp280;
 pub mod htu21d;
 pub mod ina219;
+pub mod ina226;
+mod ina2xx;
 pub mod ina3221;
 pub mod mcp9808;
 pub mod sht;
@@ -25,6 +27,7 @@ pub(crate) const ALL: &[DriverSpec] = &[
     bh1750::SPEC,
     mcp9808::SPEC,
     ina3221::SPEC,
+    ina226::SPEC,
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static DriverSpec> {
