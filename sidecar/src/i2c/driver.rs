@@ -125,6 +125,18 @@ impl IdRegister {
 
 #[cfg(test)]
 pub(crate) mod testing {
+    use crate::i2c::{BusErrorKind, I2cReadError, ReadFailure};
+
+    /// Asserts `error` is a NACK and its text starts with `start` (bus, address,
+    /// operation and errno).
+    pub fn assert_nack(error: &I2cReadError, start: &str) {
+        assert!(error.to_string().starts_with(start), "{error}");
+        match &error.failure {
+            ReadFailure::Bus(bus) => assert_eq!(bus.kind(), BusErrorKind::Nack),
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// Asserts `actual` is within 1e-9 (relative) of `expected`: the formulas are
     /// exact, only float rounding differs.
     pub fn assert_close(actual: f64, expected: f64) {

@@ -98,10 +98,9 @@ impl Driver for Bh1750 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::i2c::driver::testing::assert_close;
-    use crate::i2c::error::ReadFailure;
+    use crate::i2c::driver::testing::{assert_close, assert_nack};
     use crate::i2c::fake::{ScriptedBus, Step};
-    use crate::i2c::{BusErrorKind, I2cSource};
+    use crate::i2c::I2cSource;
 
     fn source(options: &str) -> I2cSource {
         let text = format!("bus = 1\naddress = 0x23\ndriver = \"bh1750\"\n{options}");
@@ -163,16 +162,7 @@ mod tests {
         let mut bus = ScriptedBus::at(0x23, vec![Step::Fail(libc::EREMOTEIO)]);
         let error = source("").read_with(&mut bus).unwrap_err();
         bus.assert_finished();
-        assert!(
-            error
-                .to_string()
-                .starts_with("i2c-1 address 0x23: writing 0x20: EREMOTEIO"),
-            "{error}"
-        );
-        match &error.failure {
-            ReadFailure::Bus(bus) => assert_eq!(bus.kind(), BusErrorKind::Nack),
-            other => panic!("{other:?}"),
-        }
+        assert_nack(&error, "i2c-1 address 0x23: writing 0x20: EREMOTEIO");
         // The result read refused.
         let mut bus = ScriptedBus::at(
             0x23,
@@ -182,12 +172,7 @@ mod tests {
             ],
         );
         let error = source("").read_with(&mut bus).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with("i2c-1 address 0x23: reading 2 bytes: ENXIO"),
-            "{error}"
-        );
+        assert_nack(&error, "i2c-1 address 0x23: reading 2 bytes: ENXIO");
     }
 
     #[test]

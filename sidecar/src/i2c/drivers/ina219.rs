@@ -93,10 +93,6 @@ mod tests {
         I2cSource::from_toml(&text, "ina219.toml").unwrap()
     }
 
-    fn word(register: u8, value: u16) -> Step {
-        Step::WriteRead(vec![register], value.to_be_bytes().to_vec())
-    }
-
     #[test]
     fn register_scaling_matches_the_datasheet() {
         // Shunt voltage register examples at PGA /8: 0x7D00 = +320 mV, 0x8300 = -320 mV.
@@ -129,8 +125,8 @@ mod tests {
         let mut bus = ScriptedBus::at(
             0x40,
             vec![
-                word(BUS_VOLTAGE, 3000 << 3 | 0b10),
-                word(SHUNT_VOLTAGE, 0x8300),
+                Step::word(BUS_VOLTAGE, 3000 << 3 | 0b10),
+                Step::word(SHUNT_VOLTAGE, 0x8300),
             ],
         );
         let values = source.read_with(&mut bus).unwrap();
@@ -154,15 +150,15 @@ mod tests {
         // 20 mV across 0.1 Ω at 12 V: 0.2 A (2000 steps of 100 µA), 2.4 W (1200
         // steps of 2 mW).
         let readings = vec![
-            word(BUS_VOLTAGE, 3000 << 3 | 0b10),
-            word(SHUNT_VOLTAGE, 2000),
-            word(CURRENT, 2000),
-            word(POWER, 1200),
+            Step::word(BUS_VOLTAGE, 3000 << 3 | 0b10),
+            Step::word(SHUNT_VOLTAGE, 2000),
+            Step::word(CURRENT, 2000),
+            Step::word(POWER, 1200),
         ];
         // After a power cycle: default configuration, calibration 0.
         let mut steps = vec![
-            word(CONFIG, 0x399F),
-            word(CALIBRATION, 0),
+            Step::word(CONFIG, 0x399F),
+            Step::word(CALIBRATION, 0),
             Step::Write(vec![CONFIG, 0x39, 0x9F]),
             Step::Write(vec![CALIBRATION, 0x10, 0x00]),
         ];
@@ -177,7 +173,7 @@ mod tests {
         }
 
         // Already calibrated: nothing written, no wait.
-        let mut steps = vec![word(CONFIG, 0x399F), word(CALIBRATION, 4096)];
+        let mut steps = vec![Step::word(CONFIG, 0x399F), Step::word(CALIBRATION, 4096)];
         steps.extend(readings);
         let mut bus = ScriptedBus::at(0x40, steps);
         source.read_with(&mut bus).unwrap();
@@ -193,14 +189,14 @@ mod tests {
         let mut bus = ScriptedBus::at(
             0x40,
             vec![
-                word(CONFIG, 0x399F),
-                word(CALIBRATION, 0),
+                Step::word(CONFIG, 0x399F),
+                Step::word(CALIBRATION, 0),
                 Step::Write(vec![CONFIG, 0x01, 0x9F]),
                 Step::Write(vec![CALIBRATION, 0x83, 0x12]),
-                word(BUS_VOLTAGE, 0),
-                word(SHUNT_VOLTAGE, 0),
-                word(CURRENT, 0xFFFF),
-                word(POWER, 0),
+                Step::word(BUS_VOLTAGE, 0),
+                Step::word(SHUNT_VOLTAGE, 0),
+                Step::word(CURRENT, 0xFFFF),
+                Step::word(POWER, 0),
             ],
         );
         let values = source.read_with(&mut bus).unwrap();
@@ -214,10 +210,10 @@ mod tests {
         let mut bus = ScriptedBus::at(
             0x40,
             vec![
-                word(CONFIG, 0x399F),
-                word(CALIBRATION, 4194),
-                word(BUS_VOLTAGE, 3000 << 3 | 0b11),
-                word(SHUNT_VOLTAGE, 0x7D00),
+                Step::word(CONFIG, 0x399F),
+                Step::word(CALIBRATION, 4194),
+                Step::word(BUS_VOLTAGE, 3000 << 3 | 0b11),
+                Step::word(SHUNT_VOLTAGE, 0x7D00),
             ],
         );
         let error = source.read_with(&mut bus).unwrap_err();

@@ -92,13 +92,12 @@ fn bus_voltage(register: u16) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::i2c::driver::testing::assert_close;
+    use crate::i2c::driver::testing::{assert_close, assert_nack};
     use crate::i2c::drivers::ina2xx::{
         BUS_VOLTAGE, CALIBRATION, CONFIG, CURRENT, POWER, SHUNT_VOLTAGE,
     };
-    use crate::i2c::error::ReadFailure;
     use crate::i2c::fake::{ScriptedBus, Step};
-    use crate::i2c::{BusErrorKind, I2cSource};
+    use crate::i2c::I2cSource;
 
     const MASK_ENABLE: u8 = 0x06;
 
@@ -107,12 +106,8 @@ mod tests {
         I2cSource::from_toml(&text, "ina226.toml").unwrap()
     }
 
-    fn word(register: u8, value: u16) -> Step {
-        Step::WriteRead(vec![register], value.to_be_bytes().to_vec())
-    }
-
     fn identified() -> Vec<Step> {
-        vec![word(0xFE, 0x5449), word(0xFF, 0x2260)]
+        vec![Step::word(0xFE, 0x5449), Step::word(0xFF, 0x2260)]
     }
 
     /// The datasheet's Table 1 (Configure/Measure/Calculate Example): 10 A through
@@ -122,14 +117,14 @@ mod tests {
     fn table_1_readings() -> Vec<Step> {
         vec![
             // Step 3: bus 2570h = 9584 × 1.25 mV = 11.98 V.
-            word(BUS_VOLTAGE, 0x2570),
+            Step::word(BUS_VOLTAGE, 0x2570),
             // Step 2: shunt 1F40h = 8000 × 2.5 µV = 20 mV.
-            word(SHUNT_VOLTAGE, 0x1F40),
-            word(MASK_ENABLE, 0x0000),
+            Step::word(SHUNT_VOLTAGE, 0x1F40),
+            Step::word(MASK_ENABLE, 0x0000),
             // Step 5: current 2710h = 10000 × 1 mA = 10 A.
-            word(CURRENT, 0x2710),
+            Step::word(CURRENT, 0x2710),
             // Step 6: power 12B8h = 4792 × 25 mW = 119.8 W.
-            word(POWER, 0x12B8),
+            Step::word(POWER, 0x12B8),
         ]
     }
 
@@ -165,8 +160,8 @@ mod tests {
         // After a power cycle: the default configuration, calibration 0.
         let mut steps = identified();
         steps.extend([
-            word(CONFIG, 0x4127),
-            word(CALIBRATION, 0),
+            Step::word(CONFIG, 0x4127),
+            Step::word(CALIBRATION, 0),
             Step::Write(vec![CONFIG, 0x41, 0x27]),
             Step::Write(vec![CALIBRATION, 0x0A, 0x00]),
         ]);
@@ -180,8 +175,8 @@ mod tests {
         }
 
         // Already calibrated (a later revision in the die id's low bits): no write.
-        let mut steps = vec![word(0xFE, 0x5449), word(0xFF, 0x2261)];
-        steps.extend([word(CONFIG, 0x4127), word(CALIBRATION, 2560)]);
+        let mut steps = vec![Step::word(0xFE, 0x5449), Step::word(0xFF, 0x2261)];
+        steps.extend([Step::word(CONFIG, 0x4127), Step::word(CALIBRATION, 2560)]);
         steps.extend(table_1_readings());
         let mut bus = ScriptedBus::at(0x40, steps);
         source.read_with(&mut bus).unwrap();
@@ -194,7 +189,10 @@ mod tests {
         let source = source("");
         assert_eq!(source.names(), ["bus_voltage_volts", "shunt_voltage_volts"]);
         let mut steps = identified();
-        steps.extend([word(BUS_VOLTAGE, 0x2570), word(SHUNT_VOLTAGE, 0xE0C0)]);
+        steps.extend([
+            Step::word(BUS_VOLTAGE, 0x2570),
+            Step::word(SHUNT_VOLTAGE, 0xE0C0),
+        ]);
         let mut bus = ScriptedBus::at(0x40, steps);
         let values = source.read_with(&mut bus).unwrap();
         bus.assert_finished();
@@ -207,7 +205,10 @@ mod tests {
     fn another_chip_fails_before_anything_is_written() {
         // An INA3221 at the same address: TI's manufacturer id, another die.
         let source = source(TABLE_1);
-        let mut bus = ScriptedBus::at(0x40, vec![word(0xFE, 0x5449), word(0xFF, 0x3220)]);
+        let mut bus = ScriptedBus::at(
+            0x40,
+            vec![Step::word(0xFE, 0x5449), Step::word(0xFF, 0x3220)],
+        );
         let error = source.read_with(&mut bus).unwrap_err();
         bus.assert_finished();
         assert_eq!(
@@ -216,7 +217,7 @@ mod tests {
              not the INA226's die id 0x2260 in bits 0xfff0"
         );
         // Not TI at all.
-        let mut bus = ScriptedBus::at(0x40, vec![word(0xFE, 0x0054)]);
+        let mut bus = ScriptedBus::at(0x40, vec![Step::word(0xFE, 0x0054)]);
         let error = source.read_with(&mut bus).unwrap_err();
         bus.assert_finished();
         assert_eq!(
@@ -230,11 +231,11 @@ mod tests {
     fn an_overflow_fails_the_read() {
         let mut steps = identified();
         steps.extend([
-            word(CONFIG, 0x4127),
-            word(CALIBRATION, 2560),
-            word(BUS_VOLTAGE, 0x2570),
-            word(SHUNT_VOLTAGE, 0x7FFF),
-            word(MASK_ENABLE, 0x0004),
+            Step::word(CONFIG, 0x4127),
+            Step::word(CALIBRATION, 2560),
+            Step::word(BUS_VOLTAGE, 0x2570),
+            Step::word(SHUNT_VOLTAGE, 0x7FFF),
+            Step::word(MASK_ENABLE, 0x0004),
         ]);
         let mut bus = ScriptedBus::at(0x40, steps);
         let error = source(TABLE_1).read_with(&mut bus).unwrap_err();
@@ -252,16 +253,10 @@ mod tests {
         let mut bus = ScriptedBus::at(0x40, vec![Step::Fail(libc::ENXIO)]);
         let error = source("").read_with(&mut bus).unwrap_err();
         bus.assert_finished();
-        assert!(
-            error
-                .to_string()
-                .starts_with("i2c-1 address 0x40: reading 2 bytes from register 0xfe: ENXIO"),
-            "{error}"
+        assert_nack(
+            &error,
+            "i2c-1 address 0x40: reading 2 bytes from register 0xfe: ENXIO",
         );
-        match &error.failure {
-            ReadFailure::Bus(bus) => assert_eq!(bus.kind(), BusErrorKind::Nack),
-            other => panic!("{other:?}"),
-        }
     }
 
     #[test]

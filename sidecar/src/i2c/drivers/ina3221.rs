@@ -187,9 +187,9 @@ impl Driver for Ina3221 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::i2c::driver::testing::assert_close;
+    use crate::i2c::driver::testing::{assert_close, assert_nack};
     use crate::i2c::fake::{ScriptedBus, Step};
-    use crate::i2c::{BusErrorKind, I2cSource};
+    use crate::i2c::I2cSource;
 
     /// The configuration after power-up: all channels, continuous shunt and bus.
     const DEFAULT_CONFIG: u16 = 0x7127;
@@ -199,12 +199,12 @@ mod tests {
         I2cSource::from_toml(&text, "ina3221.toml").unwrap()
     }
 
-    fn word(register: u8, value: u16) -> Step {
-        Step::WriteRead(vec![register], value.to_be_bytes().to_vec())
-    }
-
     fn identified(config: u16) -> Vec<Step> {
-        vec![word(0xFE, 0x5449), word(0xFF, 0x3220), word(CONFIG, config)]
+        vec![
+            Step::word(0xFE, 0x5449),
+            Step::word(0xFF, 0x3220),
+            Step::word(CONFIG, config),
+        ]
     }
 
     fn assert_values(actual: &[(String, f64)], expected: &[(&str, f64)]) {
@@ -234,14 +234,14 @@ mod tests {
         let mut steps = identified(DEFAULT_CONFIG);
         steps.extend([
             // Channel 1: 12 V (1500 steps), −80 mV (the datasheet's C180h) → −0.8 A.
-            word(0x02, 1500 << 3),
-            word(0x01, 0xC180),
+            Step::word(0x02, 1500 << 3),
+            Step::word(0x01, 0xC180),
             // Channel 2: full scale both: 32.76 V, 163.8 mV / 0.05 Ω = 3.276 A.
-            word(0x04, 0x7FF8),
-            word(0x03, 0x7FF8),
+            Step::word(0x04, 0x7FF8),
+            Step::word(0x03, 0x7FF8),
             // Channel 3: 5 V (625 steps), 40 µV (one step) / 1 Ω = 40 µA.
-            word(0x06, 625 << 3),
-            word(0x05, 1 << 3),
+            Step::word(0x06, 625 << 3),
+            Step::word(0x05, 1 << 3),
         ]);
         let mut bus = ScriptedBus::at(0x40, steps);
         let values = source.read_with(&mut bus).unwrap();
@@ -268,10 +268,10 @@ mod tests {
         let source = source("channels = [3, 2]\n");
         let mut steps = identified(DEFAULT_CONFIG & !0x4000);
         steps.extend([
-            word(0x06, 625 << 3),
-            word(0x05, 0xC180),
-            word(0x04, 1500 << 3),
-            word(0x03, 250 << 3),
+            Step::word(0x06, 625 << 3),
+            Step::word(0x05, 0xC180),
+            Step::word(0x04, 1500 << 3),
+            Step::word(0x03, 250 << 3),
         ]);
         let mut bus = ScriptedBus::at(0x40, steps);
         let values = source.read_with(&mut bus).unwrap();
@@ -293,7 +293,10 @@ mod tests {
     #[test]
     fn another_chip_fails_before_anything_else() {
         // An INA226 answers at the same addresses with TI's manufacturer id.
-        let mut bus = ScriptedBus::at(0x40, vec![word(0xFE, 0x5449), word(0xFF, 0x2260)]);
+        let mut bus = ScriptedBus::at(
+            0x40,
+            vec![Step::word(0xFE, 0x5449), Step::word(0xFF, 0x2260)],
+        );
         let error = source("").read_with(&mut bus).unwrap_err();
         bus.assert_finished();
         assert_eq!(
@@ -330,20 +333,14 @@ mod tests {
     #[test]
     fn a_nack_fails_the_read() {
         let mut steps = identified(DEFAULT_CONFIG);
-        steps.extend([word(0x02, 0), Step::Fail(libc::EREMOTEIO)]);
+        steps.extend([Step::word(0x02, 0), Step::Fail(libc::EREMOTEIO)]);
         let mut bus = ScriptedBus::at(0x40, steps);
         let error = source("").read_with(&mut bus).unwrap_err();
         bus.assert_finished();
-        assert!(
-            error
-                .to_string()
-                .starts_with("i2c-1 address 0x40: reading 2 bytes from register 0x01: EREMOTEIO"),
-            "{error}"
+        assert_nack(
+            &error,
+            "i2c-1 address 0x40: reading 2 bytes from register 0x01: EREMOTEIO",
         );
-        match &error.failure {
-            ReadFailure::Bus(bus) => assert_eq!(bus.kind(), BusErrorKind::Nack),
-            other => panic!("{other:?}"),
-        }
     }
 
     #[test]

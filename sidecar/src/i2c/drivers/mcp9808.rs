@@ -83,20 +83,17 @@ impl Driver for Mcp9808 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i2c::driver::testing::assert_nack;
     use crate::i2c::fake::{ScriptedBus, Step};
-    use crate::i2c::{BusErrorKind, I2cSource};
+    use crate::i2c::I2cSource;
 
     fn source() -> I2cSource {
         let text = "bus = 1\naddress = 0x18\ndriver = \"mcp9808\"\n";
         I2cSource::from_toml(text, "mcp9808.toml").unwrap()
     }
 
-    fn word(register: u8, value: u16) -> Step {
-        Step::WriteRead(vec![register], value.to_be_bytes().to_vec())
-    }
-
     fn identified() -> Vec<Step> {
-        vec![word(0x06, 0x0054), word(0x07, 0x0400)]
+        vec![Step::word(0x06, 0x0054), Step::word(0x07, 0x0400)]
     }
 
     #[test]
@@ -122,15 +119,21 @@ mod tests {
         let source = source();
         assert_eq!(source.names(), ["temperature_celsius"]);
         let mut steps = identified();
-        steps.extend([word(CONFIG, 0x0000), word(AMBIENT_TEMPERATURE, 0xC190)]);
+        steps.extend([
+            Step::word(CONFIG, 0x0000),
+            Step::word(AMBIENT_TEMPERATURE, 0xC190),
+        ]);
         let mut bus = ScriptedBus::at(0x18, steps);
         let values = source.read_with(&mut bus).unwrap();
         bus.assert_finished();
         assert_eq!(values, vec![("temperature_celsius".to_string(), 25.0)]);
 
         // A revision other than 0 in the device id's low byte is still an MCP9808.
-        let mut steps = vec![word(0x06, 0x0054), word(0x07, 0x0401)];
-        steps.extend([word(CONFIG, 0x0000), word(AMBIENT_TEMPERATURE, 0x1D80)]);
+        let mut steps = vec![Step::word(0x06, 0x0054), Step::word(0x07, 0x0401)];
+        steps.extend([
+            Step::word(CONFIG, 0x0000),
+            Step::word(AMBIENT_TEMPERATURE, 0x1D80),
+        ]);
         let mut bus = ScriptedBus::at(0x18, steps);
         let values = source.read_with(&mut bus).unwrap();
         bus.assert_finished();
@@ -140,7 +143,7 @@ mod tests {
     #[test]
     fn another_chip_fails_before_anything_else() {
         // A TI chip's manufacturer id at this address: nothing more is read or written.
-        let mut bus = ScriptedBus::at(0x18, vec![word(0x06, 0x5449)]);
+        let mut bus = ScriptedBus::at(0x18, vec![Step::word(0x06, 0x5449)]);
         let error = source().read_with(&mut bus).unwrap_err();
         bus.assert_finished();
         assert_eq!(
@@ -149,7 +152,10 @@ mod tests {
              not the MCP9808's manufacturer id 0x0054"
         );
         // Microchip's id, but another device (0x02, as an MCP9804's).
-        let mut bus = ScriptedBus::at(0x18, vec![word(0x06, 0x0054), word(0x07, 0x0201)]);
+        let mut bus = ScriptedBus::at(
+            0x18,
+            vec![Step::word(0x06, 0x0054), Step::word(0x07, 0x0201)],
+        );
         let error = source().read_with(&mut bus).unwrap_err();
         bus.assert_finished();
         assert_eq!(
@@ -162,14 +168,15 @@ mod tests {
     #[test]
     fn a_shut_down_chip_fails() {
         let mut steps = identified();
-        steps.push(word(CONFIG, SHUTDOWN));
+        steps.push(Step::word(CONFIG, SHUTDOWN));
         let mut bus = ScriptedBus::at(0x18, steps);
         let error = source().read_with(&mut bus).unwrap_err();
         bus.assert_finished();
         assert!(
-            error
-                .to_string()
-                .starts_with("i2c-1 address 0x18: reading the configuration: configuration 0x0100 has the shutdown bit set"),
+            error.to_string().starts_with(
+                "i2c-1 address 0x18: reading the configuration: configuration 0x0100 has \
+                 the shutdown bit set"
+            ),
             "{error}"
         );
     }
@@ -179,15 +186,9 @@ mod tests {
         let mut bus = ScriptedBus::at(0x18, vec![Step::Fail(libc::ENXIO)]);
         let error = source().read_with(&mut bus).unwrap_err();
         bus.assert_finished();
-        assert!(
-            error
-                .to_string()
-                .starts_with("i2c-1 address 0x18: reading 2 bytes from register 0x06: ENXIO"),
-            "{error}"
+        assert_nack(
+            &error,
+            "i2c-1 address 0x18: reading 2 bytes from register 0x06: ENXIO",
         );
-        match &error.failure {
-            ReadFailure::Bus(bus) => assert_eq!(bus.kind(), BusErrorKind::Nack),
-            other => panic!("{other:?}"),
-        }
     }
 }
