@@ -87,8 +87,56 @@ pub(crate) fn checked_word(
     Ok(u16::from_be_bytes([high, low]))
 }
 
+/// A 16-bit identification register (big endian) and what it must hold: how a
+/// chip that has one is identified before anything is written to it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IdRegister {
+    /// `"manufacturer id"`, `"die id"`: named in the error.
+    pub what: &'static str,
+    pub register: u8,
+    /// The bits that identify (a revision field below them may change).
+    pub mask: u16,
+    pub expected: u16,
+    /// The chip the id belongs to, for the error: `"INA226"`.
+    pub chip: &'static str,
+}
+
+impl IdRegister {
+    /// Reads the register and fails, naming what it read, unless it matches.
+    pub fn check(&self, chip: &mut Chip<'_>) -> Result<(), I2cReadError> {
+        let value = chip.read_register_u16_be(self.register)?;
+        if value & self.mask == self.expected {
+            return Ok(());
+        }
+        let bits = if self.mask == u16::MAX {
+            String::new()
+        } else {
+            format!(" in bits {:#06x}", self.mask)
+        };
+        Err(chip.error(
+            format!("checking the {}", self.what),
+            ReadFailure::Device(format!(
+                "register {:#04x} reads {value:#06x}, not the {}'s {} {:#06x}{bits}",
+                self.register, self.chip, self.what, self.expected
+            )),
+        ))
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
+    use crate::i2c::{BusErrorKind, I2cReadError, ReadFailure};
+
+    /// Asserts `error` is a NACK and its text starts with `start` (bus, address,
+    /// operation and errno).
+    pub fn assert_nack(error: &I2cReadError, start: &str) {
+        assert!(error.to_string().starts_with(start), "{error}");
+        match &error.failure {
+            ReadFailure::Bus(bus) => assert_eq!(bus.kind(), BusErrorKind::Nack),
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// Asserts `actual` is within 1e-9 (relative) of `expected`: the formulas are
     /// exact, only float rounding differs.
     pub fn assert_close(actual: f64, expected: f64) {

@@ -27,6 +27,14 @@ pub enum Step {
     Fail(i32),
 }
 
+impl Step {
+    /// A 16-bit register read, big endian (INA2xx, MCP9808): the pointer byte
+    /// written, the word answered.
+    pub fn word(register: u8, value: u16) -> Step {
+        Step::WriteRead(vec![register], value.to_be_bytes().to_vec())
+    }
+}
+
 /// Plays a script; any operation that differs from the next step fails the test.
 #[derive(Debug, Default)]
 pub struct ScriptedBus {

@@ -177,17 +177,39 @@ impl<'a, 'i> Keys<'a, 'i> {
         let Some(value) = self.get(key) else {
             return Ok(None);
         };
-        let number = match value.get_ref() {
-            DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
-            DeValue::Integer(_) => integer_of(value.get_ref())
-                .and_then(Result::ok)
-                .map(|n| n as f64),
-            other => return Err(self.wrong_type(key, "a number", other)),
+        let Some(number) = number_of(value.get_ref()) else {
+            return Err(self.wrong_type(key, "a number", value.get_ref()));
         };
         match number {
             Some(n) if n.is_finite() => Ok(Some(n)),
             _ => Err(self.error(key, "must be a finite number")),
         }
+    }
+
+    /// An array of exactly `length` numbers (`shunt_ohms = [0.1, 0.1, 0.05]`).
+    pub fn floats(
+        &mut self,
+        key: &'static str,
+        length: usize,
+    ) -> Result<Option<Vec<f64>>, I2cConfigError> {
+        let Some(value) = self.array(key)? else {
+            return Ok(None);
+        };
+        let items = Self::items(value);
+        if items.len() != length {
+            return Err(self.error(
+                key,
+                format!("has {} numbers, must have {length}", items.len()),
+            ));
+        }
+        let mut numbers = Vec::with_capacity(length);
+        for (index, item) in items.iter().enumerate() {
+            match number_of(item.get_ref()) {
+                Some(Some(n)) if n.is_finite() => numbers.push(n),
+                _ => return Err(self.element_error(key, index, item, "must be a finite number")),
+            }
+        }
+        Ok(Some(numbers))
     }
 
     pub fn boolean(&mut self, key: &'static str) -> Result<Option<bool>, I2cConfigError> {
@@ -432,6 +454,16 @@ fn integer_of(value: &DeValue<'_>) -> Option<Result<i64, OutOfRange>> {
         DeValue::Integer(n) => {
             Some(i64::from_str_radix(n.as_str(), n.radix()).map_err(|_| OutOfRange(n.to_string())))
         }
+        _ => None,
+    }
+}
+
+/// `None` when `value` is not a number; `Some(None)` for one that does not parse.
+/// An integer is taken where a float is expected (`shunt_ohms = 1`).
+fn number_of(value: &DeValue<'_>) -> Option<Option<f64>> {
+    match value {
+        DeValue::Float(f) => Some(f.as_str().parse::<f64>().ok()),
+        DeValue::Integer(_) => Some(integer_of(value).and_then(Result::ok).map(|n| n as f64)),
         _ => None,
     }
 }

@@ -4,6 +4,7 @@
 //! it and reading its options from the sensor file.
 
 pub mod ads1115;
+pub mod bh1750;
 pub mod bmp280;
 pub mod htu21d;
 pub mod ina219;
@@ -11,6 +12,10 @@ pub mod scd30;
 pub mod scd4x;
 mod sensirion;
 pub mod sgp40;
+pub mod ina226;
+mod ina2xx;
+pub mod ina3221;
+pub mod mcp9808;
 pub mod sht;
 
 use super::driver::DriverSpec;
@@ -26,6 +31,10 @@ pub(crate) const ALL: &[DriverSpec] = &[
     scd4x::SPEC,
     scd30::SPEC,
     sgp40::SPEC,
+    bh1750::SPEC,
+    mcp9808::SPEC,
+    ina3221::SPEC,
+    ina226::SPEC,
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static DriverSpec> {
