@@ -4,6 +4,7 @@
 //! it and reading its options from the sensor file.
 
 pub mod ads1115;
+pub mod bme280;
 pub mod bmp280;
 pub mod htu21d;
 pub mod ina219;
@@ -19,6 +20,7 @@ pub(crate) const ALL: &[DriverSpec] = &[
     ina219::SPEC,
     ads1115::SPEC,
     bmp280::SPEC,
+    bme280::SPEC,
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static DriverSpec> {
