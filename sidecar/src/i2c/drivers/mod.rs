@@ -5,6 +5,7 @@
 
 pub mod ads1115;
 pub mod bme280;
+pub mod bmp180;
 pub mod bmp280;
 pub mod htu21d;
 pub mod ina219;
@@ -21,6 +22,7 @@ pub(crate) const ALL: &[DriverSpec] = &[
     ads1115::SPEC,
     bmp280::SPEC,
     bme280::SPEC,
+    bmp180::SPEC,
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static DriverSpec> {
