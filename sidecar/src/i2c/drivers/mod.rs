@@ -7,6 +7,7 @@ pub mod ads1115;
 pub mod bme280;
 pub mod bmp180;
 pub mod bmp280;
+pub mod bmp3xx;
 pub mod htu21d;
 pub mod ina219;
 pub mod sht;
@@ -23,6 +24,8 @@ pub(crate) const ALL: &[DriverSpec] = &[
     bmp280::SPEC,
     bme280::SPEC,
     bmp180::SPEC,
+    bmp3xx::BMP388,
+    bmp3xx::BMP390,
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static DriverSpec> {
