@@ -420,4 +420,17 @@ mod tests {
         );
         bus.assert_finished();
     }
+
+    #[test]
+    fn a_nack_fails_the_read_naming_bus_and_address() {
+        let mut bus = ScriptedBus::at(0x77, vec![Step::Fail(libc::EREMOTEIO)]);
+        let error = source("").read_with(&mut bus).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("i2c-1 address 0x77: reading 1 bytes from register 0xd0: EREMOTEIO"),
+            "{error}"
+        );
+        bus.assert_finished();
+    }
 }

@@ -7,7 +7,9 @@
 //! driver name accepts its own chip only); read NVM_PAR_T1..NVM_PAR_P11
 //! (0x31..0x45, little endian, mixed widths and signs); set ×1 oversampling for
 //! both (OSR 0x1C = 0x00) and start a forced measurement with both enabled
-//! (PWR_CTRL 0x1B = 0x13); wait the conversion time, poll STATUS (0x03) until
+//! (PWR_CTRL 0x1B = 0x13; from normal mode the chip must pass through sleep
+//! first, so a chip found in normal mode is put to sleep before); wait the
+//! conversion time, poll STATUS (0x03) until
 //! drdy_press and drdy_temp are both set, then read the six data bytes (0x04..0x09,
 //! pressure then temperature, 24-bit little endian).
 //!
@@ -49,6 +51,10 @@ const DATA: u8 = 0x04;
 const PWR_CTRL: u8 = 0x1B;
 /// press_en (bit 0), temp_en (bit 1), mode = forced (bits 5..4 = 01).
 const FORCED_BOTH: u8 = 0b0001_0011;
+/// PWR_CTRL bits 5..4: 00 sleep, 01 and 10 forced, 11 normal.
+const MODE: u8 = 0b0011_0000;
+const NORMAL_MODE: u8 = 0b0011_0000;
+const SLEEP: u8 = 0x00;
 const OSR: u8 = 0x1C;
 /// osr_p = ×1 (bits 2..0), osr_t = ×1 (bits 5..3).
 const OVERSAMPLING_X1: u8 = 0x00;
@@ -188,6 +194,11 @@ impl Driver for Bmp3xx {
         chip.read_register(NVM_PAR, &mut nvm)?;
         let calibration = Calibration::from_registers(&nvm);
 
+        let mut power = [0u8];
+        chip.read_register(PWR_CTRL, &mut power)?;
+        if power[0] & MODE == NORMAL_MODE {
+            chip.smbus_write_byte_data(PWR_CTRL, SLEEP)?;
+        }
         chip.smbus_write_byte_data(OSR, OVERSAMPLING_X1)?;
         chip.smbus_write_byte_data(PWR_CTRL, FORCED_BOTH)?;
         chip.wait_until(
@@ -256,6 +267,8 @@ mod tests {
         vec![
             read(0x00, &[id]),
             read(0x31, &NVM),
+            // Sleep (the reset value): straight to forced.
+            read(0x1B, &[0x00]),
             Step::SmbusWriteByteData(0x1C, 0x00),
             Step::SmbusWriteByteData(0x1B, 0x13),
         ]
@@ -302,6 +315,26 @@ mod tests {
     }
 
     #[test]
+    fn a_chip_in_normal_mode_is_put_to_sleep_first() {
+        let mut bus = ScriptedBus::at(
+            0x77,
+            vec![
+                read(0x00, &[0x60]),
+                read(0x31, &NVM),
+                read(0x1B, &[0x33]),
+                Step::SmbusWriteByteData(0x1B, 0x00),
+                Step::SmbusWriteByteData(0x1C, 0x00),
+                Step::SmbusWriteByteData(0x1B, 0x13),
+                read(0x03, &[0x70]),
+                read(0x04, &DATA_EXAMPLE),
+            ],
+        );
+        let values = source("bmp390").read_with(&mut bus).unwrap();
+        assert_close(values[1].1, PRESSURE);
+        bus.assert_finished();
+    }
+
+    #[test]
     fn another_chip_id_fails_before_any_write() {
         let mut bus = ScriptedBus::at(0x77, vec![read(0x00, &[0x60])]);
         let error = source("bmp388").read_with(&mut bus).unwrap_err();
@@ -332,6 +365,19 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "i2c-1 address 0x77: waiting for the measurement: not finished after 20ms"
+        );
+        bus.assert_finished();
+    }
+
+    #[test]
+    fn a_nack_fails_the_read_naming_bus_and_address() {
+        let mut bus = ScriptedBus::at(0x77, vec![Step::Fail(libc::EREMOTEIO)]);
+        let error = source("bmp388").read_with(&mut bus).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("i2c-1 address 0x77: reading 1 bytes from register 0x00: EREMOTEIO"),
+            "{error}"
         );
         bus.assert_finished();
     }
