@@ -72,6 +72,7 @@ struct Calibration {
     ac6: u16,
     b1: i16,
     b2: i16,
+    /// Unused by the section 3.5 algorithm; read and checked like the others.
     mb: i16,
     mc: i16,
     md: i16,

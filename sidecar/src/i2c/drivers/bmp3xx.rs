@@ -7,9 +7,9 @@
 //! driver name accepts its own chip only); read NVM_PAR_T1..NVM_PAR_P11
 //! (0x31..0x45, little endian, mixed widths and signs); set ×1 oversampling for
 //! both (OSR 0x1C = 0x00) and start a forced measurement with both enabled
-//! (PWR_CTRL 0x1B = 0x13; from normal mode the chip must pass through sleep
-//! first, so a chip found in normal mode is put to sleep before); wait the
-//! conversion time, poll STATUS (0x03) until
+//! (PWR_CTRL 0x1B = 0x13; a chip found in another mode is first put to sleep
+//! and given 5 ms, as Bosch's reference API does before any mode change); wait
+//! the conversion time, poll STATUS (0x03) until
 //! drdy_press and drdy_temp are both set, then read the six data bytes (0x04..0x09,
 //! pressure then temperature, 24-bit little endian).
 //!
@@ -53,8 +53,9 @@ const PWR_CTRL: u8 = 0x1B;
 const FORCED_BOTH: u8 = 0b0001_0011;
 /// PWR_CTRL bits 5..4: 00 sleep, 01 and 10 forced, 11 normal.
 const MODE: u8 = 0b0011_0000;
-const NORMAL_MODE: u8 = 0b0011_0000;
 const SLEEP: u8 = 0x00;
+/// How long Bosch's API gives the chip to reach sleep before a new mode.
+const TO_SLEEP: Duration = Duration::from_millis(5);
 const OSR: u8 = 0x1C;
 /// osr_p = ×1 (bits 2..0), osr_t = ×1 (bits 5..3).
 const OVERSAMPLING_X1: u8 = 0x00;
@@ -196,8 +197,9 @@ impl Driver for Bmp3xx {
 
         let mut power = [0u8];
         chip.read_register(PWR_CTRL, &mut power)?;
-        if power[0] & MODE == NORMAL_MODE {
+        if power[0] & MODE != SLEEP {
             chip.smbus_write_byte_data(PWR_CTRL, SLEEP)?;
+            chip.wait(TO_SLEEP)?;
         }
         chip.smbus_write_byte_data(OSR, OVERSAMPLING_X1)?;
         chip.smbus_write_byte_data(PWR_CTRL, FORCED_BOTH)?;
@@ -332,6 +334,8 @@ mod tests {
         let values = source("bmp390").read_with(&mut bus).unwrap();
         assert_close(values[1].1, PRESSURE);
         bus.assert_finished();
+        let ms = Duration::from_millis;
+        assert_eq!(bus.waits, vec![ms(5), ms(5)]);
     }
 
     #[test]
