@@ -6,6 +6,11 @@
 //! Forced mode with ×1 oversampling for both (the datasheet's "weather
 //! monitoring" setting): the chip measures once and goes back to sleep, so it
 //! draws nothing between scheduled reads. Values: °C and pascals.
+//!
+//! The calibration, the forced measurement and the compensation are `pub(super)`
+//! for the `bme280` driver, which adds humidity to the same sequence. On a BME280
+//! this driver writes no ctrl_hum, so the chip skips humidity (its reset value):
+//! temperature and pressure only, as before the `bme280` driver existed.
 
 use std::time::Duration;
 
@@ -18,18 +23,18 @@ pub(crate) const SPEC: DriverSpec = DriverSpec {
     build: |_| Ok(Box::new(Bmp280)),
 };
 
-const CHIP_ID: u8 = 0xD0;
+pub(super) const CHIP_ID: u8 = 0xD0;
 const BMP280_ID: u8 = 0x58;
-const BME280_ID: u8 = 0x60;
+pub(super) const BME280_ID: u8 = 0x60;
 const CALIBRATION: u8 = 0x88;
-const STATUS: u8 = 0xF3;
+pub(super) const STATUS: u8 = 0xF3;
 /// Status bit 3: a conversion is running.
-const MEASURING: u8 = 0x08;
-const CTRL_MEAS: u8 = 0xF4;
+pub(super) const MEASURING: u8 = 0x08;
+pub(super) const CTRL_MEAS: u8 = 0xF4;
 /// osrs_t = ×1 (bits 7..5 = 001), osrs_p = ×1 (4..2 = 001), mode = forced (1..0 = 01).
-const FORCED_X1: u8 = 0b0010_0101;
+pub(super) const FORCED_X1: u8 = 0b0010_0101;
 /// press_msb, press_lsb, press_xlsb, temp_msb, temp_lsb, temp_xlsb.
-const DATA: u8 = 0xF7;
+pub(super) const DATA: u8 = 0xF7;
 
 /// The datasheet's maximum measurement time at ×1/×1 is 6.4 ms (appendix B).
 const MEASUREMENT: Duration = Duration::from_millis(7);
@@ -38,7 +43,7 @@ const MAX_MEASUREMENT_WAIT: Duration = Duration::from_millis(20);
 
 /// The trimming parameters dig_T1..dig_P9 (registers 0x88..0x9F, little endian).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Calibration {
+pub(super) struct Calibration {
     t1: u16,
     t2: i16,
     t3: i16,
@@ -47,7 +52,7 @@ struct Calibration {
 }
 
 impl Calibration {
-    fn from_registers(bytes: &[u8; 24]) -> Self {
+    pub(super) fn from_registers(bytes: &[u8; 24]) -> Self {
         let word = |i: usize| [bytes[2 * i], bytes[2 * i + 1]];
         let mut p = [0i16; 8];
         for (n, p) in p.iter_mut().enumerate() {
@@ -65,7 +70,7 @@ impl Calibration {
     /// `bmp280_compensate_T_int32`: (temperature in 0.01 °C, t_fine). In i64, which
     /// gives the datasheet's results where its i32 does not overflow and cannot
     /// overflow itself for any 20-bit reading.
-    fn temperature(&self, adc_t: i64) -> (i64, i64) {
+    pub(super) fn temperature(&self, adc_t: i64) -> (i64, i64) {
         let t1 = i64::from(self.t1);
         let t2 = i64::from(self.t2);
         let t3 = i64::from(self.t3);
@@ -78,7 +83,7 @@ impl Calibration {
     /// `bmp280_compensate_P_int64`: pressure in Pa as Q24.8. In i128, checked
     /// where corrupt calibration data could still overflow; `None` then, and for
     /// the datasheet's division-by-zero case (where it returns 0).
-    fn pressure(&self, adc_p: i64, t_fine: i64) -> Option<i128> {
+    pub(super) fn pressure(&self, adc_p: i64, t_fine: i64) -> Option<i128> {
         let p1 = i128::from(self.p1);
         let [p2, p3, p4, p5, p6, p7, p8, p9] = self.p.map(i128::from);
         let mut var1 = i128::from(t_fine) - 128_000;
@@ -99,7 +104,7 @@ impl Calibration {
 }
 
 /// A 20-bit reading from its msb, lsb and the top four bits of xlsb.
-fn raw20(bytes: &[u8]) -> i64 {
+pub(super) fn raw20(bytes: &[u8]) -> i64 {
     match bytes {
         &[msb, lsb, xlsb] => i64::from(msb) << 12 | i64::from(lsb) << 4 | i64::from(xlsb) >> 4,
         _ => 0,
@@ -129,36 +134,58 @@ impl Driver for Bmp280 {
                 )),
             ));
         }
-        let mut trimming = [0u8; 24];
-        chip.read_register(CALIBRATION, &mut trimming)?;
-        let calibration = Calibration::from_registers(&trimming);
-
-        chip.smbus_write_byte_data(CTRL_MEAS, FORCED_X1)?;
-        chip.wait_until(
-            "the measurement",
-            MEASUREMENT,
-            POLL_INTERVAL,
-            MAX_MEASUREMENT_WAIT,
-            |chip| {
-                let mut status = [0u8];
-                chip.read_register(STATUS, &mut status)?;
-                Ok(status[0] & MEASURING == 0)
-            },
-        )?;
+        let calibration = read_calibration(chip)?;
         let mut data = [0u8; 6];
-        chip.read_register(DATA, &mut data)?;
-
-        let (centi_celsius, t_fine) = calibration.temperature(raw20(&data[3..6]));
-        let pressure = calibration
-            .pressure(raw20(&data[0..3]), t_fine)
-            .ok_or_else(|| {
-                chip.error(
-                    "compensating the pressure",
-                    ReadFailure::Device("the calibration data gives no result (corrupt?)".into()),
-                )
-            })?;
-        Ok(vec![centi_celsius as f64 / 100.0, pressure as f64 / 256.0])
+        measure_forced(chip, MEASUREMENT, MAX_MEASUREMENT_WAIT, &mut data)?;
+        let (celsius, pascals, _) = compensate(chip, &calibration, &data)?;
+        Ok(vec![celsius, pascals])
     }
+}
+
+/// Reads dig_T1..dig_P9.
+pub(super) fn read_calibration(chip: &mut Chip<'_>) -> Result<Calibration, I2cReadError> {
+    let mut trimming = [0u8; 24];
+    chip.read_register(CALIBRATION, &mut trimming)?;
+    Ok(Calibration::from_registers(&trimming))
+}
+
+/// Starts one forced measurement (ctrl_meas = [`FORCED_X1`]), waits `first`, polls
+/// the "measuring" bit until `limit`, then reads `data.len()` bytes from [`DATA`].
+pub(super) fn measure_forced(
+    chip: &mut Chip<'_>,
+    first: Duration,
+    limit: Duration,
+    data: &mut [u8],
+) -> Result<(), I2cReadError> {
+    chip.smbus_write_byte_data(CTRL_MEAS, FORCED_X1)?;
+    chip.wait_until("the measurement", first, POLL_INTERVAL, limit, |chip| {
+        let mut status = [0u8];
+        chip.read_register(STATUS, &mut status)?;
+        Ok(status[0] & MEASURING == 0)
+    })?;
+    chip.read_register(DATA, data)
+}
+
+/// (°C, Pa, t_fine) from the first six data bytes (pressure, then temperature).
+pub(super) fn compensate(
+    chip: &Chip<'_>,
+    calibration: &Calibration,
+    data: &[u8; 6],
+) -> Result<(f64, f64, i64), I2cReadError> {
+    let (centi_celsius, t_fine) = calibration.temperature(raw20(&data[3..6]));
+    let pressure = calibration
+        .pressure(raw20(&data[0..3]), t_fine)
+        .ok_or_else(|| {
+            chip.error(
+                "compensating the pressure",
+                ReadFailure::Device("the calibration data gives no result (corrupt?)".into()),
+            )
+        })?;
+    Ok((
+        centi_celsius as f64 / 100.0,
+        pressure as f64 / 256.0,
+        t_fine,
+    ))
 }
 
 #[cfg(test)]
@@ -247,6 +274,8 @@ mod tests {
         let mut bus = chip_with(BME280_ID, 0x00);
         let values = source().read_with(&mut bus).unwrap();
         assert_eq!(values[0].1, 25.08);
+        // No ctrl_hum (0xF2) write: the chip keeps skipping humidity.
+        assert_eq!(bus.register(0xF2), 0);
     }
 
     #[test]

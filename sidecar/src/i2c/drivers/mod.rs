@@ -5,7 +5,10 @@
 
 pub mod ads1115;
 pub mod bh1750;
+pub mod bme280;
+pub mod bmp180;
 pub mod bmp280;
+pub mod bmp3xx;
 pub mod htu21d;
 pub mod ina219;
 pub mod scd30;
@@ -35,6 +38,10 @@ pub(crate) const ALL: &[DriverSpec] = &[
     mcp9808::SPEC,
     ina3221::SPEC,
     ina226::SPEC,
+    bme280::SPEC,
+    bmp180::SPEC,
+    bmp3xx::BMP388,
+    bmp3xx::BMP390,
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static DriverSpec> {
