@@ -147,24 +147,33 @@ impl I2cBus for FakeBus {
     }
 }
 
+/// What is on one bus.
+#[derive(Debug, Clone, Default)]
+struct Wiring {
+    chips: BTreeMap<u16, FakeChip>,
+    /// Addresses a kernel driver holds.
+    held: BTreeSet<u16>,
+    /// Opening the bus fails with this.
+    unusable: Option<i32>,
+}
+
 /// The node's buses: what `open` gives for each number.
 struct Board {
-    buses: BTreeMap<u32, (BTreeMap<u16, FakeChip>, BTreeSet<u16>, Option<i32>)>,
+    buses: BTreeMap<u32, Wiring>,
     log: Log,
 }
 
 impl Board {
     fn open(&self, number: u32) -> Box<dyn I2cBus> {
-        let (chips, held, unusable) = self.buses.get(&number).cloned().unwrap_or((
-            BTreeMap::new(),
-            BTreeSet::new(),
-            Some(libc::ENOENT),
-        ));
+        let wiring = self.buses.get(&number).cloned().unwrap_or(Wiring {
+            unusable: Some(libc::ENOENT),
+            ..Default::default()
+        });
         Box::new(FakeBus {
             number,
-            chips,
-            held,
-            unusable,
+            chips: wiring.chips,
+            held: wiring.held,
+            unusable: wiring.unusable,
             selected: 0,
             log: Rc::clone(&self.log),
         })
@@ -205,8 +214,23 @@ fn board() -> Board {
     ]
     .into_iter()
     .collect();
-    buses.insert(1, (bus1, BTreeSet::from([0x41]), None));
-    buses.insert(2, (BTreeMap::new(), BTreeSet::new(), Some(libc::EACCES)));
+    let held = BTreeSet::from([0x41]);
+    buses.insert(
+        1,
+        Wiring {
+            chips: bus1,
+            held,
+            unusable: None,
+        },
+    );
+    let unusable = Some(libc::EACCES);
+    buses.insert(
+        2,
+        Wiring {
+            unusable,
+            ..Default::default()
+        },
+    );
     let bus3: BTreeMap<u16, FakeChip> = [
         (0x77, FakeChip::bytes(&[(0x00, 0x60), (0xD0, 0x00)])),
         (
@@ -220,18 +244,37 @@ fn board() -> Board {
     ]
     .into_iter()
     .collect();
-    buses.insert(3, (bus3, BTreeSet::new(), None));
+    buses.insert(
+        3,
+        Wiring {
+            chips: bus3,
+            ..Default::default()
+        },
+    );
     let bus4 = [
         (0x77, FakeChip::bytes(&[BME280])),
         (0x76, FakeChip::bytes(&[(0xD0, 0x61)])),
     ];
-    buses.insert(4, (bus4.into_iter().collect(), BTreeSet::new(), None));
+    let chips = bus4.into_iter().collect();
+    buses.insert(
+        4,
+        Wiring {
+            chips,
+            ..Default::default()
+        },
+    );
     let stuck = FakeChip {
         probe_errno: Some(libc::ETIMEDOUT),
         ..Default::default()
     };
-    let bus5 = (0x03..0x0A).map(|a| (a, stuck.clone())).collect();
-    buses.insert(5, (bus5, BTreeSet::new(), None));
+    let chips = (0x03..0x0A).map(|a| (a, stuck.clone())).collect();
+    buses.insert(
+        5,
+        Wiring {
+            chips,
+            ..Default::default()
+        },
+    );
     Board {
         buses,
         log: Rc::default(),
@@ -399,6 +442,12 @@ fn files_load_with_the_sensor_file_loader_and_the_line_with_nodes_conf() {
             // A driver of today: the file reads as written.
             Ok(source) => {
                 assert_eq!(file.name, "bmp280-i2c1-77.toml");
+                // I2C.md shows this very file.
+                let doc = std::fs::read_to_string(
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("I2C.md"),
+                )
+                .unwrap();
+                assert!(doc.contains(&format!("```toml\n{}```", file.text)));
                 assert_eq!((source.bus(), source.address()), (1, 0x77));
                 assert_eq!(source.driver_name(), "bmp280");
                 assert_eq!(
@@ -477,7 +526,13 @@ fn without_identified_chips_there_is_no_file_and_no_line() {
     assert_eq!(result.unwrap(), 0);
     assert!(out.contains("BMP390"));
     let board = Board {
-        buses: BTreeMap::from([(1, (BTreeMap::new(), BTreeSet::from([0x40]), None))]),
+        buses: BTreeMap::from([(
+            1,
+            Wiring {
+                held: BTreeSet::from([0x40]),
+                ..Default::default()
+            },
+        )]),
         log: Rc::default(),
     };
     let (result, out) = run_on(&board, &settings(&[1], None, false));
