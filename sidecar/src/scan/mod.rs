@@ -28,12 +28,8 @@ use std::path::{Path, PathBuf};
 use crate::i2c::{I2cBus, LinuxBus};
 use crate::writer::{write_atomic, WriteError};
 
-pub use identify::{Evidence, Identity, KnownChip, RegisterCheck, Width, KNOWN_CHIPS};
-pub use probe::{
-    bus_numbers, scan_bus, BusFailure, BusScan, Found, Presence, FIRST_ADDRESS, LAST_ADDRESS,
-    MAX_BUSES, MAX_FAILED_PROBES,
-};
-pub use report::{Report, Section, SensorFile};
+use probe::{bus_numbers, scan_bus, BusScan};
+use report::{Report, SensorFile};
 
 /// What `scan`'s flags ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,19 +107,14 @@ fn print_report(
             out,
             "No sensor files: no chip with a sidecar driver was identified."
         )?;
-        return Ok(());
-    }
-    match &settings.write_dir {
-        Some(dir) => {
-            for path in write_files(dir, &report.files, settings.force)? {
-                writeln!(out, "wrote {}", path.display())?;
-            }
+    } else if let Some(dir) = &settings.write_dir {
+        for path in write_files(dir, &report.files, settings.force)? {
+            writeln!(out, "wrote {}", path.display())?;
         }
-        None => {
-            writeln!(out, "Sensor files (--write DIR writes them):")?;
-            for file in &report.files {
-                writeln!(out, "\n--- {} ---\n{}", file.name, file.text)?;
-            }
+    } else {
+        writeln!(out, "Sensor files (--write DIR writes them):")?;
+        for file in &report.files {
+            writeln!(out, "\n--- {} ---\n{}", file.name, file.text)?;
         }
     }
     if let Some(line) = report.nodes_line(&settings.node) {

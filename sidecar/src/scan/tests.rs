@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::probe::{FIRST_ADDRESS, LAST_ADDRESS};
 use super::*;
 use crate::config;
 use crate::i2c::{BusError, I2cSource};
