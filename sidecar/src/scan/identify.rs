@@ -4,12 +4,12 @@
 //!
 //! Only reads. A register read is a pointer write followed by a read (SMBus read
 //! byte/word data, as `i2cget ADDR REG b|w` does, so SMBus-only adapters work too);
-//! no register is ever written. The register numbers come from the datasheets:
-//! Bosch BMP280/BME280/BME680 `chip_id` 0xD0 (BMP280 datasheet §4.3.1, BME280 §5.4.1),
-//! BMP180 0xD0 = 0x55 (§5.4), BMP388/BMP390 `CHIP_ID` 0x00 (BMP388 §4.3.1); TI
-//! manufacturer id 0xFE = 0x5449 ("TI") and die id 0xFF (INA226 §7.6.1, INA3221
-//! §8.6.2, HDC1080 §8.6); Microchip MCP9808 manufacturer id 0x06 = 0x0054 and device id
-//! 0x07 = 0x04 in its upper byte (§5.1.4).
+//! no register is ever written. The registers and values are the datasheets'
+//! register maps: Bosch BMP280/BME280/BME680 and BMP180 `id`/`chip_id` at 0xD0,
+//! BMP388/BMP390 `CHIP_ID` at 0x00; TI manufacturer id 0xFE = 0x5449 ("TI") and die
+//! or device id 0xFF (INA226, INA3221, HDC1080); Microchip MCP9808 manufacturer id
+//! 0x06 = 0x0054 and device id 0x07 = 0x04 in its upper byte (the lower byte is the
+//! revision); the INA219 and ADS1115 configuration registers' reset values.
 //!
 //! Surprising, and why the table is ordered as it is:
 //! - 0x60 is both the BME280's `chip_id` (at 0xD0) and the BMP390's (at 0x00): the
