@@ -25,7 +25,9 @@
 //!   the chip, and another chip may hold the same number).
 //! - Sensirion chips (SHT3x, SHT4x, SCD30, SCD4x, SGP40), the HTU21D/Si7021 and the
 //!   BH1750 are identified only by a command write: they are listed by address
-//!   ("possibly") and never sent anything.
+//!   ("possibly") and never sent a command. Where their addresses overlap others'
+//!   (0x40, 0x44–0x46 are INA2xx addresses too) they do get those chips' first
+//!   register reads, whose pointer bytes are none of their commands.
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
