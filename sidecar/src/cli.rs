@@ -1,4 +1,4 @@
-//! The command line and what `--check` prints.
+//! The command line and what `--check` prints; the flags of `edge-sidecar scan`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use crate::i2c::I2cSource;
 use crate::output::DEFAULT_MAX_FILE_BYTES;
 use crate::parse::DEFAULT_MAX_KEYS_PER_RUN;
 use crate::runner::{STDERR_LIMIT, STDOUT_LIMIT};
+use crate::scan::ScanSettings;
 use crate::script_env::{self, RunAs, DEFAULT_SCRIPT_PATH, PASSED_BY_DEFAULT};
 
 /// Everything the sidecar runs with, from the flags.
@@ -80,6 +81,20 @@ pub fn command() -> Command {
         .arg(Arg::new("check").long("check").action(ArgAction::SetTrue).help("Check nodes.conf, the scripts and the sensor files, print what would run on this node, and exit 0 (all fine) or 1."))
         .arg(flags::log_level_arg())
         .after_help(limits_help())
+        .subcommand(scan_command())
+}
+
+/// `edge-sidecar scan`: its flags live here with the others; what it does is `scan`'s.
+fn scan_command() -> Command {
+    Command::new("scan")
+        .about("List what is on this node's I2C buses, identify known chips (reads only), and print sensor files and a nodes.conf line for them.")
+        .long_about("List the devices on this node's I2C buses (a read per address, as `i2cdetect -y -r` does; addresses a kernel driver holds are left alone), identify known chips by reading their id registers (never writing to any device), and print a sensor file for each identified chip with a driver and the nodes.conf line that schedules them.")
+        .arg(Arg::new("path.dev").long("path.dev").value_name("DIR").default_value("/dev").help("Where the i2c-N bus devices are."))
+        .arg(Arg::new("bus").long("bus").value_name("N").action(ArgAction::Append).value_delimiter(',').value_parser(clap::value_parser!(u32)).help("Scan only bus N, i2c-N under --path.dev (repeatable, or comma-separated); default: every i2c-N there."))
+        .arg(Arg::new("node").long("node").value_name("NAME").env("NODE_NAME").help("This node's name in the nodes.conf line (default: $NODE_NAME, else the hostname, as the sidecar picks its line)."))
+        .arg(Arg::new("write").long("write").value_name("DIR").help("Write the sensor files into DIR (the scripts directory), each atomically, instead of printing them; nothing is written if one exists already."))
+        .arg(Arg::new("force").long("force").action(ArgAction::SetTrue).requires("write").help("With --write: replace existing files."))
+        .after_help("Exit status: 0 every bus found was scanned (finding none is 0 too), 1 a bus could not be scanned to the end or the files not written, 2 bad flags. See I2C.md, \"Finding what is on a bus\".")
 }
 
 fn flag_error(flag: &'static str, message: impl ToString) -> FlagError {
@@ -105,6 +120,47 @@ fn duration(matches: &ArgMatches, flag: &'static str) -> Result<Duration, FlagEr
         return Err(flag_error(flag, "must be longer than 0"));
     }
     Ok(value)
+}
+
+/// The flag's value (or $NODE_NAME, through the flag's `env`), else the hostname.
+fn node_name(matches: &ArgMatches, flag: &'static str) -> Result<String, FlagError> {
+    match matches.get_one::<String>(flag) {
+        Some(name) if !name.trim().is_empty() => Ok(name.trim().to_string()),
+        _ => nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| {
+                flag_error(
+                    flag,
+                    "empty, and neither $NODE_NAME nor the hostname is set",
+                )
+            }),
+    }
+}
+
+/// `scan`'s settings from its own matches (`matches.subcommand()`).
+pub fn scan_settings(matches: &ArgMatches) -> Result<ScanSettings, FlagError> {
+    let node = node_name(matches, "node")?;
+    // What nodes.conf takes as a node name, and nothing that would cut the line.
+    if node.contains(|c: char| c.is_whitespace() || "=,#".contains(c)) {
+        return Err(flag_error(
+            "node",
+            format!("{node:?} cannot be a node name in nodes.conf (no spaces, =, , or #)"),
+        ));
+    }
+    Ok(ScanSettings {
+        dev_root: PathBuf::from(text(matches, "path.dev")),
+        buses: matches
+            .get_many::<u32>("bus")
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect(),
+        node,
+        write_dir: matches.get_one::<String>("write").map(PathBuf::from),
+        force: matches.get_flag("force"),
+    })
 }
 
 pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
@@ -143,19 +199,7 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
             ),
         ));
     }
-    let node_name = match matches.get_one::<String>("node-name") {
-        Some(name) if !name.trim().is_empty() => name.trim().to_string(),
-        _ => nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| {
-                flag_error(
-                    "node-name",
-                    "empty, and neither $NODE_NAME nor the hostname is set",
-                )
-            })?,
-    };
+    let node_name = node_name(matches, "node-name")?;
     let script_env: Vec<String> = matches
         .get_many::<String>("script-env")
         .into_iter()

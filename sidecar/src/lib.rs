@@ -22,6 +22,8 @@
 //!   claimed, the size capped), the writer thread.
 //! - `watch` — live reload of `nodes.conf` (ConfigMap `..data` swaps), with polling.
 //! - `cli`, `http` — flags and `--check`; the optional `--listen` endpoint.
+//! - `scan` — `edge-sidecar scan`: what is on the I2C buses, identified by id
+//!   registers (reads only), and the sensor files and `nodes.conf` line for it.
 //!
 //! It never runs anything outside its scripts directory.
 
@@ -33,6 +35,7 @@ pub mod names;
 pub mod output;
 pub mod parse;
 pub mod runner;
+pub mod scan;
 pub mod schedule;
 pub mod script_env;
 pub mod source_states;

@@ -15,6 +15,9 @@ use edge_sidecar::watch::Reloader;
 
 fn main() -> ExitCode {
     let matches = cli::command().get_matches();
+    if let Some(("scan", scan_matches)) = matches.subcommand() {
+        return scan(scan_matches);
+    }
     let settings = match cli::settings(&matches) {
         Ok(settings) => settings,
         Err(error) => {
@@ -129,6 +132,26 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("edge-sidecar: error: signal handling: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `edge-sidecar scan`: the report on stdout; exit 1 when a bus could not be scanned
+/// to the end or the files not written.
+fn scan(matches: &clap::ArgMatches) -> ExitCode {
+    let settings = match cli::scan_settings(matches) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("edge-sidecar scan: error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match edge_sidecar::scan::run(&settings, &mut std::io::stdout().lock()) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("edge-sidecar scan: error: {error}");
             ExitCode::FAILURE
         }
     }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use i2cdev::core::{I2CDevice, I2CMessage, I2CTransfer};
@@ -155,13 +156,18 @@ impl From<LinuxI2CError> for BusError {
 /// as `i2cget` does: nothing stays open between scheduled reads.
 #[derive(Debug)]
 pub struct LinuxBus {
-    bus: u32,
+    path: PathBuf,
     device: Option<LinuxI2CDevice>,
 }
 
 impl LinuxBus {
     pub fn new(bus: u32) -> Self {
-        LinuxBus { bus, device: None }
+        LinuxBus::at_path(PathBuf::from(format!("/dev/i2c-{bus}")))
+    }
+
+    /// A bus device found elsewhere than `/dev` (`edge-sidecar scan --path.dev`).
+    pub fn at_path(path: PathBuf) -> Self {
+        LinuxBus { path, device: None }
     }
 
     fn device(&mut self) -> Result<&mut LinuxI2CDevice, BusError> {
@@ -173,18 +179,19 @@ impl LinuxBus {
 
 impl I2cBus for LinuxBus {
     fn set_address(&mut self, address: u16, force: bool) -> Result<(), BusError> {
-        let path = format!("/dev/i2c-{}", self.bus);
+        let path = &self.path;
         self.device = None;
         let device = if force {
             // SAFETY: force_new is unsafe because the driver bound to the address
             // may be confused by reads it did not make, not for memory safety; the
             // sensor file asked for that with force = true, like `i2cget -f`.
-            unsafe { LinuxI2CDevice::force_new(&path, address) }
+            unsafe { LinuxI2CDevice::force_new(path, address) }
         } else {
-            LinuxI2CDevice::new(&path, address)
+            LinuxI2CDevice::new(path, address)
         };
-        self.device =
-            Some(device.map_err(|e| BusError::from(e).context(format!("opening {path}")))?);
+        self.device = Some(
+            device.map_err(|e| BusError::from(e).context(format!("opening {}", path.display())))?,
+        );
         Ok(())
     }
 
