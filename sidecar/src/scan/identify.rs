@@ -152,13 +152,13 @@ pub const KNOWN_CHIPS: &[KnownChip] = &[
         name: "BMP388",
         addresses: BOSCH,
         evidence: Evidence::IdRegisters(&[RegisterCheck::byte("chip id", 0x00, 0x50)]),
-        driver: Some("bmp3xx"),
+        driver: Some("bmp388"),
     },
     KnownChip {
         name: "BMP390",
         addresses: BOSCH,
         evidence: Evidence::IdRegisters(&[RegisterCheck::byte("chip id", 0x00, 0x60)]),
-        driver: Some("bmp3xx"),
+        driver: Some("bmp390"),
     },
     // TI: die id first (see the module doc), then the manufacturer id.
     KnownChip {

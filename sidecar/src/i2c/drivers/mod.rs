@@ -11,14 +11,14 @@ pub mod bmp280;
 pub mod bmp3xx;
 pub mod htu21d;
 pub mod ina219;
-pub mod scd30;
-pub mod scd4x;
-mod sensirion;
-pub mod sgp40;
 pub mod ina226;
 mod ina2xx;
 pub mod ina3221;
 pub mod mcp9808;
+pub mod scd30;
+pub mod scd4x;
+mod sensirion;
+pub mod sgp40;
 pub mod sht;
 
 use super::driver::DriverSpec;
@@ -28,20 +28,20 @@ pub(crate) const ALL: &[DriverSpec] = &[
     sht::SHT4X,
     htu21d::HTU21D,
     htu21d::SI7021,
-    ina219::SPEC,
-    ads1115::SPEC,
-    bmp280::SPEC,
     scd4x::SPEC,
     scd30::SPEC,
     sgp40::SPEC,
-    bh1750::SPEC,
-    mcp9808::SPEC,
-    ina3221::SPEC,
-    ina226::SPEC,
+    bmp280::SPEC,
     bme280::SPEC,
-    bmp180::SPEC,
     bmp3xx::BMP388,
     bmp3xx::BMP390,
+    bmp180::SPEC,
+    ina219::SPEC,
+    ina226::SPEC,
+    ina3221::SPEC,
+    ads1115::SPEC,
+    mcp9808::SPEC,
+    bh1750::SPEC,
 ];
 
 pub(crate) fn find(name: &str) -> Option<&'static DriverSpec> {
