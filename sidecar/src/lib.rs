@@ -37,5 +37,6 @@ pub mod schedule;
 pub mod script_env;
 pub mod source_states;
 pub mod status;
+pub mod sysfs_sensors;
 pub mod watch;
 pub mod writer;

@@ -21,6 +21,7 @@
 //!   would then depend on the others' sizes). A name stays claimed by the first
 //!   source that has it even when that source is left out.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,9 +30,9 @@ use edge_common::exposition::{MetricKind, MetricSet};
 
 use crate::config::SourceKind;
 use crate::names::ValueNames;
-use crate::source_states::{SourceStates, SourceStatus, Statuses};
+use crate::source_states::{SourceStates, SourceStatus, SourceValue, Statuses};
 use crate::status::{status_metrics, SidecarView, SourceView};
-use crate::writer::{append_checked, render, write_atomic};
+use crate::writer::{append_checked, render, write_atomic, Sample};
 
 /// `--max-file-bytes`' default: half of what edge-exporter reads from all textfiles of
 /// one scrape by default (`--collector.textfile.max-bytes`, 4 MiB; past it the file
@@ -65,6 +66,8 @@ pub struct FileText {
 /// One source's values as they would be written, and their size in the file.
 struct SourceValues {
     set: MetricSet,
+    /// Samples in `set`: one per value, labelled values included.
+    series: usize,
     bytes: usize,
 }
 
@@ -80,8 +83,8 @@ pub fn file_text(statuses: &Statuses, settings: &OutputSettings, now: Instant) -
             .iter()
             .zip(placed)
             .map(|(v, &placed)| match v {
-                Some(v) if placed => (v.set.families().len(), 0),
-                Some(v) => (0, v.set.families().len()),
+                Some(v) if placed => (v.series, 0),
+                Some(v) => (0, v.series),
                 None => (0, 0),
             })
             .collect()
@@ -177,30 +180,59 @@ fn value_families(
             if !is_fresh(source, settings.stale_after, now) {
                 return None;
             }
-            let mut set = MetricSet::new();
-            for (key, value) in &source.values {
-                let name = settings.names.name(key);
+            // A key's values (several when labelled, e.g. one per 1-Wire probe) make
+            // one family, claimed once, in the order the key first appears.
+            let mut families: Vec<(String, &str, Vec<&SourceValue>)> = Vec::new();
+            let mut index: HashMap<&str, usize> = HashMap::new();
+            for value in &source.values {
+                if let Some(&at) = index.get(value.key.as_str()) {
+                    families[at].2.push(value);
+                    continue;
+                }
+                let name = settings.names.name(&value.key);
                 if let Err(holder) = claims.claim(&name, MetricKind::Gauge) {
                     tracing::debug!(source = %source.kind, %name, %holder, "name taken by an earlier family; not written");
                     continue;
                 }
-                append_value(&mut set, name, key, &source.kind, *value);
+                index.insert(&value.key, families.len());
+                families.push((name, &value.key, vec![value]));
+            }
+            let mut set = MetricSet::new();
+            for (name, key, values) in families {
+                let labels: Vec<Vec<(&str, &str)>> = values
+                    .iter()
+                    .map(|v| v.labels.iter().map(|(n, v)| (*n, v.as_str())).collect())
+                    .collect();
+                let samples: Vec<Sample<'_>> = labels
+                    .iter()
+                    .zip(&values)
+                    .map(|(labels, v)| (labels.as_slice(), v.value))
+                    .collect();
+                append_value(&mut set, name, key, &source.kind, &samples);
             }
             let bytes = render(&set).len();
-            Some(SourceValues { set, bytes })
+            let series = set.families().iter().map(|f| f.len()).sum();
+            Some(SourceValues { set, series, bytes })
         })
         .collect()
 }
 
-/// Adds the gauge of one value a source produced: `name` (`<prefix><key>`), HELP
-/// naming the source. The name is checked: a bad one is skipped with a warning.
-pub fn append_value(set: &mut MetricSet, name: String, key: &str, source: &SourceKind, value: f64) {
+/// Adds the gauge of one key a source produced: `name` (`<prefix><key>`), HELP
+/// naming the source, one sample per label set (one unlabelled sample for a script's
+/// key). Names are checked: a bad one is skipped with a warning.
+pub fn append_value(
+    set: &mut MetricSet,
+    name: String,
+    key: &str,
+    source: &SourceKind,
+    samples: &[Sample<'_>],
+) {
     let help = format!(
         "Value of {key} from {} {}.",
         source.kind_label(),
         source.label()
     );
-    append_checked(set, name, help, MetricKind::Gauge, &[(&[], value)]);
+    append_checked(set, name, help, MetricKind::Gauge, samples);
 }
 
 /// Removes `<output>.tmp.*` files a previous process left when it was killed in the
@@ -292,7 +324,10 @@ mod tests {
         SourceStatus {
             kind: SourceKind::Script(name.into()),
             interval: Duration::from_secs(10),
-            values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            values: values
+                .iter()
+                .map(|(k, v)| SourceValue::from((k.to_string(), *v)))
+                .collect(),
             values_at: at,
             success: at.is_some(),
             duration: Duration::from_millis(20),
@@ -396,7 +431,7 @@ mod tests {
 
     fn source(name: &str, values: Vec<(String, f64)>, now: Instant) -> SourceStatus {
         SourceStatus {
-            values,
+            values: values.into_iter().map(SourceValue::from).collect(),
             ..status(name, &[], Some(now))
         }
     }
@@ -512,5 +547,35 @@ mod tests {
         assert!(!text.contains("edge_sidecar_info 42"));
         assert!(text.contains("edge_sidecar_source_runs_total{kind=\"script\",source=\"a\"} 3\n"));
         assert!(text.contains("edge_sidecar_source_values{kind=\"script\",source=\"a\"} 1\n"));
+    }
+
+    #[test]
+    fn labelled_values_of_one_key_are_one_family() {
+        let now = Instant::now();
+        let probe = |id: &str, value: f64| SourceValue {
+            key: "temperature_celsius".into(),
+            labels: vec![("id", id.to_string())],
+            value,
+        };
+        let statuses = Statuses {
+            sources: vec![SourceStatus {
+                kind: SourceKind::W1("*".into()),
+                values: vec![
+                    probe("28-00000a1b2c3d", 21.5),
+                    probe("10-000802d1e2f3", 23.125),
+                ],
+                ..status("unused", &[], Some(now))
+            }],
+            ..Statuses::default()
+        };
+        let text = text(&statuses, &settings(), now);
+        assert!(
+            text.contains("# HELP edge_temperature_celsius Value of temperature_celsius from w1 *.\n# TYPE edge_temperature_celsius gauge\nedge_temperature_celsius{id=\"28-00000a1b2c3d\"} 21.5\nedge_temperature_celsius{id=\"10-000802d1e2f3\"} 23.125\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("edge_sidecar_source_values{kind=\"w1\",source=\"*\"} 2\n"),
+            "{text}"
+        );
     }
 }
