@@ -8,7 +8,11 @@
 //! - Names: the file's names are claimed first by the sidecar's own families, then by
 //!   each source's values in `nodes.conf` order; a value whose name (in text 0.0.4 or
 //!   OpenMetrics, see `names`) is taken already is not written, so a key that two
-//!   sources print is written for the first source only. Keys that would take the
+//!   sources print is written for the first source only. Labelled values (the IIO
+//!   and 1-Wire sources', labels named by the sidecar only) are the exception: the
+//!   first labelled family of a name is shared by the later sources' labelled values
+//!   of that name, one family told apart by labels (a BME280's and a DS18B20's
+//!   `temperature_celsius`); an unlabelled one still takes the name first. Keys that would take the
 //!   sidecar's own names never get here: the workers drop them as bad lines.
 //! - Size: the file stays within `--max-file-bytes` (below the exporter's textfile
 //!   cap, past which the exporter would drop the whole file, status and all). A
@@ -21,7 +25,7 @@
 //!   would then depend on the others' sizes). A name stays claimed by the first
 //!   source that has it even when that source is left out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -173,6 +177,10 @@ fn value_families(
     now: Instant,
 ) -> Vec<Option<SourceValues>> {
     let mut claims = settings.names.own_claims();
+    // Names of labelled families (sysfs sources' values): a later source's labelled
+    // values join them (two IIO devices, a BME280 and 1-Wire probes all have
+    // temperature_celsius), told apart by their labels.
+    let mut shared: HashSet<String> = HashSet::new();
     statuses
         .sources
         .iter()
@@ -190,9 +198,15 @@ fn value_families(
                     continue;
                 }
                 let name = settings.names.name(&value.key);
-                if let Err(holder) = claims.claim(&name, MetricKind::Gauge) {
-                    tracing::debug!(source = %source.kind, %name, %holder, "name taken by an earlier family; not written");
-                    continue;
+                let labelled = !value.labels.is_empty();
+                if !(labelled && shared.contains(&name)) {
+                    if let Err(holder) = claims.claim(&name, MetricKind::Gauge) {
+                        tracing::debug!(source = %source.kind, %name, %holder, "name taken by an earlier family; not written");
+                        continue;
+                    }
+                    if labelled {
+                        shared.insert(name.clone());
+                    }
                 }
                 index.insert(&value.key, families.len());
                 families.push((name, &value.key, vec![value]));
@@ -218,7 +232,7 @@ fn value_families(
 }
 
 /// Adds the gauge of one key a source produced: `name` (`<prefix><key>`), HELP
-/// naming the source, one sample per label set (one unlabelled sample for a script's
+/// naming the source (unless every sample is labelled), one sample per label set (one unlabelled sample for a script's
 /// key). Names are checked: a bad one is skipped with a warning.
 pub fn append_value(
     set: &mut MetricSet,
@@ -227,11 +241,17 @@ pub fn append_value(
     source: &SourceKind,
     samples: &[Sample<'_>],
 ) {
-    let help = format!(
-        "Value of {key} from {} {}.",
-        source.kind_label(),
-        source.label()
-    );
+    // Labelled samples may come from several sources (see `value_families`): their
+    // HELP names no source, so that the families merge when the file is assembled.
+    let help = if !samples.is_empty() && samples.iter().all(|(labels, _)| !labels.is_empty()) {
+        format!("Value of {key} from the sidecar's sensor sources, a series per device.")
+    } else {
+        format!(
+            "Value of {key} from {} {}.",
+            source.kind_label(),
+            source.label()
+        )
+    };
     append_checked(set, name, help, MetricKind::Gauge, samples);
 }
 
@@ -558,19 +578,30 @@ mod tests {
             value,
         };
         let statuses = Statuses {
-            sources: vec![SourceStatus {
-                kind: SourceKind::W1("*".into()),
-                values: vec![
-                    probe("28-00000a1b2c3d", 21.5),
-                    probe("10-000802d1e2f3", 23.125),
-                ],
-                ..status("unused", &[], Some(now))
-            }],
+            sources: vec![
+                SourceStatus {
+                    kind: SourceKind::W1("*".into()),
+                    values: vec![
+                        probe("28-00000a1b2c3d", 21.5),
+                        probe("10-000802d1e2f3", 23.125),
+                    ],
+                    ..status("unused", &[], Some(now))
+                },
+                SourceStatus {
+                    kind: SourceKind::Iio("bme280".into()),
+                    values: vec![SourceValue {
+                        key: "temperature_celsius".into(),
+                        labels: vec![("device", "iio:device0".into()), ("name", "bme280".into())],
+                        value: 20.0,
+                    }],
+                    ..status("unused", &[], Some(now))
+                },
+            ],
             ..Statuses::default()
         };
         let text = text(&statuses, &settings(), now);
         assert!(
-            text.contains("# HELP edge_temperature_celsius Value of temperature_celsius from w1 *.\n# TYPE edge_temperature_celsius gauge\nedge_temperature_celsius{id=\"28-00000a1b2c3d\"} 21.5\nedge_temperature_celsius{id=\"10-000802d1e2f3\"} 23.125\n"),
+            text.contains("# HELP edge_temperature_celsius Value of temperature_celsius from the sidecar's sensor sources, a series per device.\n# TYPE edge_temperature_celsius gauge\nedge_temperature_celsius{id=\"28-00000a1b2c3d\"} 21.5\nedge_temperature_celsius{id=\"10-000802d1e2f3\"} 23.125\nedge_temperature_celsius{device=\"iio:device0\",name=\"bme280\"} 20\n"),
             "{text}"
         );
         assert!(
