@@ -62,7 +62,7 @@ On SIGTERM or SIGINT every running script's process group gets SIGTERM, then SIG
 pub fn command() -> Command {
     Command::new("edge-sidecar")
         .version(env!("CARGO_PKG_VERSION"))
-        .about("Runs this node's key=value scripts and I2C sensor reads from nodes.conf and writes their values to a .prom file for the textfile collector.")
+        .about("Runs this node's key=value scripts and I2C, IIO and 1-Wire sensor reads from nodes.conf and writes their values to a .prom file for the textfile collector.")
         .args(edge_server::ServerOptions::args())
         .arg(Arg::new("config").long("config").default_value("/etc/edge-sidecar/nodes.conf").help("nodes.conf: lines node=script[:interval][,…] (reloaded live)."))
         .arg(Arg::new("scripts-dir").long("scripts-dir").help("Directory of the scripts (<name>.sh) and sensor files (default: the config's directory). Nothing outside it is ever run."))

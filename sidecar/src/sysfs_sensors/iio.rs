@@ -259,7 +259,7 @@ mod tests {
     use super::*;
 
     /// Writes `files` (path under the sysfs root, contents) into a fresh tree.
-    pub(crate) fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();
         for (path, text) in files {
             let path = root.path().join(path);
@@ -436,6 +436,21 @@ mod tests {
         let err = IioDevice::open(root.path(), "3").unwrap_err().to_string();
         assert!(
             err.ends_with("iio:device3: no channel with a known unit (skipped: none)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn more_channels_than_the_limit_is_an_error() {
+        let files: Vec<(String, &str)> = (0..=MAX_CHANNELS)
+            .map(|i| (format!("{D}/iio:device0/in_voltage{i}_raw"), "1"))
+            .chain([(format!("{D}/iio:device0/name"), "adc")])
+            .collect();
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+        let root = tree(&files);
+        let err = IioDevice::open(root.path(), "0").unwrap_err().to_string();
+        assert!(
+            err.ends_with("iio:device0: more than 128 channels"),
             "{err}"
         );
     }

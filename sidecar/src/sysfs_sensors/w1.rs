@@ -90,6 +90,13 @@ impl W1Probes {
             }
             ids
         } else {
+            if !is_device_id(spec) {
+                return Err(SysfsError::Parse {
+                    path: dir.join(spec),
+                    text: spec.to_string(),
+                    what: "a 1-Wire id (family-serial in lowercase hex: 28-00000a1b2c3d)",
+                });
+            }
             if !is_thermometer(spec) {
                 return Err(SysfsError::NotAThermometer {
                     path: dir.join(spec),
@@ -302,10 +309,35 @@ mod tests {
             "{err}"
         );
 
+        let err = read(&root, "28-XYZ").unwrap_err();
+        assert!(
+            err.ends_with(
+                "\"28-XYZ\" is not a 1-Wire id (family-serial in lowercase hex: 28-00000a1b2c3d)"
+            ),
+            "{err}"
+        );
+
         let empty = tree(&[]);
         let err = read(&empty, "*").unwrap_err();
         assert!(
             err.ends_with("bus/w1/devices: no 1-Wire thermometer (family 10, 22, 28, 3b or 42)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn more_probes_than_the_limit_is_an_error() {
+        let files: Vec<(String, String)> = (0..=MAX_PROBES)
+            .map(|i| (format!("28-{i:012x}/temperature"), "20000".to_string()))
+            .collect();
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let root = tree(&files);
+        let err = read(&root, "*").unwrap_err();
+        assert!(
+            err.ends_with("bus/w1/devices: more than 64 1-Wire thermometers"),
             "{err}"
         );
     }
