@@ -70,7 +70,14 @@ pub const CHANNEL_TYPES: &[ChannelType] = &[
     channel("current", "current", "amperes", "milliamps", 1e-3),
     channel("power", "power", "watts", "milliwatts", 1e-3),
     channel("resistance", "resistance", "ohms", "ohms", 1.0),
-    channel("proximity", "proximity", "", "unitless", 1.0),
+    // The ABI: "often unitless"; meters where a scale is given. Named without a unit.
+    channel(
+        "proximity",
+        "proximity",
+        "",
+        "unitless (meters where scaled)",
+        1.0,
+    ),
     channel("intensity", "intensity", "", "unitless", 1.0),
     channel("uvindex", "uv_index", "", "UV index", 1.0),
     channel(
