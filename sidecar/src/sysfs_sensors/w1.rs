@@ -103,6 +103,12 @@ impl W1Probes {
                     family: spec.split('-').next().unwrap_or(spec).to_string(),
                 });
             }
+            // Named, so it must be there: --check says so rather than listing it.
+            let probe_dir = dir.join(spec);
+            std::fs::metadata(&probe_dir).map_err(|source| SysfsError::Read {
+                path: probe_dir,
+                source,
+            })?;
             vec![spec.to_string()]
         };
         let probes = ids
@@ -305,7 +311,7 @@ mod tests {
         assert!(read(&root, "*").is_err());
         let err = read(&root, "28-00000a1b2c99").unwrap_err();
         assert!(
-            err.contains("28-00000a1b2c99/w1_slave: No such file"),
+            err.contains("devices/28-00000a1b2c99: No such file"),
             "{err}"
         );
 
