@@ -16,12 +16,15 @@ use crate::parse::DEFAULT_MAX_KEYS_PER_RUN;
 use crate::runner::{STDERR_LIMIT, STDOUT_LIMIT};
 use crate::scan::ScanSettings;
 use crate::script_env::{self, RunAs, DEFAULT_SCRIPT_PATH, PASSED_BY_DEFAULT};
+use crate::sysfs_sensors::{IioDevice, W1Probes, DEFAULT_SYSFS_ROOT};
 
 /// Everything the sidecar runs with, from the flags.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub config: PathBuf,
     pub scripts_dir: PathBuf,
+    /// `--path.sysfs`: the root of the IIO and 1-Wire reads.
+    pub sysfs: PathBuf,
     pub output: PathBuf,
     pub prefix: String,
     pub default_interval: Duration,
@@ -60,10 +63,11 @@ On SIGTERM or SIGINT every running script's process group gets SIGTERM, then SIG
 pub fn command() -> Command {
     Command::new("edge-sidecar")
         .version(env!("CARGO_PKG_VERSION"))
-        .about("Runs this node's key=value scripts and I2C sensor reads from nodes.conf and writes their values to a .prom file for the textfile collector.")
+        .about("Runs this node's key=value scripts and I2C, IIO and 1-Wire sensor reads from nodes.conf and writes their values to a .prom file for the textfile collector.")
         .args(edge_server::ServerOptions::args())
         .arg(Arg::new("config").long("config").default_value("/etc/edge-sidecar/nodes.conf").help("nodes.conf: lines node=script[:interval][,…] (reloaded live)."))
         .arg(Arg::new("scripts-dir").long("scripts-dir").help("Directory of the scripts (<name>.sh) and sensor files (default: the config's directory). Nothing outside it is ever run."))
+        .arg(Arg::new("path.sysfs").long("path.sysfs").default_value(DEFAULT_SYSFS_ROOT).help("sysfs mount point: iio: and w1: sources read <path.sysfs>/bus/iio/devices and <path.sysfs>/bus/w1/devices (point it at the host's /sys mounted elsewhere)."))
         .arg(Arg::new("output").long("output").default_value("/var/lib/edge-metrics/textfile/custom_metrics.prom").help("The .prom file to write (atomically) for the textfile collector."))
         .arg(Arg::new("prefix").long("prefix").default_value("edge_").help("Prefix of the gauges made from the scripts' keys."))
         .arg(Arg::new("default-interval").long("default-interval").default_value("15s").help("Interval of a source listed without one."))
@@ -78,7 +82,7 @@ pub fn command() -> Command {
         .arg(Arg::new("script-path").long("script-path").default_value(DEFAULT_SCRIPT_PATH).help("PATH of the scripts, whose environment is otherwise only NODE_NAME, TZ, LANG and --script-env."))
         .arg(Arg::new("script-env").long("script-env").value_name("NAME").action(ArgAction::Append).value_delimiter(',').help("Also pass this variable of the sidecar's environment to the scripts, if set (repeatable, or comma-separated). Nothing else of the sidecar's environment reaches them."))
         .arg(Arg::new("run-as").long("run-as").value_name("USER[:GROUP]").help("Run the scripts as this user (name or uid) with its supplementary groups, and GROUP (default: the user's) as their group. Needs a root sidecar; native I2C reads stay with the sidecar."))
-        .arg(Arg::new("check").long("check").action(ArgAction::SetTrue).help("Check nodes.conf, the scripts and the sensor files, print what would run on this node, and exit 0 (all fine) or 1."))
+        .arg(Arg::new("check").long("check").action(ArgAction::SetTrue).help("Check nodes.conf, the scripts, the sensor files and the IIO and 1-Wire devices, print what would run on this node (for iio: and w1:, the device, channels and files read), write nothing, and exit 0 (all fine) or 1."))
         .arg(flags::log_level_arg())
         .after_help(limits_help())
         .subcommand(scan_command())
@@ -232,6 +236,7 @@ pub fn settings(matches: &ArgMatches) -> Result<Settings, FlagError> {
         server,
         config,
         scripts_dir,
+        sysfs: PathBuf::from(text(matches, "path.sysfs")),
         output,
         prefix,
         default_interval: duration(matches, "default-interval")?,
@@ -291,40 +296,36 @@ pub fn check(settings: &Settings) -> Result<CheckReport, ConfigError> {
         plan.push_str("  no sources: only the sidecar's own status is written\n");
     }
     for source in sources {
-        let line = match config::resolve(&settings.scripts_dir, &source.kind) {
-            Ok(path) => match &source.kind {
-                SourceKind::Script(_) => format!(
-                    "  {} every {:?}: bash {}",
-                    source.kind,
-                    source.interval,
-                    path.display()
-                ),
-                SourceKind::I2c(_) => match I2cSource::load(&path) {
-                    Ok(_) => format!(
-                        "  {} every {:?}: {}",
-                        source.kind,
-                        source.interval,
-                        path.display()
-                    ),
-                    Err(error) => {
-                        problems += 1;
-                        format!(
-                            "  {} every {:?}: INVALID: {error}",
-                            source.kind, source.interval
-                        )
-                    }
-                },
-            },
-            Err(error) => {
+        let line = match check_source(settings, &source.kind) {
+            Ok(what) => format!("  {} every {:?}: {what}", source.kind, source.interval),
+            Err(problem) => {
                 problems += 1;
-                format!(
-                    "  {} every {:?}: MISSING: {error}",
-                    source.kind, source.interval
-                )
+                format!("  {} every {:?}: {problem}", source.kind, source.interval)
             }
         };
         plan.push_str(&line);
         plan.push('\n');
     }
     Ok(CheckReport { plan, problems })
+}
+
+/// What one source would read, or why it cannot (`MISSING: …`, `INVALID: …`).
+fn check_source(settings: &Settings, kind: &SourceKind) -> Result<String, String> {
+    let resolve = || {
+        config::resolve(&settings.scripts_dir, kind).map_err(|error| format!("MISSING: {error}"))
+    };
+    match kind {
+        SourceKind::Script(_) => Ok(format!("bash {}", resolve()?.display())),
+        SourceKind::I2c(_) => {
+            let path = resolve()?;
+            I2cSource::load(&path).map_err(|error| format!("INVALID: {error}"))?;
+            Ok(path.display().to_string())
+        }
+        SourceKind::Iio(device) => IioDevice::open(&settings.sysfs, device)
+            .map(|device| device.describe())
+            .map_err(|error| format!("MISSING: {error}")),
+        SourceKind::W1(id) => W1Probes::find(&settings.sysfs, id)
+            .map(|probes| probes.describe())
+            .map_err(|error| format!("MISSING: {error}")),
+    }
 }

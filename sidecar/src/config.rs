@@ -6,7 +6,10 @@
 //! several sources per node (`node=a:10s,b:30s`), the interval may be left out
 //! (`--default-interval`), and native I2C reads are sources too:
 //! `node=i2c:<sensor file>[:interval]` (a TOML file in the scripts directory, see
-//! I2C.md). Durations are Go's (`500ms`, `10s`, `1m`).
+//! I2C.md), and so are the kernel's sensors under `--path.sysfs`:
+//! `node=iio:<device>[:interval]` (an IIO device by its `name`, `N` or `iio:deviceN`)
+//! and `node=w1:<id>[:interval]` or `w1:*` (1-Wire thermometers). Durations are
+//! Go's (`500ms`, `10s`, `1m`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,29 +29,40 @@ pub enum SourceKind {
     Script(String),
     /// `<scripts dir>/<file>`, a sensor file read over /dev/i2c-N.
     I2c(String),
+    /// An IIO device under `<sysfs>/bus/iio/devices`: its `name`, `N` or `iio:deviceN`.
+    Iio(String),
+    /// A 1-Wire thermometer under `<sysfs>/bus/w1/devices` by id, or `*` for all.
+    W1(String),
 }
 
 impl SourceKind {
     /// The `source` label of the sidecar's own families.
     pub fn label(&self) -> &str {
         match self {
-            SourceKind::Script(name) | SourceKind::I2c(name) => name,
+            SourceKind::Script(name)
+            | SourceKind::I2c(name)
+            | SourceKind::Iio(name)
+            | SourceKind::W1(name) => name,
         }
     }
 
-    /// The `kind` label: `script` or `i2c`.
+    /// The `kind` label: `script`, `i2c`, `iio` or `w1`.
     pub fn kind_label(&self) -> &'static str {
         match self {
             SourceKind::Script(_) => "script",
             SourceKind::I2c(_) => "i2c",
+            SourceKind::Iio(_) => "iio",
+            SourceKind::W1(_) => "w1",
         }
     }
 
-    /// The file this source reads, in the scripts directory.
-    pub fn file_name(&self) -> String {
+    /// The file this source reads in the scripts directory; `None` for the sysfs
+    /// sources, which read under `--path.sysfs` instead.
+    pub fn file_name(&self) -> Option<String> {
         match self {
-            SourceKind::Script(name) => format!("{name}.sh"),
-            SourceKind::I2c(file) => file.clone(),
+            SourceKind::Script(name) => Some(format!("{name}.sh")),
+            SourceKind::I2c(file) => Some(file.clone()),
+            SourceKind::Iio(_) | SourceKind::W1(_) => None,
         }
     }
 }
@@ -58,6 +72,8 @@ impl fmt::Display for SourceKind {
         match self {
             SourceKind::Script(name) => write!(f, "script {name}"),
             SourceKind::I2c(file) => write!(f, "i2c {file}"),
+            SourceKind::Iio(device) => write!(f, "iio {device}"),
+            SourceKind::W1(id) => write!(f, "w1 {id}"),
         }
     }
 }
@@ -105,11 +121,13 @@ pub enum LineError {
     NodeListedTwice(String),
     #[error("{kind} is listed twice for {node}")]
     SourceListedTwice { kind: SourceKind, node: String },
-    #[error("{0:?}: expected script[:interval] or i2c:file[:interval]")]
+    #[error("{0:?}: expected script[:interval], i2c:file[:interval], iio:device[:interval] or w1:id[:interval]")]
     BadEntry(String),
-    /// `what` is `script` or `sensor file`.
+    /// `what` is `script`, `sensor file`, `IIO device` or `1-Wire device`.
     #[error("{name:?}: a {what} name is letters, digits, '_', '-' and '.', not starting with '.'")]
     BadFileName { name: String, what: &'static str },
+    #[error("{name:?}: {what} names are letters, digits, '_', '-' and '.', not starting with '.', at most {MAX_DEVICE_NAME} bytes")]
+    BadDeviceName { name: String, what: &'static str },
     #[error("{entry:?}: {source}")]
     BadInterval {
         entry: String,
@@ -149,6 +167,8 @@ pub enum ResolveError {
     },
     #[error("{} is not a file", path.display())]
     NotAFile { path: PathBuf },
+    #[error("{kind} reads under --path.sysfs, not a file in the scripts directory")]
+    NotInScriptsDirectory { kind: SourceKind },
 }
 
 impl NodesConf {
@@ -227,6 +247,13 @@ fn parse_entry(entry: &str, default_interval: Duration) -> Result<Source, LineEr
             SourceKind::I2c(check_file_name(file, false)?),
             Some(*interval),
         ),
+        ["iio", device] => (SourceKind::Iio(check_device(device, "IIO device")?), None),
+        ["iio", device, interval] => (
+            SourceKind::Iio(check_device(device, "IIO device")?),
+            Some(*interval),
+        ),
+        ["w1", id] => (SourceKind::W1(check_w1_id(id)?), None),
+        ["w1", id, interval] => (SourceKind::W1(check_w1_id(id)?), Some(*interval)),
         [script] => (SourceKind::Script(check_file_name(script, true)?), None),
         [script, interval] => (
             SourceKind::Script(check_file_name(script, true)?),
@@ -272,6 +299,35 @@ fn check_file_name(name: &str, is_script: bool) -> Result<String, LineError> {
     Ok(name.to_string())
 }
 
+/// The longest IIO device name or 1-Wire id accepted (the kernel's are far shorter).
+pub const MAX_DEVICE_NAME: usize = 64;
+
+/// An IIO device (`bme280`, `0`, `device0`) or 1-Wire id: one plain name under
+/// `--path.sysfs`, nothing that could leave its directory.
+fn check_device(name: &str, what: &'static str) -> Result<String, LineError> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_DEVICE_NAME
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if !valid {
+        return Err(LineError::BadDeviceName {
+            name: name.to_string(),
+            what,
+        });
+    }
+    Ok(name.to_string())
+}
+
+/// A 1-Wire id (`28-00000a1b2c3d`) or `*`.
+fn check_w1_id(id: &str) -> Result<String, LineError> {
+    if id == "*" {
+        return Ok(id.to_string());
+    }
+    check_device(id, "1-Wire device")
+}
+
 /// The real path of `kind`'s file, if it exists and resolves (through symlinks such
 /// as ConfigMap's `..data`) to a file inside `scripts_dir`.
 pub fn resolve(scripts_dir: &Path, kind: &SourceKind) -> Result<PathBuf, ResolveError> {
@@ -281,7 +337,10 @@ pub fn resolve(scripts_dir: &Path, kind: &SourceKind) -> Result<PathBuf, Resolve
             dir: scripts_dir.to_path_buf(),
             source,
         })?;
-    let path = scripts_dir.join(kind.file_name());
+    let Some(file_name) = kind.file_name() else {
+        return Err(ResolveError::NotInScriptsDirectory { kind: kind.clone() });
+    };
+    let path = scripts_dir.join(file_name);
     let real = match path.canonicalize() {
         Ok(real) => real,
         Err(source) => return Err(ResolveError::File { path, source }),
@@ -336,6 +395,26 @@ mod tests {
                 },
             ]
         );
+        let conf = parse(
+            "s=iio:bme280:10s,iio:0,w1:*:1m,w1:28-00000a1b2c3d\n",
+            "nodes.conf",
+            15 * S,
+        )
+        .unwrap();
+        let kinds: Vec<(String, &str, Duration)> = conf
+            .sources_for("s")
+            .iter()
+            .map(|s| (s.kind.to_string(), s.kind.kind_label(), s.interval))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("iio bme280".to_string(), "iio", 10 * S),
+                ("iio 0".to_string(), "iio", 15 * S),
+                ("w1 *".to_string(), "w1", 60 * S),
+                ("w1 28-00000a1b2c3d".to_string(), "w1", 15 * S),
+            ]
+        );
         // A script given with its .sh is the same script.
         let conf = parse("n=probe.sh:5s\n", "x", S).unwrap();
         assert_eq!(conf.sources_for("n"), &[script("probe", 5)]);
@@ -353,7 +432,10 @@ mod tests {
             ("n=a\nn=b\n", "nodes.conf:2: node \"n\" is listed twice"),
             ("n=a:1s,a:2s\n", "nodes.conf:1: script a is listed twice for n"),
             ("my node=a\n", "nodes.conf:1: bad node name \"my node\""),
-            ("n=a:1s:2s\n", "nodes.conf:1: \"a:1s:2s\": expected script[:interval] or i2c:file[:interval]"),
+            ("n=a:1s:2s\n", "nodes.conf:1: \"a:1s:2s\": expected script[:interval], i2c:file[:interval], iio:device[:interval] or w1:id[:interval]"),
+            ("n=iio:../x\n", "nodes.conf:1: \"../x\": IIO device names are letters, digits, '_', '-' and '.', not starting with '.', at most 64 bytes"),
+            ("n=w1:28-*\n", "nodes.conf:1: \"28-*\": 1-Wire device names are letters, digits, '_', '-' and '.', not starting with '.', at most 64 bytes"),
+            ("n=iio:bme280,iio:bme280:5s\n", "nodes.conf:1: iio bme280 is listed twice for n"),
         ];
         for (text, message) in cases {
             let err = parse(text, "nodes.conf", S).unwrap_err();

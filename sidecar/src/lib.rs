@@ -1,6 +1,7 @@
-//! edge-sidecar: runs this node's `key=value` scripts and native I2C sensor reads on
-//! their schedules from `nodes.conf`, and writes the values atomically to a `.prom`
-//! file that edge-exporter's (or node_exporter's) textfile collector reads.
+//! edge-sidecar: runs this node's `key=value` scripts and native sensor reads (I2C,
+//! IIO, 1-Wire) on their schedules from `nodes.conf`, and writes the values
+//! atomically to a `.prom` file that edge-exporter's (or node_exporter's) textfile
+//! collector reads.
 //!
 //! - `config` — `nodes.conf` and the flags: what runs on this node, how often.
 //! - `runner` — one script run: own process group, timeout, capped output, reaping.
@@ -12,6 +13,8 @@
 //!   and OpenMetrics.
 //! - `status` — the sidecar's own families, the one list of them.
 //! - `i2c` — sensor files, the generic reader and chip drivers over i2cdev.
+//! - `sysfs_sensors` — the kernel's IIO devices and 1-Wire thermometers, read from
+//!   sysfs (`--path.sysfs`) into base units.
 //! - `writer` — the `.prom` text (edge-common's text 0.0.4 writer; names from outside
 //!   checked, so nothing from a script can inject text) and the atomic
 //!   temp-file-and-rename write.
@@ -40,5 +43,6 @@ pub mod schedule;
 pub mod script_env;
 pub mod source_states;
 pub mod status;
+pub mod sysfs_sensors;
 pub mod watch;
 pub mod writer;

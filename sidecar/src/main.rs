@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         Arc::clone(&states),
         RunSettings {
             scripts_dir: settings.scripts_dir.clone(),
+            sysfs: settings.sysfs.clone(),
             env: ScriptEnv::new(
                 &settings.node_name,
                 &settings.script_path,

@@ -8,7 +8,11 @@
 //! - Names: the file's names are claimed first by the sidecar's own families, then by
 //!   each source's values in `nodes.conf` order; a value whose name (in text 0.0.4 or
 //!   OpenMetrics, see `names`) is taken already is not written, so a key that two
-//!   sources print is written for the first source only. Keys that would take the
+//!   sources print is written for the first source only. Labelled values (the IIO
+//!   and 1-Wire sources', labels named by the sidecar only) are the exception: the
+//!   first labelled family of a name is shared by the later sources' labelled values
+//!   of that name, one family told apart by labels (a BME280's and a DS18B20's
+//!   `temperature_celsius`); an unlabelled one still takes the name first. Keys that would take the
 //!   sidecar's own names never get here: the workers drop them as bad lines.
 //! - Size: the file stays within `--max-file-bytes` (below the exporter's textfile
 //!   cap, past which the exporter would drop the whole file, status and all). A
@@ -21,6 +25,7 @@
 //!   would then depend on the others' sizes). A name stays claimed by the first
 //!   source that has it even when that source is left out.
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,9 +34,9 @@ use edge_common::exposition::{MetricKind, MetricSet};
 
 use crate::config::SourceKind;
 use crate::names::ValueNames;
-use crate::source_states::{SourceStates, SourceStatus, Statuses};
+use crate::source_states::{SourceStates, SourceStatus, SourceValue, Statuses};
 use crate::status::{status_metrics, SidecarView, SourceView};
-use crate::writer::{append_checked, render, write_atomic};
+use crate::writer::{append_checked, render, write_atomic, Sample};
 
 /// `--max-file-bytes`' default: half of what edge-exporter reads from all textfiles of
 /// one scrape by default (`--collector.textfile.max-bytes`, 4 MiB; past it the file
@@ -65,6 +70,8 @@ pub struct FileText {
 /// One source's values as they would be written, and their size in the file.
 struct SourceValues {
     set: MetricSet,
+    /// Samples in `set`: one per value, labelled values included.
+    series: usize,
     bytes: usize,
 }
 
@@ -80,8 +87,8 @@ pub fn file_text(statuses: &Statuses, settings: &OutputSettings, now: Instant) -
             .iter()
             .zip(placed)
             .map(|(v, &placed)| match v {
-                Some(v) if placed => (v.set.families().len(), 0),
-                Some(v) => (0, v.set.families().len()),
+                Some(v) if placed => (v.series, 0),
+                Some(v) => (0, v.series),
                 None => (0, 0),
             })
             .collect()
@@ -170,6 +177,10 @@ fn value_families(
     now: Instant,
 ) -> Vec<Option<SourceValues>> {
     let mut claims = settings.names.own_claims();
+    // Names of labelled families (sysfs sources' values): a later source's labelled
+    // values join them (two IIO devices, a BME280 and 1-Wire probes all have
+    // temperature_celsius), told apart by their labels.
+    let mut shared: HashSet<String> = HashSet::new();
     statuses
         .sources
         .iter()
@@ -177,30 +188,71 @@ fn value_families(
             if !is_fresh(source, settings.stale_after, now) {
                 return None;
             }
-            let mut set = MetricSet::new();
-            for (key, value) in &source.values {
-                let name = settings.names.name(key);
-                if let Err(holder) = claims.claim(&name, MetricKind::Gauge) {
-                    tracing::debug!(source = %source.kind, %name, %holder, "name taken by an earlier family; not written");
+            // A key's values (several when labelled, e.g. one per 1-Wire probe) make
+            // one family, claimed once, in the order the key first appears.
+            let mut families: Vec<(String, &str, Vec<&SourceValue>)> = Vec::new();
+            let mut index: HashMap<&str, usize> = HashMap::new();
+            for value in &source.values {
+                if let Some(&at) = index.get(value.key.as_str()) {
+                    families[at].2.push(value);
                     continue;
                 }
-                append_value(&mut set, name, key, &source.kind, *value);
+                let name = settings.names.name(&value.key);
+                let labelled = !value.labels.is_empty();
+                if !(labelled && shared.contains(&name)) {
+                    if let Err(holder) = claims.claim(&name, MetricKind::Gauge) {
+                        tracing::debug!(source = %source.kind, %name, %holder, "name taken by an earlier family; not written");
+                        continue;
+                    }
+                    if labelled {
+                        shared.insert(name.clone());
+                    }
+                }
+                index.insert(&value.key, families.len());
+                families.push((name, &value.key, vec![value]));
+            }
+            let mut set = MetricSet::new();
+            for (name, key, values) in families {
+                let labels: Vec<Vec<(&str, &str)>> = values
+                    .iter()
+                    .map(|v| v.labels.iter().map(|(n, v)| (*n, v.as_str())).collect())
+                    .collect();
+                let samples: Vec<Sample<'_>> = labels
+                    .iter()
+                    .zip(&values)
+                    .map(|(labels, v)| (labels.as_slice(), v.value))
+                    .collect();
+                append_value(&mut set, name, key, &source.kind, &samples);
             }
             let bytes = render(&set).len();
-            Some(SourceValues { set, bytes })
+            let series = set.families().iter().map(|f| f.len()).sum();
+            Some(SourceValues { set, series, bytes })
         })
         .collect()
 }
 
-/// Adds the gauge of one value a source produced: `name` (`<prefix><key>`), HELP
-/// naming the source. The name is checked: a bad one is skipped with a warning.
-pub fn append_value(set: &mut MetricSet, name: String, key: &str, source: &SourceKind, value: f64) {
-    let help = format!(
-        "Value of {key} from {} {}.",
-        source.kind_label(),
-        source.label()
-    );
-    append_checked(set, name, help, MetricKind::Gauge, &[(&[], value)]);
+/// Adds the gauge of one key a source produced: `name` (`<prefix><key>`), HELP
+/// naming the source (unless every sample is labelled), one sample per label set (one unlabelled sample for a script's
+/// key). Names are checked: a bad one is skipped with a warning.
+pub fn append_value(
+    set: &mut MetricSet,
+    name: String,
+    key: &str,
+    source: &SourceKind,
+    samples: &[Sample<'_>],
+) {
+    // Labelled samples may come from several sources (see `value_families`): their
+    // HELP names no source, so that the families merge when the file is assembled.
+    let help = if !samples.is_empty() && samples.iter().all(|(labels, _)| !labels.is_empty()) {
+        format!("Value of {key} from the sidecar's sensor sources, a series per device.")
+    } else {
+        format!(
+            "Value of {key} from {} {}.",
+            source.kind_label(),
+            source.label()
+        )
+    };
+    append_checked(set, name, help, MetricKind::Gauge, samples);
 }
 
 /// Removes `<output>.tmp.*` files a previous process left when it was killed in the
@@ -292,7 +344,10 @@ mod tests {
         SourceStatus {
             kind: SourceKind::Script(name.into()),
             interval: Duration::from_secs(10),
-            values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            values: values
+                .iter()
+                .map(|(k, v)| SourceValue::from((k.to_string(), *v)))
+                .collect(),
             values_at: at,
             success: at.is_some(),
             duration: Duration::from_millis(20),
@@ -396,7 +451,7 @@ mod tests {
 
     fn source(name: &str, values: Vec<(String, f64)>, now: Instant) -> SourceStatus {
         SourceStatus {
-            values,
+            values: values.into_iter().map(SourceValue::from).collect(),
             ..status(name, &[], Some(now))
         }
     }
@@ -512,5 +567,46 @@ mod tests {
         assert!(!text.contains("edge_sidecar_info 42"));
         assert!(text.contains("edge_sidecar_source_runs_total{kind=\"script\",source=\"a\"} 3\n"));
         assert!(text.contains("edge_sidecar_source_values{kind=\"script\",source=\"a\"} 1\n"));
+    }
+
+    #[test]
+    fn labelled_values_of_one_key_are_one_family() {
+        let now = Instant::now();
+        let probe = |id: &str, value: f64| SourceValue {
+            key: "temperature_celsius".into(),
+            labels: vec![("id", id.to_string())],
+            value,
+        };
+        let statuses = Statuses {
+            sources: vec![
+                SourceStatus {
+                    kind: SourceKind::W1("*".into()),
+                    values: vec![
+                        probe("28-00000a1b2c3d", 21.5),
+                        probe("10-000802d1e2f3", 23.125),
+                    ],
+                    ..status("unused", &[], Some(now))
+                },
+                SourceStatus {
+                    kind: SourceKind::Iio("bme280".into()),
+                    values: vec![SourceValue {
+                        key: "temperature_celsius".into(),
+                        labels: vec![("device", "iio:device0".into()), ("name", "bme280".into())],
+                        value: 20.0,
+                    }],
+                    ..status("unused", &[], Some(now))
+                },
+            ],
+            ..Statuses::default()
+        };
+        let text = text(&statuses, &settings(), now);
+        assert!(
+            text.contains("# HELP edge_temperature_celsius Value of temperature_celsius from the sidecar's sensor sources, a series per device.\n# TYPE edge_temperature_celsius gauge\nedge_temperature_celsius{id=\"28-00000a1b2c3d\"} 21.5\nedge_temperature_celsius{id=\"10-000802d1e2f3\"} 23.125\nedge_temperature_celsius{device=\"iio:device0\",name=\"bme280\"} 20\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("edge_sidecar_source_values{kind=\"w1\",source=\"*\"} 2\n"),
+            "{text}"
+        );
     }
 }

@@ -17,12 +17,15 @@ use crate::names::ValueNames;
 use crate::parse::{parse_key_values, KeyRules};
 use crate::runner::{self, Ending, ScriptRun};
 use crate::script_env::{RunAs, ScriptEnv};
-use crate::source_states::{RunReport, SourceStates};
+use crate::source_states::{RunReport, SourceStates, SourceValue};
+use crate::sysfs_sensors::{IioDevice, W1Probes};
 
 /// How sources are run; fixed for the life of the process.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub scripts_dir: PathBuf,
+    /// `--path.sysfs`: the root the IIO and 1-Wire sources read under.
+    pub sysfs: PathBuf,
     /// Every script's whole environment.
     pub env: ScriptEnv,
     pub run_as: Option<RunAs>,
@@ -150,7 +153,13 @@ impl Worker {
             let started = Instant::now();
             let report = match &self.source.kind {
                 SourceKind::Script(_) => self.run_script(),
-                SourceKind::I2c(_) => self.read_i2c(),
+                SourceKind::I2c(_) => self.read_native(|| self.read_sensor()),
+                SourceKind::Iio(device) => {
+                    self.read_native(|| IioDevice::open(&self.settings.sysfs, device)?.read())
+                }
+                SourceKind::W1(id) => {
+                    self.read_native(|| W1Probes::find(&self.settings.sysfs, id)?.read())
+                }
             };
             if self.stop.is_stopped() {
                 return;
@@ -231,41 +240,50 @@ impl Worker {
             discarded_bytes: outcome.stdout_discarded,
         };
         match outcome.ending {
-            Ending::Exited(0) if !parsed.values.is_empty() => report.values = Some(parsed.values),
+            Ending::Exited(0) if !parsed.values.is_empty() => {
+                report.values = Some(parsed.values.into_iter().map(SourceValue::from).collect())
+            }
             Ending::Exited(0) => tracing::warn!(source = %kind, "no valid key=value line"),
             ending => tracing::warn!(source = %kind, ?ending, "run failed"),
         }
         report
     }
 
-    fn read_i2c(&self) -> RunReport {
+    /// A native read (a sensor file over I2C, an IIO device, 1-Wire probes) on this
+    /// worker's thread, never the one that answers `--listen`: all of the source's
+    /// values, or a failed run with the error logged.
+    fn read_native<E: std::fmt::Display>(
+        &self,
+        read: impl FnOnce() -> Result<Vec<SourceValue>, E>,
+    ) -> RunReport {
         let started = Instant::now();
         let kind = &self.source.kind;
         let mut report = RunReport::default();
-        match self.read_sensor() {
+        match read() {
             Ok(values) => {
                 let values = self.admit_sensor_values(values, &mut report);
                 if values.is_empty() {
-                    tracing::warn!(source = %kind, "sensor file defines no values");
+                    tracing::warn!(source = %kind, "no values");
                 } else {
                     report.values = Some(values);
                 }
             }
-            Err(error) => tracing::warn!(source = %kind, %error, "i2c read failed"),
+            Err(error) => tracing::warn!(source = %kind, %error, "read failed"),
         }
         report.duration = started.elapsed();
         report
     }
 
-    /// A sensor file's values under the rules of a script's keys: one named like one
-    /// of the sidecar's own is a bad line, those past `--max-keys-per-run` are dropped.
+    /// A native source's values under the rules of a script's keys: one named like
+    /// one of the sidecar's own is a bad line, those past `--max-keys-per-run` are
+    /// dropped.
     fn admit_sensor_values(
         &self,
-        mut values: Vec<(String, f64)>,
+        mut values: Vec<SourceValue>,
         report: &mut RunReport,
-    ) -> Vec<(String, f64)> {
+    ) -> Vec<SourceValue> {
         let kind = &self.source.kind;
-        values.retain(|(key, _)| match self.settings.names.own_family_for(key) {
+        values.retain(|SourceValue { key, .. }| match self.settings.names.own_family_for(key) {
             Some(own) => {
                 tracing::warn!(source = %kind, %key, %own, "value dropped: it would take one of the sidecar's own metric names");
                 report.dropped_lines += 1;
@@ -282,9 +300,10 @@ impl Worker {
     }
 
     /// The sensor file is read again on every run, so an edit applies on the next.
-    fn read_sensor(&self) -> Result<Vec<(String, f64)>, SensorError> {
+    fn read_sensor(&self) -> Result<Vec<SourceValue>, SensorError> {
         let path = config::resolve(&self.settings.scripts_dir, &self.source.kind)?;
-        Ok(I2cSource::load(&path)?.read()?)
+        let values = I2cSource::load(&path)?.read()?;
+        Ok(values.into_iter().map(SourceValue::from).collect())
     }
 }
 
@@ -309,6 +328,7 @@ mod tests {
             states: Arc::new(SourceStates::default()),
             settings: Arc::new(RunSettings {
                 scripts_dir: PathBuf::from("/unused"),
+                sysfs: PathBuf::from("/unused"),
                 env: ScriptEnv::default(),
                 run_as: None,
                 timeout: Duration::from_secs(1),
@@ -326,11 +346,11 @@ mod tests {
             stop: Arc::new(StopSignal::default()),
         };
         let values = ["temp", "sidecar_info", "hum", "pressure"]
-            .map(|k| (k.to_string(), 1.0))
+            .map(|k| SourceValue::from((k.to_string(), 1.0)))
             .to_vec();
         let mut report = RunReport::default();
         let kept = worker.admit_sensor_values(values, &mut report);
-        let keys: Vec<&str> = kept.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = kept.iter().map(|v| v.key.as_str()).collect();
         assert_eq!(keys, ["temp", "hum"]);
         assert_eq!((report.dropped_lines, report.dropped_keys), (1, 1));
     }

@@ -12,13 +12,36 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{Source, SourceKind};
 
+/// One value a source produced: its key (the metric name without the prefix), its
+/// labels and the number. Label names are `'static`: only the sidecar's own code
+/// names labels (a sysfs source's `device`, `name`, `id`), and a script's output or
+/// a sensor file never carries any ([`SourceValue::from`] a key and value), so
+/// neither can forge a series of another source. Label values come from sysfs, are
+/// checked by their source and escaped by the writer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceValue {
+    pub key: String,
+    pub labels: Vec<(&'static str, String)>,
+    pub value: f64,
+}
+
+impl From<(String, f64)> for SourceValue {
+    fn from((key, value): (String, f64)) -> Self {
+        SourceValue {
+            key,
+            labels: Vec::new(),
+            value,
+        }
+    }
+}
+
 /// What one source produced and how its runs went.
 #[derive(Debug, Clone)]
 pub struct SourceStatus {
     pub kind: SourceKind,
     pub interval: Duration,
     /// The last good values and when they were taken.
-    pub values: Vec<(String, f64)>,
+    pub values: Vec<SourceValue>,
     pub values_at: Option<Instant>,
     pub success: bool,
     pub duration: Duration,
@@ -78,7 +101,7 @@ pub struct Statuses {
 #[derive(Debug, Default)]
 pub struct RunReport {
     /// `None` when the run failed, timed out or printed nothing valid.
-    pub values: Option<Vec<(String, f64)>>,
+    pub values: Option<Vec<SourceValue>>,
     pub duration: Duration,
     pub timed_out: bool,
     pub dropped_lines: u64,

@@ -248,7 +248,7 @@ mod tests {
         let status = SourceStatus {
             kind: SourceKind::Script("a".into()),
             interval: Duration::from_secs(1),
-            values: vec![("x".into(), 1.0)],
+            values: vec![("x".to_string(), 1.0).into()],
             values_at: Some(Instant::now()),
             success: true,
             duration: Duration::from_millis(5),

@@ -364,7 +364,7 @@ mod tests {
                 format!("edge_custom_{key}"),
                 key,
                 &script,
-                *value,
+                &[(&[], *value)],
             );
         }
         let text = render(&set);
