@@ -94,11 +94,12 @@ fn scan_command() -> Command {
         .about("List what is on this node's I2C buses, identify known chips (reads only), and print sensor files and a nodes.conf line for them.")
         .long_about("List the devices on this node's I2C buses (a read per address, as `i2cdetect -y -r` does; addresses a kernel driver holds are left alone), identify known chips by reading their id registers (never writing to any device), and print a sensor file for each identified chip with a driver and the nodes.conf line that schedules them.")
         .arg(Arg::new("path.dev").long("path.dev").value_name("DIR").default_value("/dev").help("Where the i2c-N bus devices are."))
+        .arg(Arg::new("path.sysfs").long("path.sysfs").value_name("DIR").default_value(DEFAULT_SYSFS_ROOT).help("sysfs mount point: the IIO devices and 1-Wire thermometers listed are under <path.sysfs>/bus/iio/devices and <path.sysfs>/bus/w1/devices."))
         .arg(Arg::new("bus").long("bus").value_name("N").action(ArgAction::Append).value_delimiter(',').value_parser(clap::value_parser!(u32)).help("Scan only bus N, i2c-N under --path.dev (repeatable, or comma-separated); default: every i2c-N there."))
         .arg(Arg::new("node").long("node").value_name("NAME").env("NODE_NAME").help("This node's name in the nodes.conf line (default: $NODE_NAME, else the hostname, as the sidecar picks its line)."))
         .arg(Arg::new("write").long("write").value_name("DIR").help("Write the sensor files into DIR (the scripts directory), each atomically, instead of printing them; nothing is written if one exists already."))
         .arg(Arg::new("force").long("force").action(ArgAction::SetTrue).requires("write").help("With --write: replace existing files."))
-        .after_help("Exit status: 0 every bus found was scanned (finding none is 0 too), 1 a bus could not be scanned to the end or the files not written, 2 bad flags. See I2C.md, \"Finding what is on a bus\".")
+        .after_help("Exit status: 0 every bus found was scanned (finding none is 0 too), 1 a bus could not be scanned to the end or the files not written, 2 bad flags. See SENSORS.md, \"Finding what is on a bus\".")
 }
 
 fn flag_error(flag: &'static str, message: impl ToString) -> FlagError {
@@ -155,6 +156,7 @@ pub fn scan_settings(matches: &ArgMatches) -> Result<ScanSettings, FlagError> {
     }
     Ok(ScanSettings {
         dev_root: PathBuf::from(text(matches, "path.dev")),
+        sysfs_root: PathBuf::from(text(matches, "path.sysfs")),
         buses: matches
             .get_many::<u32>("bus")
             .into_iter()

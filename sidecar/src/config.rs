@@ -304,7 +304,7 @@ pub const MAX_DEVICE_NAME: usize = 64;
 
 /// An IIO device (`bme280`, `0`, `device0`) or 1-Wire id: one plain name under
 /// `--path.sysfs`, nothing that could leave its directory.
-fn check_device(name: &str, what: &'static str) -> Result<String, LineError> {
+pub(crate) fn check_device(name: &str, what: &'static str) -> Result<String, LineError> {
     let valid = !name.is_empty()
         && name.len() <= MAX_DEVICE_NAME
         && !name.starts_with('.')

@@ -16,22 +16,65 @@ fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
+/// A sysfs tree with what the kernel's drivers would show: a BME280 through the
+/// `bmp280` IIO driver and a DS18B20 on the 1-Wire bus.
+fn sysfs_tree() -> tempfile::TempDir {
+    let sys = tempfile::tempdir().unwrap();
+    let bme = sys.path().join("bus/iio/devices/iio:device0");
+    std::fs::create_dir_all(&bme).unwrap();
+    for (file, text) in [
+        ("name", "bme280\n"),
+        ("in_temp_input", "23450\n"),
+        ("in_humidityrelative_input", "41523\n"),
+        ("in_pressure_input", "100.96125\n"),
+    ] {
+        std::fs::write(bme.join(file), text).unwrap();
+    }
+    let probe = sys.path().join("bus/w1/devices/28-00000a1b2c3d");
+    std::fs::create_dir_all(&probe).unwrap();
+    std::fs::write(probe.join("temperature"), "21500\n").unwrap();
+    std::fs::create_dir_all(sys.path().join("bus/w1/devices/w1_bus_master1")).unwrap();
+    sys
+}
+
 #[test]
-fn no_buses_is_said_and_is_not_a_failure() {
+fn no_buses_is_said_and_is_not_a_failure_and_kernel_devices_are_listed() {
     let dev = tempfile::tempdir().unwrap();
     std::fs::write(dev.path().join("ttyS0"), "").unwrap();
     let dir = dev.path().display().to_string();
-    let output = scan(&["--path.dev", &dir]);
+    let sys = sysfs_tree();
+    let sysfs = sys.path().display().to_string();
+    let output = scan(&["--path.dev", &dir, "--path.sysfs", &sysfs]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(
         stdout(&output),
         format!(
             "I2C devices ({dir}/i2c-N, addresses 0x03-0x77 probed with a read as `i2cdetect -y -r` does):\n  \
              no I2C buses: no {dir}/i2c-N (is the bus enabled and the i2c-dev module loaded?)\n\n\
-             No sensor files: no chip with a sidecar driver was identified.\n"
+             IIO devices ({sysfs}/bus/iio/devices, read by the kernel's drivers):\n  \
+             DEVICE       NAME    VALUES\n  \
+             iio:device0  bme280  humidity_percent, pressure_pascals, temperature_celsius\n\n\
+             1-Wire thermometers ({sysfs}/bus/w1/devices):\n  \
+             ID               CHIP     FILE\n  \
+             28-00000a1b2c3d  DS18B20  {sysfs}/bus/w1/devices/28-00000a1b2c3d/temperature\n\n\
+             No sensor files: no chip with a sidecar driver was identified.\n\n\
+             nodes.conf line for edge-node-01 (files in the scripts directory):\n\
+             edge-node-01=iio:bme280,w1:*\n"
         )
     );
     assert!(output.stderr.is_empty(), "{output:?}");
+    // Without IIO and 1-Wire buses, each section says none.
+    let empty = tempfile::tempdir().unwrap();
+    let output = scan(&[
+        "--path.dev",
+        &dir,
+        "--path.sysfs",
+        &empty.path().display().to_string(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(stdout(&output).ends_with(
+        "/bus/w1/devices):\n  none\n\nNo sensor files: no chip with a sidecar driver was identified.\n"
+    ), "{}", stdout(&output));
 }
 
 #[test]

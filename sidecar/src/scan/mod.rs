@@ -11,9 +11,8 @@
 //! Here: the run — scan, print, and with `--write DIR` write the files atomically
 //! (`writer::write_atomic`), refusing to replace one unless `--force`.
 //!
-//! The report is a list of sections; the IIO and 1-Wire listing (issue 16) is a
-//! further section built from `--path.sysfs`, with its entries, next to the I2C one
-//! in [`run_with`].
+//! The report is a list of sections: the I2C buses, then the IIO devices and 1-Wire
+//! thermometers under `--path.sysfs` (listed by `sysfs_sensors`, only read).
 //!
 //! Exit status (`main`): 0 every bus found was scanned (none found is 0 too), 1 a bus
 //! could not be scanned to the end or the files not written, 2 bad flags.
@@ -26,6 +25,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::i2c::{I2cBus, LinuxBus};
+use crate::sysfs_sensors::{IioDevice, W1Probes};
 use crate::writer::{write_atomic, WriteError};
 
 use probe::{bus_numbers, scan_bus, BusScan};
@@ -36,6 +36,8 @@ use report::{Report, SensorFile};
 pub struct ScanSettings {
     /// Where the `i2c-N` devices are (`--path.dev`).
     pub dev_root: PathBuf,
+    /// The root of the IIO and 1-Wire listings (`--path.sysfs`).
+    pub sysfs_root: PathBuf,
     /// Only these buses (`--bus`); all found when empty.
     pub buses: Vec<u32>,
     /// This node's name in `nodes.conf` (`--node`).
@@ -91,7 +93,12 @@ pub fn run_with(
         .into_iter()
         .map(|number| scan_bus(number, open(number).as_mut()))
         .collect();
-    let report = Report::from_i2c(&settings.dev_root.display().to_string(), &scans, more_buses);
+    let mut report = Report::from_i2c(&settings.dev_root.display().to_string(), &scans, more_buses);
+    report.add_sysfs(
+        &settings.sysfs_root.display().to_string(),
+        IioDevice::all(&settings.sysfs_root),
+        W1Probes::all(&settings.sysfs_root),
+    );
     print_report(settings, &report, out)?;
     Ok(report.problems)
 }

@@ -3,13 +3,22 @@
 //! `nodes.conf` entries that schedule them. Only text; writing the files is the
 //! caller's.
 //!
-//! A section is a titled table, so the IIO and 1-Wire listings join as further
-//! sections, and their sources (`iio:…`, `w1:…`) as further entries of
-//! [`Report::entries`], without changing the I2C part.
+//! A section is a titled table: the I2C buses, then the IIO devices and the 1-Wire
+//! thermometers the kernel drives ([`Report::add_sysfs`]), whose sources (`iio:…`,
+//! `w1:*`) are further entries of [`Report::entries`] (no file: they need none).
 
 use std::fmt::Write as _;
 
+use std::path::PathBuf;
+
 use super::identify::{Identity, KnownChip};
+use crate::config::check_device;
+use crate::sysfs_sensors::{IioDevice, SysfsError};
+
+/// What `IioDevice::all` gives: each device found, opened or not.
+pub type IioListing = Result<Vec<(String, Result<IioDevice, SysfsError>)>, SysfsError>;
+/// What `W1Probes::all` gives: (id, chip, file read) per thermometer.
+pub type W1Listing = Result<Vec<(String, &'static str, PathBuf)>, SysfsError>;
 use super::probe::{BusFailure, BusScan, Presence};
 
 /// A titled table.
@@ -85,6 +94,82 @@ impl Report {
             files,
             problems: scans.iter().filter(|s| s.failure.is_some()).count(),
         }
+    }
+
+    /// Adds the kernel-driven devices under `sysfs_root`: a section listing the IIO
+    /// devices (`iio` — each device, or why it cannot be read) and one listing the
+    /// 1-Wire thermometers (`w1`), with an `iio:<name>` entry per readable device (its
+    /// index when the name is shared or not a nodes.conf name) and one `w1:*` for
+    /// every probe. A listing that failed as a whole is a row saying why.
+    pub fn add_sysfs(&mut self, sysfs_root: &str, iio: IioListing, w1: W1Listing) {
+        let mut rows = Vec::new();
+        match iio {
+            Ok(devices) => {
+                let readable: Vec<&IioDevice> = devices
+                    .iter()
+                    .filter_map(|(_, d)| d.as_ref().ok())
+                    .collect();
+                for (entry, device) in &devices {
+                    match device {
+                        Ok(device) => {
+                            rows.push(vec![
+                                device.device().to_string(),
+                                device.name().to_string(),
+                                device.keys().join(", "),
+                            ]);
+                            let shared = readable
+                                .iter()
+                                .filter(|other| other.name() == device.name())
+                                .count()
+                                > 1;
+                            let spec =
+                                if shared || check_device(device.name(), "IIO device").is_err() {
+                                    device.device().trim_start_matches("iio:device").to_string()
+                                } else {
+                                    device.name().to_string()
+                                };
+                            self.entries.push(format!("iio:{spec}"));
+                        }
+                        Err(error) => rows.push(vec![
+                            entry.clone(),
+                            "-".into(),
+                            format!("not read: {error}"),
+                        ]),
+                    }
+                }
+            }
+            Err(error) => rows.push(vec!["-".into(), "-".into(), format!("not listed: {error}")]),
+        }
+        self.sections.push(Section {
+            title: format!(
+                "IIO devices ({sysfs_root}/bus/iio/devices, read by the kernel's drivers):"
+            ),
+            header: vec!["DEVICE", "NAME", "VALUES"],
+            rows,
+            empty: "none".into(),
+        });
+        let mut rows = Vec::new();
+        match w1 {
+            Ok(probes) => {
+                for (id, chip, file) in &probes {
+                    rows.push(vec![
+                        id.clone(),
+                        chip.to_string(),
+                        file.display().to_string(),
+                    ]);
+                }
+                if !probes.is_empty() {
+                    self.entries.push("w1:*".into());
+                }
+            }
+            Err(error) => rows.push(vec!["-".into(), "-".into(), format!("not listed: {error}")]),
+        }
+        self.sections.push(Section {
+            title: format!("1-Wire thermometers ({sysfs_root}/bus/w1/devices):"),
+            header: vec!["ID", "CHIP", "FILE"],
+            rows,
+            empty: "none".into(),
+        });
     }
 
     /// `node=entry,entry`, or `None` when there is nothing to schedule.
@@ -212,7 +297,7 @@ fn sensor_files(scans: &[BusScan]) -> Vec<SensorFile> {
                 name: format!("{slug}-i2c{bus}-{address:02x}.toml"),
                 text: format!(
                     "# {name} on i2c-{bus} at {address:#04x}, identified by `edge-sidecar scan` ({evidence}).\n\
-                     # Its values, and the driver's options: I2C.md, driver \"{driver}\".\n\
+                     # Its values, and the driver's options: SENSORS.md, driver \"{driver}\".\n\
                      bus = {bus}\n\
                      address = {address:#04x}\n\
                      driver = \"{driver}\"\n\

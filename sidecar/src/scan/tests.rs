@@ -285,6 +285,8 @@ fn board() -> Board {
 fn settings(buses: &[u32], write_dir: Option<PathBuf>, force: bool) -> ScanSettings {
     ScanSettings {
         dev_root: PathBuf::from("/dev"),
+        // No IIO or 1-Wire devices here (their listing: sysfs_devices_are_listed).
+        sysfs_root: PathBuf::from("/nonexistent-sysfs"),
         buses: buses.to_vec(),
         node: "edge-node-01".into(),
         write_dir,
@@ -297,6 +299,16 @@ fn run_on(board: &Board, settings: &ScanSettings) -> (Result<usize, ScanError>, 
     let result = run_with(settings, &mut out, &mut |n| board.open(n));
     (result, String::from_utf8(out).unwrap())
 }
+
+/// The sysfs sections of a run on `settings`' nonexistent sysfs.
+const NO_SYSFS_DEVICES: &str = "\
+IIO devices (/nonexistent-sysfs/bus/iio/devices, read by the kernel's drivers):
+  none
+
+1-Wire thermometers (/nonexistent-sysfs/bus/w1/devices):
+  none
+
+";
 
 const LISTING: &str = "\
 I2C devices (/dev/i2c-N, addresses 0x03-0x77 probed with a read as `i2cdetect -y -r` does):
@@ -333,32 +345,33 @@ fn lists_identifies_and_proposes_files() {
     assert_eq!(result.unwrap(), 2);
     let (listing, rest) = out.split_once("\n\n").unwrap();
     assert_eq!(format!("{listing}\n"), LISTING);
+    let rest = rest.strip_prefix(NO_SYSFS_DEVICES).unwrap();
     assert_eq!(
         rest,
         "Sensor files (--write DIR writes them):\n\
          \n--- mcp9808-i2c1-18.toml ---\n\
          # MCP9808 on i2c-1 at 0x18, identified by `edge-sidecar scan` (manufacturer id 0x06 = 0x0054, device id 0x07 = 0x0400).\n\
-         # Its values, and the driver's options: I2C.md, driver \"mcp9808\".\n\
+         # Its values, and the driver's options: SENSORS.md, driver \"mcp9808\".\n\
          bus = 1\naddress = 0x18\ndriver = \"mcp9808\"\nprefix = \"mcp9808_\"\n\
          \n\n--- ina226-i2c1-40.toml ---\n\
          # INA226 on i2c-1 at 0x40, identified by `edge-sidecar scan` (die id 0xFF = 0x2260, manufacturer id 0xFE = 0x5449).\n\
-         # Its values, and the driver's options: I2C.md, driver \"ina226\".\n\
+         # Its values, and the driver's options: SENSORS.md, driver \"ina226\".\n\
          bus = 1\naddress = 0x40\ndriver = \"ina226\"\nprefix = \"ina226_\"\n\
          \n\n--- bme280-i2c1-76.toml ---\n\
          # BME280 on i2c-1 at 0x76, identified by `edge-sidecar scan` (chip id 0xD0 = 0x60).\n\
-         # Its values, and the driver's options: I2C.md, driver \"bme280\".\n\
+         # Its values, and the driver's options: SENSORS.md, driver \"bme280\".\n\
          bus = 1\naddress = 0x76\ndriver = \"bme280\"\nprefix = \"bme280_i2c1_76_\"\n\
          \n\n--- bmp280-i2c1-77.toml ---\n\
          # BMP280 on i2c-1 at 0x77, identified by `edge-sidecar scan` (chip id 0xD0 = 0x58).\n\
-         # Its values, and the driver's options: I2C.md, driver \"bmp280\".\n\
+         # Its values, and the driver's options: SENSORS.md, driver \"bmp280\".\n\
          bus = 1\naddress = 0x77\ndriver = \"bmp280\"\nprefix = \"bmp280_\"\n\
          \n\n--- bmp390-i2c3-77.toml ---\n\
          # BMP390 on i2c-3 at 0x77, identified by `edge-sidecar scan` (chip id 0x00 = 0x60).\n\
-         # Its values, and the driver's options: I2C.md, driver \"bmp390\".\n\
+         # Its values, and the driver's options: SENSORS.md, driver \"bmp390\".\n\
          bus = 3\naddress = 0x77\ndriver = \"bmp390\"\nprefix = \"bmp390_\"\n\
          \n\n--- bme280-i2c4-77.toml ---\n\
          # BME280 on i2c-4 at 0x77, identified by `edge-sidecar scan` (chip id 0xD0 = 0x60).\n\
-         # Its values, and the driver's options: I2C.md, driver \"bme280\".\n\
+         # Its values, and the driver's options: SENSORS.md, driver \"bme280\".\n\
          bus = 4\naddress = 0x77\ndriver = \"bme280\"\nprefix = \"bme280_i2c4_77_\"\n\
          \n\nnodes.conf line for edge-node-01 (files in the scripts directory):\n\
          edge-node-01=i2c:mcp9808-i2c1-18.toml,i2c:ina226-i2c1-40.toml,i2c:bme280-i2c1-76.toml,\
@@ -446,9 +459,9 @@ fn files_load_with_the_sensor_file_loader_and_the_line_with_nodes_conf() {
         assert!(file.name.starts_with(source.driver_name()), "{}", file.name);
         drivers.push(source.driver_name().to_string());
         if file.name == "bmp280-i2c1-77.toml" {
-            // I2C.md shows this very file.
+            // SENSORS.md shows this very file.
             let doc = std::fs::read_to_string(
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("I2C.md"),
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("SENSORS.md"),
             )
             .unwrap();
             assert!(doc.contains(&format!("```toml\n{}```", file.text)));
@@ -469,7 +482,7 @@ fn files_load_with_the_sensor_file_loader_and_the_line_with_nodes_conf() {
     let files: Vec<String> = conf
         .sources_for("edge-node-01")
         .iter()
-        .map(|source| source.kind.file_name())
+        .filter_map(|source| source.kind.file_name())
         .collect();
     let names: Vec<&String> = report.files.iter().map(|f| &f.name).collect();
     assert_eq!(files.iter().collect::<Vec<_>>(), names);
@@ -541,6 +554,8 @@ fn without_identified_chips_there_is_no_file_and_no_line() {
     assert_eq!(result.unwrap(), 0);
     assert!(out.ends_with(
         "  i2c-1  0x40     UU: held by a kernel driver, not probed\n\n\
+         IIO devices (/nonexistent-sysfs/bus/iio/devices, read by the kernel's drivers):\n  none\n\n\
+         1-Wire thermometers (/nonexistent-sysfs/bus/w1/devices):\n  none\n\n\
          No sensor files: no chip with a sidecar driver was identified.\n"
     ));
 }
@@ -558,11 +573,73 @@ fn no_buses_is_said_so() {
         format!(
             "I2C devices ({0}/i2c-N, addresses 0x03-0x77 probed with a read as `i2cdetect -y -r` does):\n  \
              no I2C buses: no {0}/i2c-N (is the bus enabled and the i2c-dev module loaded?)\n\n\
-             No sensor files: no chip with a sidecar driver was identified.\n",
-            dev.path().display()
+             {1}No sensor files: no chip with a sidecar driver was identified.\n",
+            dev.path().display(),
+            NO_SYSFS_DEVICES
         )
     );
     settings.dev_root = dev.path().join("missing");
     let error = run_on(&board, &settings).0.unwrap_err();
     assert!(error.to_string().starts_with("listing "), "{error}");
+}
+
+#[test]
+fn kernel_driven_devices_are_listed_with_their_nodes_conf_entries() {
+    let sys = tempfile::tempdir().unwrap();
+    let iio = sys.path().join("bus/iio/devices");
+    // Two BME280s (one name: entries by index) and a magnetometer, a channel type
+    // without a unit here: listed with why it is not read, no entry.
+    for (device, name, file, value) in [
+        ("iio:device0", "bme280", "in_temp_input", "23450"),
+        ("iio:device1", "bme280", "in_temp_input", "19000"),
+        ("iio:device2", "hmc5843", "in_magn_x_raw", "12"),
+    ] {
+        let dir = iio.join(device);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("name"), format!("{name}\n")).unwrap();
+        std::fs::write(dir.join(file), value).unwrap();
+    }
+    let w1 = sys.path().join("bus/w1/devices");
+    for probe in ["28-00000a1b2c3d", "10-000802b4a5c6"] {
+        std::fs::create_dir_all(w1.join(probe)).unwrap();
+        std::fs::write(w1.join(probe).join("w1_slave"), "ok").unwrap();
+    }
+    // A 1-Wire EEPROM (family 2d) is not a thermometer.
+    std::fs::create_dir_all(w1.join("2d-000000a1b2c3")).unwrap();
+    let board = Board {
+        buses: BTreeMap::new(),
+        log: Rc::default(),
+    };
+    let mut settings = settings(&[], None, false);
+    let dev = tempfile::tempdir().unwrap();
+    settings.dev_root = dev.path().into();
+    settings.sysfs_root = sys.path().into();
+    let (result, out) = run_on(&board, &settings);
+    assert_eq!(result.unwrap(), 0);
+    let root = sys.path().display();
+    assert!(
+        out.contains(&format!(
+            "IIO devices ({root}/bus/iio/devices, read by the kernel's drivers):\n  \
+             DEVICE       NAME    VALUES\n  \
+             iio:device0  bme280  temperature_celsius\n  \
+             iio:device1  bme280  temperature_celsius\n  \
+             iio:device2  -       not read: {root}/bus/iio/devices/iio:device2: \
+             no channel with a known unit (skipped: in_magn_x_raw)\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "1-Wire thermometers ({root}/bus/w1/devices):\n  \
+             ID               CHIP     FILE\n  \
+             10-000802b4a5c6  DS18S20  {root}/bus/w1/devices/10-000802b4a5c6/w1_slave\n  \
+             28-00000a1b2c3d  DS18B20  {root}/bus/w1/devices/28-00000a1b2c3d/w1_slave\n"
+        )),
+        "{out}"
+    );
+    assert!(out.ends_with("edge-node-01=iio:0,iio:1,w1:*\n"), "{out}");
+    // The line is one nodes.conf takes.
+    let line = out.lines().last().unwrap();
+    let conf = config::parse(line, "nodes.conf", Duration::from_secs(15)).unwrap();
+    assert_eq!(conf.sources_for("edge-node-01").len(), 3);
 }

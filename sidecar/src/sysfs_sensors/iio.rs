@@ -102,6 +102,51 @@ impl IioDevice {
             .collect()
     }
 
+    /// `iio:deviceN`.
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
+    /// The device's `name` file.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The names of the values a read gives, in order.
+    pub fn keys(&self) -> Vec<&str> {
+        self.channels.iter().map(|c| c.key.as_str()).collect()
+    }
+
+    /// Every IIO device under `sysfs` (`edge-sidecar scan`), each opened or with why
+    /// it cannot be read; none when the kernel has no IIO bus. At most
+    /// [`MAX_IIO_DEVICES`](super::MAX_IIO_DEVICES).
+    #[allow(clippy::type_complexity)]
+    pub fn all(sysfs: &Path) -> Result<Vec<(String, Result<IioDevice, SysfsError>)>, SysfsError> {
+        let devices = sysfs.join(IIO_DEVICES);
+        if !devices.is_dir() {
+            return Ok(Vec::new());
+        }
+        let entries: Vec<String> = list_dir(&devices)?
+            .into_iter()
+            .filter(|e| e.starts_with(DEVICE_PREFIX))
+            .collect();
+        if entries.len() > MAX_IIO_DEVICES {
+            return Err(SysfsError::TooMany {
+                path: devices,
+                limit: MAX_IIO_DEVICES,
+                what: "IIO devices",
+            });
+        }
+        Ok(entries
+            .into_iter()
+            .map(|entry| {
+                let index = entry.trim_start_matches(DEVICE_PREFIX).to_string();
+                let device = IioDevice::open(sysfs, &index);
+                (entry, device)
+            })
+            .collect())
+    }
+
     /// What a read reads, for `--check`: the device, then a line per channel.
     pub fn describe(&self) -> String {
         let mut text = format!("{} ({}) at {}", self.device, self.name, self.dir.display());

@@ -148,6 +148,31 @@ impl W1Probes {
             .collect()
     }
 
+    /// Every thermometer on the bus (`edge-sidecar scan`): (id, chip, file read);
+    /// none when there is no 1-Wire bus or no thermometer on it.
+    pub fn all(sysfs: &Path) -> Result<Vec<(String, &'static str, PathBuf)>, SysfsError> {
+        if !sysfs.join(W1_DEVICES).is_dir() {
+            return Ok(Vec::new());
+        }
+        let probes = match W1Probes::find(sysfs, "*") {
+            Ok(probes) => probes,
+            Err(SysfsError::NoProbes { .. }) => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        Ok(probes
+            .probes
+            .into_iter()
+            .map(|probe| {
+                let chip = THERMOMETER_FAMILIES
+                    .iter()
+                    .find(|(f, _)| probe.id.starts_with(f))
+                    .map_or("?", |(_, chip)| chip);
+                let (ProbeFile::Temperature(path) | ProbeFile::W1Slave(path)) = probe.file;
+                (probe.id, chip, path)
+            })
+            .collect())
+    }
+
     /// What a read reads, for `--check`.
     pub fn describe(&self) -> String {
         let mut text = format!("{} probe(s) in {}", self.probes.len(), self.dir.display());
