@@ -6,7 +6,7 @@
 //! several sources per node (`node=a:10s,b:30s`), the interval may be left out
 //! (`--default-interval`), and native I2C reads are sources too:
 //! `node=i2c:<sensor file>[:interval]` (a TOML file in the scripts directory, see
-//! I2C.md), and so are the kernel's sensors under `--path.sysfs`:
+//! SENSORS.md), and so are the kernel's sensors under `--path.sysfs`:
 //! `node=iio:<device>[:interval]` (an IIO device by its `name`, `N` or `iio:deviceN`)
 //! and `node=w1:<id>[:interval]` or `w1:*` (1-Wire thermometers). Durations are
 //! Go's (`500ms`, `10s`, `1m`).
@@ -357,6 +357,43 @@ pub fn resolve(scripts_dir: &Path, kind: &SourceKind) -> Result<PathBuf, Resolve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sensors_example_nodes_conf_parses_and_names_shipped_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sensors");
+        let text = std::fs::read_to_string(dir.join("nodes.conf")).unwrap();
+        let conf = parse(&text, "nodes.conf", Duration::from_secs(15)).unwrap();
+        let shown = |node: &str| -> Vec<(String, Duration)> {
+            conf.sources_for(node)
+                .iter()
+                .map(|s| (s.kind.to_string(), s.interval))
+                .collect()
+        };
+        let s = Duration::from_secs;
+        assert_eq!(
+            shown("rpi-greenhouse"),
+            [
+                ("iio bme280".to_string(), s(15)),
+                ("w1 *".to_string(), s(30))
+            ]
+        );
+        assert_eq!(
+            shown("jetson-01"),
+            [
+                ("iio 0".to_string(), s(15)),
+                ("w1 28-00000a1b2c3d".to_string(), s(60))
+            ]
+        );
+        let files: Vec<String> = conf
+            .sources_for("edge-node-01")
+            .iter()
+            .filter_map(|source| source.kind.file_name())
+            .collect();
+        assert_eq!(files, ["bme280.toml", "scd4x.toml", "ina3221.toml"]);
+        for file in files {
+            assert!(dir.join(&file).is_file(), "{file} is not an example");
+        }
+    }
 
     const S: Duration = Duration::from_secs(1);
 

@@ -2,7 +2,7 @@
 //! calls `i2cget`. One sensor file (TOML) describes one source: a bus, an
 //! address, and either a chip driver (`driver = "sht3x"`) or a generic read
 //! (`[read]` and `[[value]]`s: what `i2cset`/`i2cget`/`i2ctransfer` and shell
-//! arithmetic did). The format is documented, with examples, in `sidecar/I2C.md`.
+//! arithmetic did). The format is documented, with examples, in `sidecar/SENSORS.md`.
 //!
 //! - `source` — [`I2cSource`]: a sensor file parsed (the driver dispatch) and read.
 //! - `toml_keys` — a TOML table read key by key so errors name file, line and key;
@@ -75,14 +75,14 @@ mod tests {
 
     #[test]
     fn every_example_in_the_documentation_loads() {
-        let doc = std::fs::read_to_string(manifest_path("I2C.md")).unwrap();
+        let doc = std::fs::read_to_string(manifest_path("SENSORS.md")).unwrap();
         let mut blocks = 0;
         let mut rest = doc.as_str();
         while let Some(start) = rest.find("```toml\n") {
             let body = &rest[start + "```toml\n".len()..];
             let end = body.find("```").unwrap();
             blocks += 1;
-            I2cSource::from_toml(&body[..end], &format!("I2C.md block {blocks}"))
+            I2cSource::from_toml(&body[..end], &format!("SENSORS.md block {blocks}"))
                 .unwrap_or_else(|e| panic!("{e}"));
             rest = &body[end + 3..];
         }
