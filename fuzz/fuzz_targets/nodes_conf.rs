@@ -41,7 +41,20 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(conf.sources_for(node), sources.as_slice());
         for (index, source) in sources.iter().enumerate() {
             assert!(source.interval >= MIN_INTERVAL, "{source:?}");
-            let file = source.kind.file_name();
+            assert!(
+                !sources[..index].iter().any(|s| s.kind == source.kind),
+                "{node}: {} twice",
+                source.kind
+            );
+            // Scripts and sensor files name a file in the scripts directory; the IIO
+            // and 1-Wire sources name none.
+            let Some(file) = source.kind.file_name() else {
+                assert!(
+                    matches!(source.kind, SourceKind::Iio(_) | SourceKind::W1(_)),
+                    "{source:?}"
+                );
+                continue;
+            };
             assert!(
                 !file.is_empty()
                     && !file.starts_with('.')
@@ -55,11 +68,6 @@ fuzz_target!(|data: &[u8]| {
             if let SourceKind::Script(name) = &source.kind {
                 assert!(!name.is_empty(), "{source:?}");
             }
-            assert!(
-                !sources[..index].iter().any(|s| s.kind == source.kind),
-                "{node}: {} twice",
-                source.kind
-            );
         }
     }
 });

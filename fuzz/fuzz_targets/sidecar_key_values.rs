@@ -68,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
     for (key, value) in &parsed.values {
         let name = names.name(key);
         if claims.claim(&name, MetricKind::Gauge).is_ok() {
-            append_value(&mut set, name.clone(), key, &source, *value);
+            append_value(&mut set, name.clone(), key, &source, &[(&[], *value)]);
             written.push((name, *value));
         }
     }
