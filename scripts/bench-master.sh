@@ -16,7 +16,10 @@
 # Usage: scripts/bench-master.sh
 # Env:   SWEEP (node counts, default "100 500 1000 2000 5000"), INTERVAL (5),
 #        WARMUP (20), DURATION (60), DELAY_MS (0: answer at once; 150 as a slow
-#        board would), LIST_REQUESTS (21), PUSH_NODES (1000; 0 skips the push run).
+#        board would), LIST_REQUESTS (21), PUSH_NODES (1000; 0 skips the push run),
+#        REPEAT (1: runs per node count, each with a fresh edge-master and vmagent;
+#        above 1 the medians of the CPU figures and of the ratio are printed too, as
+#        this shared machine's figures move by ±20 % between runs).
 # Goals at 1,000 nodes (issue "master-scale"): CPU <= 0.5x vmagent's, RSS <= 150 MB,
 # disk writes <= 0.3 MB/s, list API p50 <= 50 ms. Printed, never asserted.
 set -euo pipefail
@@ -30,6 +33,7 @@ DURATION=${DURATION:-60}
 DELAY_MS=${DELAY_MS:-0}
 LIST_REQUESTS=${LIST_REQUESTS:-21}
 PUSH_NODES=${PUSH_NODES:-1000}
+REPEAT=${REPEAT:-1}
 VMAGENT=/usr/bin/vmagent
 
 if [[ ! -x $VMAGENT ]]; then
@@ -151,6 +155,7 @@ nodes_online() { # PORT
 }
 
 rows=()
+medians=()
 goal_row=""
 for n in $SWEEP; do
     : >"$work/targets"
@@ -173,35 +178,47 @@ scrape_configs:
     file_sd_configs:
       - files: ["$work/vmagent-targets.json"]
 EOF
-    master_port=$(free_port)
-    rm -f "$work/master.db"*
-    "$EDGE_MASTER" --listen="127.0.0.1:$master_port" --db="$work/master.db" \
-        --targets-file="$work/targets" --scrape-interval="${INTERVAL}s" \
-        --max-nodes=$((n + 100)) >"$work/master.log" 2>&1 &
-    master=$!
-    pids+=("$master")
-    vmagent_port=$(free_port)
-    rm -rf "$work/vmagent-data"
-    "$VMAGENT" -promscrape.config="$work/vmagent.yml" \
-        -remoteWrite.url="http://127.0.0.1:$fake_port/api/v1/write" \
-        -remoteWrite.tmpDataPath="$work/vmagent-data" \
-        -httpListenAddr="127.0.0.1:$vmagent_port" >"$work/vmagent.log" 2>&1 &
-    vmagent=$!
-    pids+=("$vmagent")
-    wait_http "http://127.0.0.1:$master_port/healthz"
-    sleep "$WARMUP"
-    read -r -a figures <<<"$(measure "$master" "$vmagent" | tr "\n" " ")"
-    read -r p50 size < <(list_p50 "$master_port")
-    online=$(nodes_online "$master_port")
-    kill "$master" "$vmagent"
-    wait "$master" "$vmagent" 2>/dev/null || true
-    ratio=$(awk -v a="${figures[0]}" -v b="${figures[4]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-    row=$(printf '| %5d | %5d | %5.3f | %4s (%s) | %5.3f | %5.1f / %s | %5.3f | %4s (%s) | %4s |' \
-        "$n" "$online" "${figures[0]}" "${figures[1]}" "${figures[2]}" "${figures[3]}" \
-        "$p50" "$size" "${figures[4]}" "${figures[5]}" "${figures[6]}" "$ratio")
-    rows+=("$row")
-    [[ $n == 1000 ]] && goal_row=$row
-    echo "$row"
+    ratios=()
+    for rep in $(seq "$REPEAT"); do
+        master_port=$(free_port)
+        rm -f "$work/master.db"*
+        "$EDGE_MASTER" --listen="127.0.0.1:$master_port" --db="$work/master.db" \
+            --targets-file="$work/targets" --scrape-interval="${INTERVAL}s" \
+            --max-nodes=$((n + 100)) >"$work/master.log" 2>&1 &
+        master=$!
+        pids+=("$master")
+        vmagent_port=$(free_port)
+        rm -rf "$work/vmagent-data"
+        "$VMAGENT" -promscrape.config="$work/vmagent.yml" \
+            -remoteWrite.url="http://127.0.0.1:$fake_port/api/v1/write" \
+            -remoteWrite.tmpDataPath="$work/vmagent-data" \
+            -httpListenAddr="127.0.0.1:$vmagent_port" >"$work/vmagent.log" 2>&1 &
+        vmagent=$!
+        pids+=("$vmagent")
+        wait_http "http://127.0.0.1:$master_port/healthz"
+        sleep "$WARMUP"
+        read -r -a figures <<<"$(measure "$master" "$vmagent" | tr "\n" " ")"
+        read -r p50 size < <(list_p50 "$master_port")
+        online=$(nodes_online "$master_port")
+        kill "$master" "$vmagent"
+        wait "$master" "$vmagent" 2>/dev/null || true
+        ratio=$(awk -v a="${figures[0]}" -v b="${figures[4]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+        row=$(printf '| %5d | %5d | %5.3f | %4s (%s) | %5.3f | %5.1f / %s | %5.3f | %4s (%s) | %4s |' \
+            "$n" "$online" "${figures[0]}" "${figures[1]}" "${figures[2]}" "${figures[3]}" \
+            "$p50" "$size" "${figures[4]}" "${figures[5]}" "${figures[6]}" "$ratio")
+        rows+=("$row")
+        [[ $n == 1000 ]] && goal_row=$row
+        ratios+=("${figures[0]} ${figures[4]} $ratio")
+        echo "$row  (run $rep of $REPEAT)"
+    done
+    if [[ $REPEAT -gt 1 ]]; then
+        # The medians of the runs, each column on its own.
+        median=$(printf '%s\n' "${ratios[@]}" | awk '{ m[NR] = $1; v[NR] = $2; r[NR] = $3 }
+            function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+                return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+            END { printf "master %.3f cores, vmagent %.3f cores, CPU ratio %.2f", med(m, NR), med(v, NR), med(r, NR) }')
+        medians+=("$n nodes, median of $REPEAT runs: $median")
+    fi
 done
 
 echo
@@ -209,6 +226,9 @@ echo "edge-master vs vmagent, each scraping the same N targets every ${INTERVAL}
 echo "| nodes | online | master CPU (cores) | master RSS MB (peak) | master writes MB/s | list p50 ms / MB | vmagent CPU | vmagent RSS MB (peak) | CPU ratio |"
 echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
+if [[ ${#medians[@]} -gt 0 ]]; then
+    printf '%s\n' "${medians[@]}"
+fi
 if [[ -n $goal_row ]]; then
     echo "goals at 1,000 nodes: CPU ratio <= 0.5, RSS <= 150 MB, writes <= 0.3 MB/s, list p50 <= 50 ms"
 fi
