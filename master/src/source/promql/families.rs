@@ -22,17 +22,13 @@ pub const INSTANT_GROUPS: &[(&str, &[&str])] = &[
             "node_load1",
             "node_load5",
             "node_load15",
-        ],
-    ),
-    (
-        "host_info",
-        &[
+            // The names a node reports (`--source.node-name=reported`): asked every
+            // round, so that a node that appears is named, and listed, at once.
             "edge_node_info",
             "node_uname_info",
-            "node_os_info",
-            "node_boot_time_seconds",
         ],
     ),
+    ("host_info", &["node_os_info", "node_boot_time_seconds"]),
     ("cpu_info", &["node_cpu_info"]),
     (
         "cpu",
@@ -137,7 +133,7 @@ pub const INSTANT_GROUPS: &[(&str, &[&str])] = &[
 
 /// Groups asked only once per `--source.slow-interval` (60 s by default), at a time
 /// aligned to it, and reused by the rounds in between: what describes a node and
-/// hardly changes (names, kernel, boot time, CPU model, filesystem sizes, interface
+/// hardly changes (OS, boot time, CPU model, filesystem sizes, interface
 /// addresses and speeds, sensor names and limits, table sizes), and the top processes
 /// with their states, which are a quarter of a round's series (11 per process) and are
 /// shown as a list, not a rate. The rest of the round is asked every interval.
@@ -308,7 +304,7 @@ mod tests {
         );
         assert_eq!(
             queries[1].expr(),
-            "{__name__=~\"node_time_seconds|node_load1|node_load5|node_load15\"}"
+            "{__name__=~\"node_time_seconds|node_load1|node_load5|node_load15|edge_node_info|node_uname_info\"}"
         );
         let slow: Vec<&str> = queries
             .iter()
